@@ -1,0 +1,3 @@
+from rolehop.cli import main
+
+main()

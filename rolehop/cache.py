@@ -1,0 +1,229 @@
+"""Where temporary credentials wait until shortly before they expire: the OS keyring.
+
+Entries live under service ``rolehop``; an entry's name is the hop's cache key (see
+``rolehop.chain``). An ``index`` entry, with no secrets, lists the keys so that
+``cache clear`` finds entries of profiles that have since changed or disappeared.
+``keyring`` is imported only when a cache is opened.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from rolehop.credentials import Credentials, format_expiration, parse_expiration
+
+if TYPE_CHECKING:
+    from keyring.backend import KeyringBackend
+
+SERVICE = "rolehop"
+INDEX = "index"
+ENTRY_FORMAT = 1
+
+Warn = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    profile: str
+    expiration: datetime | None
+
+
+class Cache(Protocol):
+    def get(self, key: str) -> Credentials | None: ...
+
+    def put(self, key: str, credentials: Credentials, *, label: str) -> None: ...
+
+    def delete(self, key: str) -> bool: ...
+
+    def index(self) -> dict[str, IndexEntry]: ...
+
+    def remove(self, keys: set[str]) -> int: ...
+
+    @property
+    def description(self) -> str: ...
+
+
+class NullCache:
+    """No keyring: every call goes to STS (after one warning, given by whoever chose this)."""
+
+    description = "none (credentials are not cached)"
+
+    def get(self, key: str) -> Credentials | None:
+        return None
+
+    def put(self, key: str, credentials: Credentials, *, label: str) -> None:
+        return None
+
+    def delete(self, key: str) -> bool:
+        return False
+
+    def index(self) -> dict[str, IndexEntry]:
+        return {}
+
+    def remove(self, keys: set[str]) -> int:
+        return 0
+
+
+def encode_entry(credentials: Credentials, label: str) -> str:
+    return json.dumps({"v": ENTRY_FORMAT, "profile": label, "credentials": credentials.to_dict()})
+
+
+def decode_entry(text: str) -> Credentials:
+    """Parse a stored entry; anything unexpected raises ``ValueError`` (a cache miss)."""
+    document = json.loads(text)
+    if not isinstance(document, dict) or document.get("v") != ENTRY_FORMAT:
+        raise ValueError("unknown cache entry format")
+    credentials = Credentials.from_dict(document.get("credentials"))
+    if credentials.expiration is None or credentials.session_token is None:
+        raise ValueError("only temporary credentials are cached")
+    return credentials
+
+
+class KeyringCache:
+    """A cache over any ``keyring`` backend. A failing backend degrades to no cache."""
+
+    def __init__(self, backend: KeyringBackend, warn: Warn, clock: Callable[[], datetime]) -> None:
+        self.backend = backend
+        self.warn = warn
+        self.clock = clock
+        self._broken = False
+
+    @property
+    def description(self) -> str:
+        kind = type(self.backend)
+        return f"keyring {kind.__module__}.{kind.__qualname__}"
+
+    def _call(self, action: str, call: Callable[[], Any]) -> Any:
+        if self._broken:
+            return None
+        try:
+            return call()
+        except Exception as error:  # any backend failure: keep working, uncached
+            self._broken = True
+            self.warn(
+                f"the keyring ({self.description}) failed to {action}: "
+                f"{type(error).__name__}: {error}; continuing without the cache"
+            )
+            return None
+
+    def get(self, key: str) -> Credentials | None:
+        text = self._call("read", lambda: self.backend.get_password(SERVICE, key))
+        if not isinstance(text, str):
+            return None
+        try:
+            return decode_entry(text)
+        except (ValueError, TypeError, KeyError):
+            return None  # corrupt: a miss, replaced by the next put
+
+    def put(self, key: str, credentials: Credentials, *, label: str) -> None:
+        if credentials.expiration is None:
+            return  # long-term keys are never copied into the cache
+        self._call(
+            "store",
+            lambda: self.backend.set_password(SERVICE, key, encode_entry(credentials, label)),
+        )
+        entries = self.index()
+        entries[key] = IndexEntry(label, credentials.expiration)
+        now = self.clock()
+        for stale in [k for k, e in entries.items() if e.expiration and e.expiration < now]:
+            self.delete(stale)
+            entries.pop(stale, None)
+        self._write_index(entries)
+
+    def delete(self, key: str) -> bool:
+        from keyring.errors import PasswordDeleteError
+
+        def call() -> bool:
+            try:
+                self.backend.delete_password(SERVICE, key)
+            except PasswordDeleteError:
+                return False  # nothing to delete is not a failure
+            return True
+
+        return bool(self._call("delete", call))
+
+    def index(self) -> dict[str, IndexEntry]:
+        text = self._call("read", lambda: self.backend.get_password(SERVICE, INDEX))
+        try:
+            raw = json.loads(text) if isinstance(text, str) else {}
+            entries = raw.get("entries", {}) if isinstance(raw, dict) else {}
+            return {
+                key: IndexEntry(
+                    str(value.get("profile", "?")),
+                    parse_expiration(value["expiration"]) if value.get("expiration") else None,
+                )
+                for key, value in entries.items()
+                if isinstance(value, dict)
+            }
+        except (ValueError, TypeError, AttributeError):
+            return {}
+
+    def _write_index(self, entries: Mapping[str, IndexEntry]) -> None:
+        document = {
+            "v": ENTRY_FORMAT,
+            "entries": {
+                key: {
+                    "profile": entry.profile,
+                    "expiration": format_expiration(entry.expiration) if entry.expiration else None,
+                }
+                for key, entry in entries.items()
+            },
+        }
+        self._call("store", lambda: self.backend.set_password(SERVICE, INDEX, json.dumps(document)))
+
+    def remove(self, keys: set[str]) -> int:
+        """Delete these entries and drop them from the index; returns how many existed."""
+        entries = self.index()
+        removed = sum(1 for key in sorted(keys) if self.delete(key))
+        if any(key in entries for key in keys):
+            self._write_index({k: e for k, e in entries.items() if k not in keys})
+        return removed
+
+
+def _usable(backend: KeyringBackend) -> bool:
+    from keyring.backends import fail
+
+    if isinstance(backend, fail.Keyring):
+        return False
+    try:
+        return float(backend.priority) > 0
+    except Exception:
+        return False
+
+
+def open_cache(
+    *,
+    enabled: bool,
+    backend_name: str | None,
+    environ: Mapping[str, str],
+    warn: Warn,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> KeyringCache | NullCache:
+    """The keyring cache: ``PYTHON_KEYRING_BACKEND``, then the setting, then keyring's choice."""
+    if not enabled:
+        return NullCache()
+    try:
+        import keyring
+        import keyring.core
+
+        name = environ.get("PYTHON_KEYRING_BACKEND") or backend_name
+        backend = keyring.core.load_keyring(name) if name else keyring.get_keyring()
+    except Exception as error:
+        warn(
+            f"cannot load the keyring backend: {type(error).__name__}: {error}; "
+            "credentials are not cached"
+        )
+        return NullCache()
+    if not _usable(backend):
+        warn(
+            f"no usable keyring backend (keyring chose {type(backend).__module__}."
+            f"{type(backend).__qualname__}); credentials are not cached. Run a Secret Service "
+            "(e.g. gnome-keyring), or choose a backend with PYTHON_KEYRING_BACKEND or "
+            "[settings] keyring_backend"
+        )
+        return NullCache()
+    return KeyringCache(backend, warn, clock)

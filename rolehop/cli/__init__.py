@@ -1,0 +1,121 @@
+"""The command line: a thin click layer over ``rolehop.core``; the only place that prints.
+
+Errors are turned into one stderr line and an exit code here, in :func:`main`, and nowhere
+else.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import click
+
+from rolehop import __version__
+from rolehop.core import Rolehop
+from rolehop.errors import RolehopError
+from rolehop.redact import RedactingFormatter, redact
+
+INTERNAL_ERROR = 70  # EX_SOFTWARE
+
+
+@dataclass
+class AppState:
+    """What the group options decide, shared by every command through ``ctx.obj``."""
+
+    config_path: str | None = None
+    debug: bool = False
+    _warned: set[str] = field(default_factory=set)
+
+    def warn(self, message: str) -> None:
+        if message not in self._warned:
+            self._warned.add(message)
+            click.echo(f"rolehop: warning: {redact(message)}", err=True)
+
+    @cached_property
+    def app(self) -> Rolehop:
+        return Rolehop(os.environ, config_path=self.config_path, warn=self.warn)
+
+
+_state = AppState()
+pass_state = click.make_pass_decorator(AppState)
+
+
+def _enable_debug() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    for name in ("rolehop", "botocore", "boto3", "urllib3"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.DEBUG)
+        logger.addHandler(handler)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    help="rolehop's TOML file (default: the user config dir, or $ROLEHOP_CONFIG).",
+)
+@click.option("--debug", is_flag=True, help="Tracebacks and request logs, secrets redacted.")
+@click.version_option(__version__, prog_name="rolehop")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
+    """Become AWS roles, hop after hop, with credentials cached in the OS keyring."""
+    _state.config_path = config_path
+    _state.debug = debug
+    if debug:
+        _enable_debug()
+    ctx.obj = _state
+
+
+def _register() -> None:
+    from rolehop.cli import cache, credentials, demo, profiles
+
+    for module in (credentials, profiles, cache, demo):
+        module.register(cli)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI and translate every failure at this one place."""
+    try:
+        result = cli.main(args=argv, prog_name="rolehop", standalone_mode=False)
+    except RolehopError as error:
+        _fail(error, f"rolehop: error: {error}", error.exit_code)
+    except click.exceptions.Abort:
+        click.echo("rolehop: aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.exceptions.Exit as error:
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        click.echo("rolehop: interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.stderr.close()  # the reader went away; nothing more to say
+        sys.exit(1)
+    except Exception as error:
+        _fail(
+            error,
+            f"rolehop: internal error: {type(error).__name__}: {error} "
+            "(run with --debug for the traceback)",
+            INTERNAL_ERROR,
+        )
+    # click returns the code of ctx.exit() (and of --help/--version) outside standalone mode
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+def _fail(error: BaseException, line: str, code: int) -> None:
+    if _state.debug:
+        click.echo(redact("".join(traceback.format_exception(error))), err=True, nl=False)
+    click.echo(redact(line), err=True)
+    sys.exit(code)

@@ -1,0 +1,97 @@
+"""``env``, ``credential-process`` and ``exec``: hand a profile's credentials to others."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from rolehop.cli import AppState, pass_state
+from rolehop.errors import CommandNotExecutableError, CommandNotFoundError, RolehopError
+from rolehop.output import (
+    SHELLS,
+    Shell,
+    credential_process_json,
+    environment,
+    render_env,
+    shell_from_environ,
+)
+
+refresh_option = click.option(
+    "--refresh", is_flag=True, help="Ignore cached credentials and assume the roles again."
+)
+profile_argument = click.argument("profile")
+
+
+@click.command()
+@profile_argument
+@click.option(
+    "--shell",
+    type=click.Choice(SHELLS),
+    help="Syntax of the output (default: from $SHELL).",
+)
+@refresh_option
+@pass_state
+def env(state: AppState, profile: str, shell: Shell | None, refresh: bool) -> None:
+    """Print shell code that exports PROFILE's credentials.
+
+    \b
+      eval "$(rolehop env research-ro)"        # bash, zsh
+      rolehop env research-ro | source         # fish
+    """
+    resolution = state.app.resolve(profile, refresh=refresh)
+    chosen = shell or shell_from_environ(os.environ)
+    click.echo(render_env(environment(resolution), chosen), nl=False)
+
+
+@click.command("credential-process")
+@profile_argument
+@refresh_option
+@pass_state
+def credential_process(state: AppState, profile: str, refresh: bool) -> None:
+    """Print PROFILE's credentials as AWS credential_process JSON (Version 1).
+
+    \b
+    In ~/.aws/config:
+      [profile research]
+      credential_process = rolehop credential-process research-ro
+    """
+    resolution = state.app.resolve(profile, refresh=refresh)
+    click.echo(credential_process_json(resolution.credentials))
+
+
+@click.command(
+    "exec",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@profile_argument
+@refresh_option
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@pass_state
+def exec_(state: AppState, profile: str, refresh: bool, command: tuple[str, ...]) -> None:
+    """Run COMMAND with PROFILE's credentials in its environment.
+
+    \b
+      rolehop exec research-ro -- aws s3 ls
+
+    rolehop replaces itself with COMMAND, so COMMAND's exit code is rolehop's and
+    signals reach COMMAND directly.
+    """
+    resolution = state.app.resolve(profile, refresh=refresh)
+    child_env = environment(resolution).apply(os.environ)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execvpe(command[0], list(command), child_env)  # noqa: S606 - no shell, on purpose
+    except FileNotFoundError:
+        raise CommandNotFoundError(f"exec: command not found: {command[0]}") from None
+    except PermissionError:
+        raise CommandNotExecutableError(f"exec: permission denied: {command[0]}") from None
+    except OSError as failure:
+        raise RolehopError(f"exec: cannot run {command[0]}: {failure.strerror}") from None
+
+
+def register(group: click.Group) -> None:
+    for command in (env, credential_process, exec_):
+        group.add_command(command)

@@ -1,0 +1,416 @@
+"""Load and validate profiles from rolehop's TOML file and the AWS shared files.
+
+Only the standard library is used here: this module sits on the cache-hit path.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from rolehop import validate
+from rolehop.errors import ConfigError, ProfileNotFoundError
+
+DEFAULT_REFRESH_MARGIN = timedelta(minutes=20)
+
+Origin = Literal["rolehop", "aws"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    refresh_margin: timedelta = DEFAULT_REFRESH_MARGIN
+    default_region: str | None = None
+    keyring_backend: str | None = None
+    cache: bool = True
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A role to become: the AWS shared-config keys of one role profile, validated."""
+
+    name: str
+    origin: Origin
+    path: Path
+    line: int | None
+    role_arn: str
+    source_profile: str | None = None
+    external_id: str | None = None
+    role_session_name: str | None = None
+    duration_seconds: int | None = None
+    region: str | None = None
+    source_identity: str | None = None
+    session_tags: tuple[tuple[str, str], ...] = ()
+    policy_arns: tuple[str, ...] = ()
+    mfa_serial: str | None = None
+    mfa_process: str | None = None
+    credential_source: str | None = None
+    key_lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def error(self, problem: str, key: str | None = None) -> ConfigError:
+        """A :class:`ConfigError` pointing at this profile (and key) in its file."""
+        line = self.key_lines.get(key, self.line) if key else self.line
+        return ConfigError(problem, path=self.path, line=line, profile=self.name, key=key)
+
+
+@dataclass(frozen=True)
+class AwsBase:
+    """A profile of the AWS shared files that is not a role: where a chain starts.
+
+    ``identity`` holds what distinguishes its credentials without any secret (the access
+    key id, sso and process settings...), so that a change there changes every cache key
+    built on top of it.
+    """
+
+    name: str
+    path: Path
+    line: int | None
+    identity: tuple[tuple[str, str], ...]
+    has_static_keys: bool
+
+
+_SECRET_KEY = re.compile(r"secret|token|password", re.IGNORECASE)
+
+PROFILE_KEYS: dict[str, Callable[[Any], Any]] = {
+    "role_arn": validate.role_arn,
+    "source_profile": validate.profile_name,
+    "external_id": validate.external_id,
+    "role_session_name": validate.session_name,
+    "duration_seconds": validate.duration_seconds,
+    "region": validate.region,
+    "source_identity": validate.source_identity,
+    "session_tags": validate.session_tags,
+    "policy_arns": validate.policy_arns,
+    "mfa_serial": validate.mfa_serial,
+    "mfa_process": lambda value: validate._string(value),
+    "credential_source": validate.credential_source,
+}
+
+SETTINGS_KEYS: dict[str, Callable[[Any], Any]] = {
+    "refresh_margin": validate.refresh_margin,
+    "default_region": validate.region,
+    "keyring_backend": validate._string,
+    "cache": validate.boolean,
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    settings: Settings
+    profiles: Mapping[str, Profile]
+    aws_bases: Mapping[str, AwsBase]
+    aws_config_path: Path
+    aws_credentials_path: Path
+    # AWS-file role profiles that failed validation: an error only when someone uses them,
+    # so one broken section of ~/.aws/config never breaks unrelated profiles.
+    broken: Mapping[str, ConfigError] = field(default_factory=dict)
+
+    def profile(self, name: str) -> Profile:
+        if name in self.profiles:
+            return self.profiles[name]
+        if name in self.broken:
+            raise self.broken[name]
+        raise ProfileNotFoundError(
+            f"profile {name!r} not found in {self.path} or {self.aws_config_path}"
+            + (f" (known: {', '.join(sorted(self.profiles))})" if self.profiles else "")
+        )
+
+    def region_for(self, profile: Profile, environ: Mapping[str, str]) -> str | None:
+        return (
+            profile.region
+            or self.settings.default_region
+            or environ.get("AWS_REGION")
+            or environ.get("AWS_DEFAULT_REGION")
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# locating the files
+
+
+def _expand(path: str, environ: Mapping[str, str]) -> Path:
+    if path.startswith("~") and environ.get("HOME"):
+        path = environ["HOME"] + path[1:]
+    return Path(os.path.expandvars(path))
+
+
+def default_config_path() -> Path:
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("rolehop")) / "config.toml"
+
+
+def rolehop_config_path(environ: Mapping[str, str], override: str | None = None) -> Path:
+    if override:
+        return _expand(override, environ)
+    if environ.get("ROLEHOP_CONFIG"):
+        return _expand(environ["ROLEHOP_CONFIG"], environ)
+    return default_config_path()
+
+
+def aws_paths(environ: Mapping[str, str]) -> tuple[Path, Path]:
+    config = environ.get("AWS_CONFIG_FILE") or "~/.aws/config"
+    credentials = environ.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials"
+    return _expand(config, environ), _expand(credentials, environ)
+
+
+def load(environ: Mapping[str, str], override: str | None = None) -> Config:
+    """Read rolehop's TOML file and the AWS shared files named by ``environ``."""
+    path = rolehop_config_path(environ, override)
+    aws_config_path, aws_credentials_path = aws_paths(environ)
+    settings, profiles = _load_toml(path)
+    aws_roles, aws_bases, broken = _load_aws(aws_config_path, aws_credentials_path)
+    merged = {**aws_roles, **profiles}  # a name in both places: rolehop's TOML wins
+    return Config(
+        path=path,
+        settings=settings,
+        profiles=merged,
+        aws_bases=aws_bases,
+        aws_config_path=aws_config_path,
+        aws_credentials_path=aws_credentials_path,
+        broken={name: error for name, error in broken.items() if name not in merged},
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# rolehop's TOML
+
+
+def _split_header(text: str) -> tuple[str, ...]:
+    """``profiles."a.b".c`` -> ("profiles", "a.b", "c"): enough TOML to find lines."""
+    parts, current, quote = [], "", ""
+    for char in text:
+        if quote:
+            if char == quote:
+                quote = ""
+            else:
+                current += char
+        elif char in "\"'":
+            quote = char
+        elif char == ".":
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += char
+    parts.append(current.strip())
+    return tuple(parts)
+
+
+_TOML_HEADER = re.compile(r"\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
+_TOML_KEY = re.compile(r"""\s*("[^"]*"|'[^']*'|[A-Za-z0-9_-]+)\s*=""")
+
+
+def _toml_lines(text: str) -> dict[tuple[str, ...], int]:
+    """Map each table path and ``table + (key,)`` to its 1-based line number."""
+    lines: dict[tuple[str, ...], int] = {}
+    table: tuple[str, ...] = ()
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _TOML_HEADER.match(line)
+        if header:
+            table = _split_header(header.group(1))
+            lines.setdefault(table, number)
+            continue
+        key = _TOML_KEY.match(line)
+        if key:
+            lines.setdefault((*table, key.group(1).strip("\"'")), number)
+    return lines
+
+
+def _load_toml(path: Path) -> tuple[Settings, dict[str, Profile]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Settings(), {}
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read: {error}", path=path) from None
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        match = re.search(r"line (\d+)", str(error))
+        raise ConfigError(
+            f"invalid TOML: {error}", path=path, line=int(match.group(1)) if match else None
+        ) from None
+    lines = _toml_lines(text)
+    unknown = sorted(set(document) - {"settings", "profiles"})
+    if unknown:
+        raise ConfigError(
+            f"unknown table {unknown[0]!r} (expected [settings] and [profiles.NAME])",
+            path=path,
+            line=lines.get((unknown[0],)),
+        )
+    settings = _settings(document.get("settings", {}), path, lines)
+    raw_profiles = document.get("profiles", {})
+    if not isinstance(raw_profiles, dict):
+        raise ConfigError("'profiles' must be a table", path=path, line=lines.get(("profiles",)))
+    profiles = {}
+    for name, table in raw_profiles.items():
+        profile_lines = {
+            key[2]: number
+            for key, number in lines.items()
+            if len(key) == 3 and key[:2] == ("profiles", name)
+        }
+        profiles[name] = _profile(
+            name, table, "rolehop", path, lines.get(("profiles", name)), profile_lines
+        )
+    return settings, profiles
+
+
+def _settings(table: Any, path: Path, lines: dict[tuple[str, ...], int]) -> Settings:
+    if not isinstance(table, dict):
+        raise ConfigError("'settings' must be a table", path=path, line=lines.get(("settings",)))
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        line = lines.get(("settings", key))
+        checker = SETTINGS_KEYS.get(key)
+        if checker is None:
+            raise ConfigError(
+                f"unknown setting (known: {', '.join(SETTINGS_KEYS)})",
+                path=path,
+                line=line,
+                key=f"settings.{key}",
+            )
+        try:
+            values[key] = checker(value)
+        except ValueError as error:
+            raise ConfigError(str(error), path=path, line=line, key=f"settings.{key}") from None
+    return Settings(**values)
+
+
+def _profile(
+    name: str,
+    table: Any,
+    origin: Origin,
+    path: Path,
+    line: int | None,
+    key_lines: Mapping[str, int],
+) -> Profile:
+    def fail(problem: str, key: str | None = None) -> ConfigError:
+        where = key_lines.get(key, line) if key else line
+        return ConfigError(problem, path=path, line=where, profile=name, key=key)
+
+    try:
+        validate.profile_name(name)
+    except ValueError as error:
+        raise fail(str(error)) from None
+    if not isinstance(table, Mapping):
+        raise fail("must be a table of settings")
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        checker = PROFILE_KEYS.get(key)
+        if checker is None:
+            if origin == "aws":
+                continue  # the AWS files hold many keys that are not ours
+            raise fail(f"unknown key (known: {', '.join(PROFILE_KEYS)})", key)
+        try:
+            values[key] = checker(value)
+        except ValueError as error:
+            raise fail(str(error), key) from None
+    if "role_arn" not in values:
+        raise fail("role_arn is required: a rolehop profile names the role to become")
+    if "source_profile" in values and "credential_source" in values:
+        raise fail("set either source_profile or credential_source, not both", "credential_source")
+    if "source_profile" not in values and "credential_source" not in values:
+        raise fail("source_profile is required: it names where the credentials come from")
+    return Profile(
+        name=name, origin=origin, path=path, line=line, key_lines=dict(key_lines), **values
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# the AWS shared files
+
+
+def _read_ini(path: Path) -> tuple[configparser.RawConfigParser, dict[tuple[str, str], int]]:
+    parser = configparser.RawConfigParser(interpolation=None, strict=False)
+    lines: dict[tuple[str, str], int] = {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return parser, lines
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read: {error}", path=path) from None
+    try:
+        parser.read_string(text, source=str(path))
+    except configparser.Error as error:
+        number = getattr(error, "lineno", None)
+        if number is None and isinstance(error, configparser.ParsingError) and error.errors:
+            number = error.errors[0][0]
+        first_line = str(error).splitlines()[0]
+        raise ConfigError(f"invalid file: {first_line}", path=path, line=number) from None
+    section = ""
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            section = stripped[1:-1].strip()
+            lines[(section, "")] = number
+        elif "=" in stripped and not stripped.startswith(("#", ";")):
+            lines.setdefault((section, stripped.split("=", 1)[0].strip().lower()), number)
+    return parser, lines
+
+
+def _config_profile_name(section: str) -> str | None:
+    if section == "default":
+        return "default"
+    if section.startswith("profile "):
+        return section[len("profile ") :].strip()
+    return None  # sso-session, services...: not profiles
+
+
+def _load_aws(
+    config_path: Path, credentials_path: Path
+) -> tuple[dict[str, Profile], dict[str, AwsBase], dict[str, ConfigError]]:
+    config, config_lines = _read_ini(config_path)
+    credentials, credentials_lines = _read_ini(credentials_path)
+    roles: dict[str, Profile] = {}
+    broken: dict[str, ConfigError] = {}
+    bases: dict[str, AwsBase] = {}
+    for section in config.sections():
+        name = _config_profile_name(section)
+        if name is None:
+            continue
+        items = dict(config.items(section))
+        line = config_lines.get((section, ""))
+        if "role_arn" in items:
+            key_lines = {key: n for (sec, key), n in config_lines.items() if sec == section and key}
+            try:
+                roles[name] = _profile(name, items, "aws", config_path, line, key_lines)
+            except ConfigError as error:
+                broken[name] = error
+            if "aws_access_key_id" not in items and not credentials.has_section(name):
+                continue
+        bases[name] = _base(name, items, config_path, line, credentials, credentials_lines)
+    for name in credentials.sections():
+        if name not in bases:
+            line = credentials_lines.get((name, ""))
+            bases[name] = _base(name, {}, credentials_path, line, credentials, credentials_lines)
+    return roles, bases, broken
+
+
+def _base(
+    name: str,
+    items: dict[str, str],
+    path: Path,
+    line: int | None,
+    credentials: configparser.RawConfigParser,
+    credentials_lines: dict[tuple[str, str], int],
+) -> AwsBase:
+    merged = dict(items)
+    if credentials.has_section(name):
+        merged.update(credentials.items(name))
+    identity = tuple(
+        sorted((key, value) for key, value in merged.items() if not _SECRET_KEY.search(key))
+    )
+    return AwsBase(
+        name=name,
+        path=path,
+        line=line,
+        identity=identity,
+        has_static_keys="aws_access_key_id" in merged and "aws_secret_access_key" in merged,
+    )

@@ -1,0 +1,188 @@
+"""rolehop's core: compose config, chain, providers and cache; return data, never print.
+
+Everything external is injected (environment, clock, STS client factory, cache, a ``warn``
+callback), so the CLI, the demo and the tests drive the very same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+
+from rolehop import chain as chains
+from rolehop import config as configs
+from rolehop.cache import Cache, open_cache
+from rolehop.chain import Chain
+from rolehop.config import Config, Profile
+from rolehop.credentials import Credentials
+from rolehop.errors import RolehopError
+from rolehop.providers import Provider
+from rolehop.providers.assume_role import AssumeRoleProvider
+from rolehop.providers.aws_profile import AwsProfileProvider
+from rolehop.providers.cached import CachedProvider, Status
+from rolehop.sts import Boto3StsClientFactory, StsClientFactory
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class HopResult:
+    name: str
+    role_arn: str
+    status: Status
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What ``env``, ``credential-process`` and ``exec`` hand out for one profile."""
+
+    profile: Profile
+    chain: Chain
+    credentials: Credentials
+    region: str | None
+    hops: tuple[HopResult, ...]
+
+    @property
+    def from_cache(self) -> bool:
+        return self.hops[-1].status == "hit"
+
+    @property
+    def sts_calls(self) -> int:
+        return sum(1 for hop in self.hops if hop.status in ("miss", "refreshed"))
+
+
+@dataclass(frozen=True)
+class ProfileSummary:
+    name: str
+    origin: str
+    path: str
+    role_arn: str | None
+    source: str | None
+    chain: tuple[str, ...]
+    region: str | None
+    error: str | None
+
+
+class Rolehop:
+    def __init__(
+        self,
+        environ: Mapping[str, str],
+        *,
+        config_path: str | None = None,
+        clock: Clock = utcnow,
+        sts_factory: StsClientFactory | None = None,
+        cache: Cache | None = None,
+        warn: Callable[[str], None] = lambda message: None,
+    ) -> None:
+        self.environ = environ
+        self.config_path = config_path
+        self.clock = clock
+        self.sts_factory = sts_factory or Boto3StsClientFactory()
+        self._cache = cache
+        self.warn = warn
+
+    @cached_property
+    def config(self) -> Config:
+        return configs.load(self.environ, self.config_path)
+
+    @cached_property
+    def cache(self) -> Cache:
+        if self._cache is not None:
+            return self._cache
+        settings = self.config.settings
+        return open_cache(
+            enabled=settings.cache,
+            backend_name=settings.keyring_backend,
+            environ=self.environ,
+            warn=self.warn,
+            clock=self.clock,
+        )
+
+    def chain(self, name: str) -> Chain:
+        built = chains.build(self.config, name, self.environ)
+        for warning in built.warnings:
+            self.warn(warning)
+        return built
+
+    def _providers(self, chain: Chain, refresh: bool) -> list[CachedProvider]:
+        target = chain.profile.name
+        source: Provider = AwsProfileProvider(chain.base, target)
+        wrapped: list[CachedProvider] = []
+        margin = self.config.settings.refresh_margin
+        for hop in chain.hops:
+            inner = AssumeRoleProvider(hop, source, self.sts_factory, target)
+            cached = CachedProvider(inner, self.cache, self.clock, margin, refresh=refresh)
+            wrapped.append(cached)
+            source = cached
+        return wrapped
+
+    def resolve(self, name: str, *, refresh: bool = False) -> Resolution:
+        """Credentials for ``name``: from the cache when good, else hop by hop from STS."""
+        chain = self.chain(name)
+        providers = self._providers(chain, refresh)
+        credentials = providers[-1].load()
+        return Resolution(
+            profile=chain.profile,
+            chain=chain,
+            credentials=credentials,
+            region=self.config.region_for(chain.profile, {}),
+            hops=tuple(
+                HopResult(hop.name, hop.role_arn, provider.status)
+                for hop, provider in zip(chain.hops, providers, strict=True)
+            ),
+        )
+
+    def profiles(self) -> list[ProfileSummary]:
+        summaries = []
+        for name in sorted({*self.config.profiles, *self.config.broken}):
+            try:
+                built = chains.build(self.config, name, self.environ)
+            except RolehopError as error:
+                profile = self.config.profiles.get(name)
+                summaries.append(
+                    ProfileSummary(
+                        name=name,
+                        origin=profile.origin if profile else "aws",
+                        path=str(profile.path if profile else self.config.aws_config_path),
+                        role_arn=profile.role_arn if profile else None,
+                        source=profile.source_profile if profile else None,
+                        chain=(),
+                        region=profile.region if profile else None,
+                        error=str(error),
+                    )
+                )
+                continue
+            profile = built.profile
+            summaries.append(
+                ProfileSummary(
+                    name=name,
+                    origin=profile.origin,
+                    path=str(profile.path),
+                    role_arn=profile.role_arn,
+                    source=profile.source_profile,
+                    chain=built.names,
+                    region=self.config.region_for(profile, {}),
+                    error=None,
+                )
+            )
+        return summaries
+
+    def clear_cache(self, name: str | None = None) -> int:
+        """Remove cached credentials of one profile's chain, or every rolehop entry."""
+        cache = self.cache
+        if name is not None:
+            keys = set(self.chain(name).keys)
+        else:
+            keys = set(cache.index())
+            for profile in self.config.profiles:
+                try:
+                    keys.update(chains.build(self.config, profile, self.environ).keys)
+                except RolehopError:
+                    continue
+        return cache.remove(keys)

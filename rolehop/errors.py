@@ -1,0 +1,107 @@
+"""The one error hierarchy of rolehop.
+
+Every failure a user can cause or meet is a :class:`RolehopError`; the CLI turns it into a
+single stderr line and its ``exit_code`` at one place (``rolehop.cli.main``). The codes are
+documented in README.md ("Exit codes").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class RolehopError(Exception):
+    """Base class: a message for humans and an exit code for scripts."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(RolehopError):
+    """Invalid configuration; names the file, line, profile and key where known."""
+
+    exit_code = 3
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        path: Path | None = None,
+        line: int | None = None,
+        profile: str | None = None,
+        key: str | None = None,
+    ) -> None:
+        self.problem = problem
+        self.path = path
+        self.line = line
+        self.profile = profile
+        self.key = key
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = ""
+        if self.path is not None:
+            where = str(self.path) + (f":{self.line}" if self.line else "")
+        subject = ""
+        if self.profile is not None:
+            subject = f"profile {self.profile!r}"
+            if self.key is not None:
+                subject += f", key {self.key!r}"
+        elif self.key is not None:
+            subject = f"key {self.key!r}"
+        prefix = ": ".join(part for part in (where, subject) if part)
+        return f"{prefix}: {self.problem}" if prefix else self.problem
+
+
+class ProfileNotFoundError(RolehopError):
+    exit_code = 3
+
+
+class ChainLoopError(ConfigError):
+    """A source_profile chain that comes back to a profile it already passed."""
+
+
+class StsError(RolehopError):
+    """STS refused or failed a call; the message names the profile and the role."""
+
+    exit_code = 4
+
+
+class AccessDeniedError(StsError):
+    exit_code = 5
+
+
+class SourceCredentialsError(RolehopError):
+    """The start of a chain (an AWS profile, stored keys...) gave no usable credentials."""
+
+    exit_code = 6
+
+
+class NetworkError(RolehopError):
+    """The STS endpoint could not be reached in time."""
+
+    exit_code = 7
+
+
+class CacheError(RolehopError):
+    """The keyring cache could not be used for an operation that needs it."""
+
+    exit_code = 8
+
+
+class CommandNotFoundError(RolehopError):
+    """``rolehop exec``: the command to run does not exist or is not executable."""
+
+    exit_code = 127
+
+
+class CommandNotExecutableError(RolehopError):
+    """``rolehop exec``: the command exists but may not be run."""
+
+    exit_code = 126

@@ -1,0 +1,116 @@
+"""Turn credentials into what other programs read: shell code, JSON, an environment.
+
+Every value is quoted for its shell, so ``eval`` of ``rolehop env`` is safe whatever the
+values hold (quotes, newlines, ``$(...)``, backticks...).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from rolehop.core import Resolution
+from rolehop.credentials import Credentials, format_expiration
+from rolehop.errors import RolehopError
+
+Shell = Literal["bash", "zsh", "fish", "powershell"]
+SHELLS: tuple[str, ...] = get_args(Shell)
+
+# A profile name left next to static keys makes SDKs pick one or the other unpredictably.
+UNSET = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SECURITY_TOKEN")
+
+
+@dataclass(frozen=True)
+class Environment:
+    exports: Mapping[str, str]
+    unset: tuple[str, ...] = UNSET
+
+    def apply(self, base: Mapping[str, str]) -> dict[str, str]:
+        """``base`` with these variables set and unset: the environment of ``exec``."""
+        merged = {key: value for key, value in base.items() if key not in self.unset}
+        merged.update(self.exports)
+        return merged
+
+
+def environment(resolution: Resolution) -> Environment:
+    credentials = resolution.credentials
+    values = {
+        "AWS_ACCESS_KEY_ID": credentials.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key,
+    }
+    if credentials.session_token:
+        values["AWS_SESSION_TOKEN"] = credentials.session_token
+    if credentials.expiration:
+        values["AWS_CREDENTIAL_EXPIRATION"] = format_expiration(credentials.expiration)
+        values["ROLEHOP_EXPIRATION"] = str(int(credentials.expiration.timestamp()))
+    if resolution.region:
+        values["AWS_REGION"] = resolution.region
+        values["AWS_DEFAULT_REGION"] = resolution.region
+    values["ROLEHOP_PROFILE"] = resolution.profile.name
+    return Environment(values)
+
+
+def shell_from_environ(environ: Mapping[str, str]) -> Shell:
+    """The shell named by ``$SHELL``; POSIX sh syntax (bash) for anything unknown."""
+    name = os.path.basename(environ.get("SHELL", "")).lower()
+    if name.startswith(("pwsh", "powershell")):
+        return "powershell"
+    if name in ("zsh", "fish"):
+        return name  # type: ignore[return-value]
+    return "bash"
+
+
+def quote_posix(value: str) -> str:
+    """Single quotes take everything literally in sh, bash and zsh, except ``'`` itself."""
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def quote_fish(value: str) -> str:
+    """In fish single quotes only ``\\`` and ``'`` are special, both escaped by a backslash."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+_POWERSHELL_QUOTES = ("'", "\u2018", "\u2019", "\u201a", "\u201b")
+
+
+def quote_powershell(value: str) -> str:
+    """PowerShell treats the curly single quotes as ``'`` too: each is doubled."""
+    for quote in _POWERSHELL_QUOTES:
+        value = value.replace(quote, quote * 2)
+    return "'" + value + "'"
+
+
+def render_env(env: Environment, shell: Shell) -> str:
+    for name, value in env.exports.items():
+        if "\0" in value:
+            raise RolehopError(f"the value of {name} holds a NUL byte and cannot be exported")
+    lines: list[str] = []
+    if shell == "fish":
+        lines += [f"set -e {name};" for name in env.unset]
+        lines += [f"set -gx {name} {quote_fish(value)};" for name, value in env.exports.items()]
+    elif shell == "powershell":
+        lines += [
+            f"Remove-Item -Path Env:{name} -ErrorAction SilentlyContinue" for name in env.unset
+        ]
+        lines += [f"$Env:{name} = {quote_powershell(value)}" for name, value in env.exports.items()]
+    else:
+        lines.append(f"unset {' '.join(env.unset)}")
+        lines += [f"export {name}={quote_posix(value)}" for name, value in env.exports.items()]
+    return "\n".join(lines) + "\n"
+
+
+def credential_process_json(credentials: Credentials) -> str:
+    """The AWS ``credential_process`` Version 1 document, nothing else."""
+    document: dict[str, object] = {
+        "Version": 1,
+        "AccessKeyId": credentials.access_key_id,
+        "SecretAccessKey": credentials.secret_access_key,
+    }
+    if credentials.session_token:
+        document["SessionToken"] = credentials.session_token
+    if credentials.expiration:
+        document["Expiration"] = format_expiration(credentials.expiration)
+    return json.dumps(document)

@@ -1,0 +1,24 @@
+"""One way to get credentials per module, composed by ``rolehop.core`` into a chain.
+
+Every provider has a ``key`` (what identifies the credentials it makes, used by the cache)
+and ``load()``. Caching is a wrapper (:class:`~rolehop.providers.cached.CachedProvider`),
+not logic inside the others.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from rolehop.credentials import Credentials
+
+
+class Provider(Protocol):
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def name(self) -> str:
+        """The profile this provider stands for, for messages."""
+        ...
+
+    def load(self) -> Credentials: ...

@@ -1,0 +1,31 @@
+"""One AssumeRole hop: the source provider's credentials become the role's."""
+
+from __future__ import annotations
+
+from rolehop.chain import RoleHop
+from rolehop.credentials import Credentials
+from rolehop.providers import Provider
+from rolehop.sts import StsClientFactory, assume_role
+
+
+class AssumeRoleProvider:
+    def __init__(
+        self, hop: RoleHop, source: Provider, client_factory: StsClientFactory, target: str
+    ) -> None:
+        self.hop = hop
+        self.source = source
+        self.client_factory = client_factory
+        self.target = target
+
+    @property
+    def key(self) -> str:
+        return self.hop.key
+
+    @property
+    def name(self) -> str:
+        return self.hop.name
+
+    def load(self) -> Credentials:
+        source_credentials = self.source.load()
+        client = self.client_factory(source_credentials, self.hop.region)
+        return assume_role(client, self.hop, source_credentials, target=self.target)

@@ -1,0 +1,52 @@
+"""Keep secrets out of logs, ``--debug`` output and tracebacks.
+
+Every secret rolehop handles is registered here when its :class:`Credentials` object is
+made, so anything written to stderr can be scrubbed of the exact values; patterns catch
+the shapes botocore logs (XML and JSON bodies, signed headers) for secrets we never held.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+_known: set[str] = set()
+MASK = "****"
+
+_PATTERNS = [
+    re.compile(r"(<(SecretAccessKey|SessionToken)>)[^<]*(</\2>)"),
+    re.compile(
+        r"""(["']?(?:SecretAccessKey|SessionToken|Token|secret_access_key|session_token|"""
+        r"""aws_secret_access_key|aws_session_token)["']?\s*[:=]\s*["']?)[^"',\s}]+"""
+    ),
+    re.compile(
+        r"((?:X-Amz-Security-Token|x-amz-security-token)['\"]?\s*[:=]\s*['\"]?(?:b['\"])?)"
+        r"[^'\",\s}]+"
+    ),
+    re.compile(r"(Signature=)[0-9a-f]+"),
+]
+
+
+def register(*secrets: str | None) -> None:
+    """Remember secret values so that :func:`redact` can remove them anywhere."""
+    for secret in secrets:
+        if secret and len(secret) >= 8:
+            _known.add(secret)
+
+
+def redact(text: str) -> str:
+    for secret in sorted(_known, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, MASK)
+    for pattern in _PATTERNS:
+        text = pattern.sub(
+            lambda m: m.group(1) + MASK + (m.group(3) if m.re.groups >= 3 else ""), text
+        )
+    return text
+
+
+class RedactingFormatter(logging.Formatter):
+    """A formatter whose whole output, traceback included, passes through :func:`redact`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))

@@ -1,0 +1,133 @@
+"""The only module that talks to STS. Maps botocore failures to rolehop errors.
+
+boto3 is imported lazily: nothing here is loaded on a cache hit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from rolehop.chain import RoleHop
+from rolehop.credentials import Credentials
+from rolehop.errors import AccessDeniedError, NetworkError, SourceCredentialsError, StsError
+
+if TYPE_CHECKING:
+    from mypy_boto3_sts import STSClient
+
+DEFAULT_STS_REGION = "us-east-1"
+CONNECT_TIMEOUT, READ_TIMEOUT, MAX_ATTEMPTS = 5, 10, 3
+
+# (source credentials, region) -> an STS client that signs with them
+StsClientFactory = Callable[[Credentials, "str | None"], "STSClient"]
+
+_INVALID_SOURCE = {
+    "InvalidClientTokenId",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "SignatureDoesNotMatch",
+    "UnrecognizedClientException",
+}
+
+
+class Boto3StsClientFactory:
+    """Clients that share one boto3 session, so models load once per process.
+
+    The endpoint comes from botocore's own resolution, which honours ``AWS_ENDPOINT_URL``
+    and ``AWS_ENDPOINT_URL_STS``: nothing is hard-coded here.
+    """
+
+    def __init__(self, **client_options: Any) -> None:
+        self._session: Any = None
+        self._client_options = client_options
+
+    def __call__(self, credentials: Credentials, region: str | None) -> STSClient:
+        import boto3.session
+        from botocore.config import Config
+
+        if self._session is None:
+            self._session = boto3.session.Session()
+        config = Config(
+            connect_timeout=CONNECT_TIMEOUT,
+            read_timeout=READ_TIMEOUT,
+            retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+        )
+        client: STSClient = self._session.client(
+            "sts",
+            region_name=region or DEFAULT_STS_REGION,
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_access_key,
+            aws_session_token=credentials.session_token,
+            config=config,
+            **self._client_options,
+        )
+        return client
+
+
+def _subject(hop: RoleHop, target: str) -> str:
+    via = "" if hop.name == target else f" (hop {hop.name!r})"
+    return f"profile {target!r}{via}"
+
+
+def _caller_arn(client: STSClient, source: Credentials) -> str | None:
+    """Who was refused; asked only after a failure, and never an error itself."""
+    if source.arn:
+        return source.arn
+    try:
+        return client.get_caller_identity()["Arn"]
+    except Exception:
+        return None
+
+
+def assume_role(
+    client: STSClient, hop: RoleHop, source: Credentials, *, target: str
+) -> Credentials:
+    """Call AssumeRole for ``hop``; every failure becomes one clear RolehopError."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        ReadTimeoutError,
+    )
+
+    subject = _subject(hop, target)
+    endpoint = client.meta.endpoint_url
+    try:
+        response = client.assume_role(**hop.assume_role_params())
+    except ClientError as error:
+        details = error.response.get("Error", {})
+        code, message = details.get("Code", "Unknown"), details.get("Message", str(error))
+        if code == "AccessDenied":
+            caller = _caller_arn(client, source) or "the source credentials"
+            raise AccessDeniedError(
+                f"{subject}: AccessDenied assuming {hop.role_arn} as {caller}. Both sides must "
+                f"agree: the role's trust policy must trust {caller}, and that caller's own "
+                f"policy must allow sts:AssumeRole on {hop.role_arn}. (STS said: {message})"
+            ) from None
+        if code in _INVALID_SOURCE:
+            raise SourceCredentialsError(
+                f"{subject}: STS rejected the source credentials for {hop.role_arn} "
+                f"({code}: {message})"
+            ) from None
+        raise StsError(f"{subject}: AssumeRole {hop.role_arn} failed: {code}: {message}") from None
+    except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError) as error:
+        raise NetworkError(
+            f"{subject}: cannot reach the STS endpoint {endpoint} to assume {hop.role_arn}: {error}"
+        ) from None
+    except BotoCoreError as error:
+        raise StsError(
+            f"{subject}: AssumeRole {hop.role_arn} via {endpoint} failed: {error}"
+        ) from None
+    issued = response["Credentials"]
+    expiration: datetime = issued["Expiration"]
+    if expiration.tzinfo is None:
+        raise StsError(f"{subject}: STS returned an expiration without a timezone")
+    return Credentials(
+        access_key_id=issued["AccessKeyId"],
+        secret_access_key=issued["SecretAccessKey"],
+        session_token=issued["SessionToken"],
+        expiration=expiration,
+        arn=response.get("AssumedRoleUser", {}).get("Arn"),
+    )

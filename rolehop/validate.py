@@ -1,0 +1,151 @@
+"""Value rules that STS itself enforces, checked before any call is made.
+
+Each checker returns the normalised value or raises ``ValueError`` with a message that
+completes the sentence "profile 'x', key 'y': ...".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@+=-]{0,63}")
+ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/(?:[\x21-\x7e]*/)?[\w+=,.@-]{1,64}")
+POLICY_ARN = re.compile(r"arn:aws[a-z-]*:iam::(?:\d{12}|aws):policy/[\x21-\x7e]{1,2048}")
+SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)
+SOURCE_IDENTITY = SESSION_NAME
+EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}", re.ASCII)
+REGION = re.compile(r"[a-z]{2,}(?:-[a-z0-9]+)+")
+TAG_KEY = re.compile(r"[\w\s.:/=+@-]{1,128}")
+TAG_VALUE = re.compile(r"[\w\s.:/=+@-]{0,256}")
+MFA_SERIAL = re.compile(r"[\w+=/:,.@-]{9,256}", re.ASCII)
+CREDENTIAL_SOURCES = ("Environment", "Ec2InstanceMetadata", "EcsContainer")
+
+MIN_DURATION, MAX_DURATION, CHAINED_MAX_DURATION = 900, 43200, 3600
+MAX_POLICY_ARNS, MAX_SESSION_TAGS = 10, 50
+# botocore re-runs a credential_process once fewer than 15 minutes remain.
+ADVISORY_REFRESH = timedelta(minutes=15)
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string, not {type(value).__name__}")
+    return value
+
+
+def _matching(pattern: re.Pattern[str], what: str, value: Any) -> str:
+    text = _string(value)
+    if not pattern.fullmatch(text):
+        raise ValueError(f"{text!r} is not {what}")
+    return text
+
+
+def profile_name(value: Any) -> str:
+    return _matching(
+        PROFILE_NAME, "a valid profile name (letters, digits and _.@+=-, at most 64)", value
+    )
+
+
+def role_arn(value: Any) -> str:
+    return _matching(ROLE_ARN, "an IAM role ARN (arn:aws:iam::123456789012:role/NAME)", value)
+
+
+def session_name(value: Any) -> str:
+    return _matching(SESSION_NAME, "a session name (2-64 characters of A-Za-z0-9_+=,.@-)", value)
+
+
+def source_identity(value: Any) -> str:
+    return _matching(
+        SOURCE_IDENTITY, "a source identity (2-64 characters of A-Za-z0-9_+=,.@-)", value
+    )
+
+
+def external_id(value: Any) -> str:
+    return _matching(EXTERNAL_ID, "an external id (2-1224 characters of A-Za-z0-9_+=,.@:/-)", value)
+
+
+def region(value: Any) -> str:
+    return _matching(REGION, "an AWS region name such as eu-west-1", value)
+
+
+def mfa_serial(value: Any) -> str:
+    return _matching(MFA_SERIAL, "an MFA device serial number or ARN", value)
+
+
+def credential_source(value: Any) -> str:
+    text = _string(value)
+    if text not in CREDENTIAL_SOURCES:
+        raise ValueError(f"{text!r} is not one of {', '.join(CREDENTIAL_SOURCES)}")
+    return text
+
+
+def duration_seconds(value: Any) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("must be a whole number of seconds")
+    if not MIN_DURATION <= value <= MAX_DURATION:
+        raise ValueError(f"{value} is outside {MIN_DURATION}-{MAX_DURATION} seconds (STS limits)")
+    return value
+
+
+def policy_arns(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):  # the AWS config file spells a list as commas
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list):
+        raise ValueError("must be a list of IAM policy ARNs")
+    if len(value) > MAX_POLICY_ARNS:
+        raise ValueError(f"at most {MAX_POLICY_ARNS} policy ARNs are allowed by STS")
+    return tuple(_matching(POLICY_ARN, "an IAM policy ARN", item) for item in value)
+
+
+def session_tags(value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, Mapping):
+        raise ValueError('must be a table of tag = "value"')
+    if len(value) > MAX_SESSION_TAGS:
+        raise ValueError(f"at most {MAX_SESSION_TAGS} session tags are allowed by STS")
+    tags = []
+    for key, tag_value in value.items():
+        _matching(TAG_KEY, "a session tag key (1-128 characters)", key)
+        _matching(TAG_VALUE, f"a value for session tag {key!r} (0-256 characters)", tag_value)
+        tags.append((key, tag_value))
+    return tuple(sorted(tags))
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600}
+_DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+
+
+def duration(value: Any) -> timedelta:
+    """Seconds as an integer, or a string such as ``"20m"``, ``"1h30m"``, ``"90s"``."""
+    if isinstance(value, bool):
+        raise ValueError("must be seconds or a duration such as '20m'")
+    if isinstance(value, int):
+        return timedelta(seconds=value)
+    text = _string(value).strip().lower()
+    match = _DURATION.fullmatch(text)
+    if not text or match is None:
+        raise ValueError(f"{value!r} is not a duration such as '20m', '1h30m' or 1200")
+    hours, minutes, seconds = (int(part) if part else 0 for part in match.groups())
+    return timedelta(hours=hours, minutes=minutes, seconds=seconds)
+
+
+def refresh_margin(value: Any) -> timedelta:
+    margin = duration(value)
+    if margin <= ADVISORY_REFRESH:
+        raise ValueError(
+            f"{margin} must be above 15 minutes: the AWS CLI and SDKs re-run a "
+            "credential_process whenever less than 15 minutes remain, so a smaller margin "
+            "would hand them credentials they refresh at once, in a loop"
+        )
+    if margin >= timedelta(seconds=MAX_DURATION):
+        raise ValueError(f"{margin} is longer than any STS session can last")
+    return margin
+
+
+def boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value

@@ -1,0 +1,114 @@
+"""Isolation for every test: no real HOME, keyring, AWS config or AWS endpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import keyring
+import pytest
+
+from rolehop.memory_keyring import MemoryKeyring
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Sandbox:
+    """The temporary files a test writes its configuration into."""
+
+    root: Path
+    home: Path
+    rolehop_config: Path
+    aws_config: Path
+    aws_credentials: Path
+
+    def write_rolehop(self, text: str) -> Path:
+        self.rolehop_config.write_text(textwrap.dedent(text))
+        return self.rolehop_config
+
+    def write_aws_config(self, text: str) -> Path:
+        self.aws_config.write_text(textwrap.dedent(text))
+        return self.aws_config
+
+    def write_aws_credentials(self, text: str) -> Path:
+        self.aws_credentials.write_text(textwrap.dedent(text))
+        return self.aws_credentials
+
+
+@pytest.fixture(autouse=True)
+def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "ROLEHOP_", "XDG_", "PYTHON_KEYRING", "_AWS")):
+            monkeypatch.delenv(name)
+    home = tmp_path / "home"
+    (home / ".aws").mkdir(parents=True)
+    box = Sandbox(
+        root=tmp_path,
+        home=home,
+        rolehop_config=tmp_path / "rolehop.toml",
+        aws_config=home / ".aws" / "config",
+        aws_credentials=home / ".aws" / "credentials",
+    )
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("USER", "tester")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    monkeypatch.setenv("ROLEHOP_CONFIG", str(box.rolehop_config))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(box.aws_config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(box.aws_credentials))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    previous = keyring.get_keyring()
+    keyring.set_keyring(MemoryKeyring())
+    yield box
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def memory_keyring() -> MemoryKeyring:
+    """The in-memory keyring the sandbox installed for this test."""
+    backend = keyring.get_keyring()
+    assert isinstance(backend, MemoryKeyring)
+    return backend
+
+
+@pytest.fixture
+def subprocess_env(sandbox: Sandbox) -> dict[str, str]:
+    """Environment for a rolehop subprocess: the sandbox plus a shared file keyring."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env["PYTHON_KEYRING_BACKEND"] = "tests.support.file_keyring.FileKeyring"
+    env["ROLEHOP_TEST_KEYRING"] = str(sandbox.root / "keyring.json")
+    return env
+
+
+RunRolehop = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def run_rolehop(subprocess_env: dict[str, str]) -> RunRolehop:
+    """Run ``python -m rolehop ARGS`` in a subprocess with the sandbox environment."""
+
+    def run(*args: str, env: dict[str, str] | None = None, **kwargs: object) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "rolehop", *args],
+            env={**subprocess_env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            **kwargs,  # type: ignore[call-overload]
+        )
+
+    return run
+
+
+def read_json(text: str) -> object:
+    return json.loads(text)

@@ -1,0 +1,33 @@
+"""A moto server over HTTP, shared by the integration tests and reset for each one."""
+
+from __future__ import annotations
+
+import logging
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from rolehop.demo import Emulator
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def moto(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Emulator:
+    """A clean emulator; AWS_ENDPOINT_URL points every AWS client of the test at it."""
+    request = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - loopback only
+        pass
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    return Emulator(moto_url)

@@ -1,0 +1,49 @@
+"""A keyring backend in a JSON file, so subprocesses of one test share a cache.
+
+Selected with ``PYTHON_KEYRING_BACKEND=tests.support.file_keyring.FileKeyring`` and
+``ROLEHOP_TEST_KEYRING=<path under tmp_path>``. Test-only: real users get the OS keyring.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from keyring.backend import KeyringBackend
+from keyring.errors import PasswordDeleteError
+
+
+class FileKeyring(KeyringBackend):
+    priority = 1
+
+    @property
+    def path(self) -> Path:
+        return Path(os.environ["ROLEHOP_TEST_KEYRING"])
+
+    def _load(self) -> dict[str, str]:
+        try:
+            data = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return {}
+        assert isinstance(data, dict)
+        return data
+
+    def _save(self, data: dict[str, str]) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        tmp.replace(self.path)
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self._load().get(f"{service}\0{username}")
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        data = self._load()
+        data[f"{service}\0{username}"] = password
+        self._save(data)
+
+    def delete_password(self, service: str, username: str) -> None:
+        data = self._load()
+        if data.pop(f"{service}\0{username}", None) is None:
+            raise PasswordDeleteError(username)
+        self._save(data)
