@@ -9,6 +9,7 @@ Entries live under service ``rolehop``; an entry's name is the hop's cache key (
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ INDEX = "index"
 ENTRY_FORMAT = 1
 
 Warn = Callable[[str], None]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -226,4 +228,5 @@ def open_cache(
             "[settings] keyring_backend"
         )
         return NullCache()
+    log.debug("keyring backend: %s.%s", type(backend).__module__, type(backend).__qualname__)
     return KeyringCache(backend, warn, clock)

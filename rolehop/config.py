@@ -6,6 +6,7 @@ Only the standard library is used here: this module sits on the cache-hit path.
 from __future__ import annotations
 
 import configparser
+import logging
 import os
 import re
 import tomllib
@@ -19,6 +20,7 @@ from rolehop import validate
 from rolehop.errors import ConfigError, ProfileNotFoundError
 
 DEFAULT_REFRESH_MARGIN = timedelta(minutes=20)
+log = logging.getLogger(__name__)
 
 Origin = Literal["rolehop", "aws"]
 
@@ -165,6 +167,7 @@ def load(environ: Mapping[str, str], override: str | None = None) -> Config:
     """Read rolehop's TOML file and the AWS shared files named by ``environ``."""
     path = rolehop_config_path(environ, override)
     aws_config_path, aws_credentials_path = aws_paths(environ)
+    log.debug("config files: %s, %s, %s", path, aws_config_path, aws_credentials_path)
     settings, profiles = _load_toml(path)
     aws_roles, aws_bases, broken = _load_aws(aws_config_path, aws_credentials_path)
     merged = {**aws_roles, **profiles}  # a name in both places: rolehop's TOML wins

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 from rolehop.chain import RoleHop
 from rolehop.credentials import Credentials
 from rolehop.providers import Provider
 from rolehop.sts import StsClientFactory, assume_role
+
+log = logging.getLogger(__name__)
 
 
 class AssumeRoleProvider:
@@ -28,4 +32,11 @@ class AssumeRoleProvider:
     def load(self) -> Credentials:
         source_credentials = self.source.load()
         client = self.client_factory(source_credentials, self.hop.region)
+        log.debug(
+            "%s: AssumeRole via %s as %s with %s",
+            self.name,
+            client.meta.endpoint_url,
+            source_credentials.arn or source_credentials.access_key_id,
+            self.hop.assume_role_params(),
+        )
         return assume_role(client, self.hop, source_credentials, target=self.target)

@@ -6,6 +6,7 @@ An entry is served only while more than ``margin`` remains; otherwise (or with
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Literal
@@ -15,6 +16,7 @@ from rolehop.credentials import Credentials
 from rolehop.providers import Provider
 
 Status = Literal["unused", "hit", "miss", "refreshed"]
+log = logging.getLogger(__name__)
 
 
 class CachedProvider:
@@ -54,7 +56,14 @@ class CachedProvider:
             entry = self.cached()
             if entry is not None:
                 self.status = "hit"
+                log.debug(
+                    "%s: cache hit (key %.12s, %s left)",
+                    self.name,
+                    self.key,
+                    entry.remaining(self.clock()),
+                )
                 return entry
+            log.debug("%s: cache miss (key %.12s)", self.name, self.key)
         credentials = self.inner.load()
         self.status = "refreshed" if self.refresh else "miss"
         self.cache.put(self.key, credentials, label=self.name)
