@@ -119,9 +119,11 @@ class Config:
             return self.profiles[name]
         if name in self.broken:
             raise self.broken[name]
+        known = sorted(self.profiles)
+        hint = ", ".join(known[:8]) + (f" and {len(known) - 8} more" if len(known) > 8 else "")
         raise ProfileNotFoundError(
             f"profile {name!r} not found in {self.path} or {self.aws_config_path}"
-            + (f" (known: {', '.join(sorted(self.profiles))})" if self.profiles else "")
+            + (f" (known: {hint})" if known else "")
         )
 
     def region_for(self, profile: Profile, environ: Mapping[str, str]) -> str | None:

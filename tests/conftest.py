@@ -97,7 +97,7 @@ RunRolehop = Callable[..., subprocess.CompletedProcess[str]]
 def run_rolehop(subprocess_env: dict[str, str]) -> RunRolehop:
     """Run ``python -m rolehop ARGS`` in a subprocess with the sandbox environment."""
 
-    def run(*args: str, env: dict[str, str] | None = None, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "rolehop", *args],
             env={**subprocess_env, **(env or {})},
@@ -105,7 +105,6 @@ def run_rolehop(subprocess_env: dict[str, str]) -> RunRolehop:
             text=True,
             timeout=60,
             check=False,
-            **kwargs,  # type: ignore[call-overload]
         )
 
     return run

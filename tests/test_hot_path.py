@@ -67,7 +67,10 @@ def cached_profile(
     "args", [("credential-process", "second"), ("env", "second", "--shell", "bash")]
 )
 def test_cache_hit_imports_neither_boto3_nor_rich(
-    cached_profile: Credentials, subprocess_env: dict[str, str], tmp_path: Path, args: tuple[str, ...]
+    cached_profile: Credentials,
+    subprocess_env: dict[str, str],
+    tmp_path: Path,
+    args: tuple[str, ...],
 ) -> None:
     modules_file = tmp_path / "modules.json"
     done = subprocess.run(
@@ -93,7 +96,15 @@ def test_probe_detects_a_miss_importing_boto3(
     """The guard can fail: a cache miss (--refresh) does import botocore."""
     modules_file = tmp_path / "modules.json"
     subprocess.run(
-        [sys.executable, "-c", PROBE, str(modules_file), "credential-process", "second", "--refresh"],
+        [
+            sys.executable,
+            "-c",
+            PROBE,
+            str(modules_file),
+            "credential-process",
+            "second",
+            "--refresh",
+        ],
         env={**subprocess_env, "AWS_ENDPOINT_URL": "http://127.0.0.1:9"},
         capture_output=True,
         text=True,

@@ -26,8 +26,9 @@ def moto_url() -> Iterator[str]:
 @pytest.fixture
 def moto(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Emulator:
     """A clean emulator; AWS_ENDPOINT_URL points every AWS client of the test at it."""
-    request = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - loopback only
+    reset = f"{moto_url}/moto-api/reset"  # loopback only
+    request = urllib.request.Request(reset, method="POST")  # noqa: S310
+    with urllib.request.urlopen(request, timeout=10):  # noqa: S310
         pass
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
     return Emulator(moto_url)

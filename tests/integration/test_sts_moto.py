@@ -13,8 +13,8 @@ def _joe(sandbox: Sandbox, moto: Emulator) -> None:
     sandbox.write_aws_credentials(
         f"""\
         [joe]
-        aws_access_key_id = {key['id']}
-        aws_secret_access_key = {key['secret']}
+        aws_access_key_id = {key["id"]}
+        aws_secret_access_key = {key["secret"]}
         """
     )
 

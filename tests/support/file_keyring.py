@@ -17,6 +17,9 @@ from keyring.errors import PasswordDeleteError
 class FileKeyring(KeyringBackend):
     priority = 1
 
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+
     @property
     def path(self) -> Path:
         return Path(os.environ["ROLEHOP_TEST_KEYRING"])
