@@ -152,17 +152,20 @@ class KeyringCache:
         text = self._call("read", lambda: self.backend.get_password(SERVICE, INDEX))
         try:
             raw = json.loads(text) if isinstance(text, str) else {}
-            entries = raw.get("entries", {}) if isinstance(raw, dict) else {}
-            return {
-                key: IndexEntry(
-                    str(value.get("profile", "?")),
-                    parse_expiration(value["expiration"]) if value.get("expiration") else None,
-                )
-                for key, value in entries.items()
-                if isinstance(value, dict)
-            }
-        except (ValueError, TypeError, AttributeError):
+        except ValueError:
             return {}
+        rows = raw.get("entries") if isinstance(raw, dict) else None
+        entries: dict[str, IndexEntry] = {}
+        for key, value in rows.items() if isinstance(rows, dict) else ():
+            try:  # one bad row must not lose the others (their secrets stay findable)
+                expiration = value.get("expiration")
+                entries[key] = IndexEntry(
+                    str(value.get("profile", "?")),
+                    parse_expiration(expiration) if expiration else None,
+                )
+            except (ValueError, TypeError, AttributeError):
+                entries[key] = IndexEntry("?", None)
+        return entries
 
     def _write_index(self, entries: Mapping[str, IndexEntry]) -> None:
         document = {
@@ -222,9 +225,9 @@ def open_cache(
         return NullCache()
     if not _usable(backend):
         warn(
-            f"no usable keyring backend (keyring chose {type(backend).__module__}."
-            f"{type(backend).__qualname__}); credentials are not cached. Run a Secret Service "
-            "(e.g. gnome-keyring), or choose a backend with PYTHON_KEYRING_BACKEND or "
+            f"no usable keyring backend ({type(backend).__module__}."
+            f"{type(backend).__qualname__} cannot store secrets); credentials are not "
+            "cached. Run a Secret Service (e.g. gnome-keyring), or choose a backend with PYTHON_KEYRING_BACKEND or "
             "[settings] keyring_backend"
         )
         return NullCache()

@@ -177,9 +177,13 @@ def build(config: Config, name: str, environ: Mapping[str, str]) -> Chain:
         if source == profile.name:
             own = config.aws_bases.get(source)
             if own is None or not own.has_static_keys:
-                raise profile.error(
-                    "source_profile names the profile itself, which has no access keys",
-                    "source_profile",
+                raise ChainLoopError(
+                    f"source_profile loop: {profile.name} -> {profile.name} (a profile may "
+                    "name itself only when it holds access keys of its own)",
+                    path=profile.path,
+                    line=profile.key_lines.get("source_profile", profile.line),
+                    profile=profile.name,
+                    key="source_profile",
                 )
             base, static_keys_only = own, True
             break

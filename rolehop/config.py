@@ -209,7 +209,8 @@ def _split_header(text: str) -> tuple[str, ...]:
 
 
 _TOML_HEADER = re.compile(r"\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
-_TOML_KEY = re.compile(r"""\s*("[^"]*"|'[^']*'|[A-Za-z0-9_-]+)\s*=""")
+_TOML_KEY_PART = r"""(?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+)"""
+_TOML_KEY = re.compile(rf"\s*({_TOML_KEY_PART}(?:\s*\.\s*{_TOML_KEY_PART})*)\s*=")
 
 
 def _toml_lines(text: str) -> dict[tuple[str, ...], int]:
@@ -223,8 +224,10 @@ def _toml_lines(text: str) -> dict[tuple[str, ...], int]:
             lines.setdefault(table, number)
             continue
         key = _TOML_KEY.match(line)
-        if key:
-            lines.setdefault((*table, key.group(1).strip("\"'")), number)
+        if key:  # a dotted key (a.b = 1) also defines its tables on this line
+            parts = _split_header(key.group(1))
+            for end in range(1, len(parts) + 1):
+                lines.setdefault((*table, *parts[:end]), number)
     return lines
 
 
@@ -350,13 +353,18 @@ def _read_ini(path: Path) -> tuple[configparser.RawConfigParser, dict[tuple[str,
         first_line = str(error).splitlines()[0]
         raise ConfigError(f"invalid file: {first_line}", path=path, line=number) from None
     section = ""
+    # configparser's own patterns, so lines are found exactly where it found the values
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
-        if stripped.startswith("[") and stripped.endswith("]"):
-            section = stripped[1:-1].strip()
+        if not stripped or stripped.startswith(("#", ";")):
+            continue
+        header = parser.SECTCRE.match(stripped)
+        option = parser.OPTCRE.match(stripped) if header is None else None
+        if header is not None:
+            section = header.group("header").strip()
             lines[(section, "")] = number
-        elif "=" in stripped and not stripped.startswith(("#", ";")):
-            lines.setdefault((section, stripped.split("=", 1)[0].strip().lower()), number)
+        elif option is not None:
+            lines.setdefault((section, option.group("option").strip().lower()), number)
     return parser, lines
 
 

@@ -1,0 +1,704 @@
+"""Profiles -> ordered AssumeRole hops: order, loops, limits, session names and cache keys."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rolehop import chain, config, validate
+from rolehop.chain import Chain
+from rolehop.config import Config
+from rolehop.errors import ChainLoopError, ConfigError
+from tests.conftest import Sandbox
+
+ENV = {"USER": "tester"}
+
+BASE_CREDENTIALS = """\
+[base]
+aws_access_key_id = AKIABASEEXAMPLE0001
+aws_secret_access_key = base-secret-access-key-0001
+"""
+
+
+def arn(name: str) -> str:
+    return f"arn:aws:iam::123456789012:role/{name}"
+
+
+def load() -> Config:
+    return config.load(dict(os.environ))
+
+
+def build(name: str, environ: Mapping[str, str] = ENV) -> Chain:
+    return chain.build(load(), name, environ)
+
+
+def build_error(name: str, environ: Mapping[str, str] = ENV) -> ConfigError:
+    loaded = load()
+    with pytest.raises(ConfigError) as caught:
+        chain.build(loaded, name, environ)
+    assert caught.value.exit_code == 3
+    return caught.value
+
+
+@pytest.fixture(autouse=True)
+def base_credentials(sandbox: Sandbox) -> None:
+    sandbox.write_aws_credentials(BASE_CREDENTIALS)
+
+
+# ---------------------------------------------------------------------------------------
+# order
+
+
+def test_single_hop(sandbox: Sandbox) -> None:
+    sandbox.write_rolehop(
+        f"""\
+        [profiles.a]
+        role_arn = "{arn("a")}"
+        source_profile = "base"
+        """
+    )
+    built = build("a")
+    assert built.names == ("base", "a")
+    assert built.profile.name == "a"
+    assert built.base.name == "base"
+    assert built.base.static_keys_only is False
+    assert built.base.endpoint is None
+    assert built.warnings == ()
+    (hop,) = built.hops
+    assert hop.assume_role_params() == {"RoleArn": arn("a"), "RoleSessionName": "rolehop-tester"}
+    assert hop.chained is False
+    assert hop.source_key == built.base.key
+    assert hop.region is None
+    assert built.keys == (built.base.key, hop.key)
+    assert all(re.fullmatch(r"[0-9a-f]{64}", key) for key in built.keys)
+
+
+MULTI_HOP = f"""\
+[profiles.c]
+role_arn = "{arn("c")}"
+source_profile = "b"
+
+[profiles.a]
+role_arn = "{arn("a")}"
+source_profile = "base"
+region = "eu-west-1"
+
+[profiles.b]
+role_arn = "{arn("b")}"
+source_profile = "a"
+"""
+
+
+def test_multi_hop_order(sandbox: Sandbox) -> None:
+    sandbox.write_rolehop(MULTI_HOP)
+    built = build("c")
+    assert built.names == ("base", "a", "b", "c")
+    assert [hop.role_arn for hop in built.hops] == [arn("a"), arn("b"), arn("c")]
+    assert [hop.chained for hop in built.hops] == [False, True, True]
+    assert [hop.region for hop in built.hops] == ["eu-west-1", None, None]
+    assert [hop.source_key for hop in built.hops] == [
+        built.base.key,
+        built.hops[0].key,
+        built.hops[1].key,
+    ]
+    assert built.profile.name == "c"
+    assert len(set(built.keys)) == 4
+    assert built.warnings == ()
+
+
+def test_intermediate_profile_builds_its_own_prefix(sandbox: Sandbox) -> None:
+    sandbox.write_rolehop(MULTI_HOP)
+    assert build("b").names == ("base", "a", "b")
+    assert build("b").keys == build("c").keys[:3]
+
+
+def test_chain_through_aws_config_role_profiles(sandbox: Sandbox) -> None:
+    sandbox.write_aws_config(
+        f"""\
+        [profile mid]
+        role_arn = {arn("mid")}
+        source_profile = base
+        """
+    )
+    sandbox.write_rolehop(
+        f"""\
+        [profiles.top]
+        role_arn = "{arn("top")}"
+        source_profile = "mid"
+        """
+    )
+    assert build("top").names == ("base", "mid", "top")
+
+
+# ---------------------------------------------------------------------------------------
+# loops and missing sources
+
+
+def test_two_profile_loop_names_the_whole_loop(sandbox: Sandbox) -> None:
+    sandbox.write_rolehop(
+        f"""\
+        [profiles.a]
+        role_arn = "{arn("a")}"
+        source_profile = "b"
+
+        [profiles.b]
+        role_arn = "{arn("b")}"
+        source_profile = "a"
+        """
+    )
+    error = build_error("a")
+    assert type(error) is ChainLoopError
+    assert str(error) == (
+        f"{sandbox.rolehop_config}:3: profile 'a', key 'source_profile': "
+        "source_profile loop: a -> b -> a"
+    )
+    error_b = build_error("b")
+    assert error_b.problem == "source_profile loop: b -> a -> b"
+    assert error_b.line == 7
+
+
+def test_loop_entered_from_outside_names_only_the_loop(sandbox: Sandbox) -> None:
+    sandbox.write_rolehop(
+        f"""\
+        [profiles.x]
+        role_arn = "{arn("x")}"
+        source_profile = "a"
+
+        [profiles.a]
+        role_arn = "{arn("a")}"
+        source_profile = "b"
+
+        [profiles.b]
+        role_arn = "{arn("b")}"
+        source_profile = "c"
+
+        [profiles.c]
+        role_arn = "{arn("c")}"
+        source_profile = "a"
+        """
+    )
+    error = build_error("x")
+    assert type(error) is ChainLoopError
+    assert (error.profile, error.key, error.line) == ("a", "source_profile", 7)
+    assert error.problem == "source_profile loop: a -> b -> c -> a"
+
+
+def test_self_loop_without_static_keys(sandbox: Sandbox) -> None:
+    sandbox.write_rolehop(
+        f"""\
+        [profiles.a]
+        role_arn = "{arn("a")}"
+        source_profile = "a"
+        """
+    )
+    error = build_error("a")
+    assert isinstance(error, ChainLoopError)
+    assert str(error) == (
+        f"{sandbox.rolehop_config}:3: profile 'a', key 'source_profile': "
+        "source_profile loop: a -> a (a profile may name itself only when it holds "
+        "access keys of its own)"
+    )
+
+
+def test_loop_in_aws_config_profiles(sandbox: Sandbox) -> None:
+    sandbox.write_aws_config(
+        f"""\
+        [profile a]
+        role_arn = {arn("a")}
+        source_profile = b
+
+        [profile b]
+        role_arn = {arn("b")}
+        source_profile = a
+        """
+    )
+    error = build_error("a")
+    assert type(error) is ChainLoopError
+    assert error.path == sandbox.aws_config
+    assert error.problem == "source_profile loop: a -> b -> a"
+
+
+def test_source_profile_not_found_names_the_three_files(sandbox: Sandbox) -> None:
+    sandbox.write_rolehop(
+        f"""\
+        [profiles.a]
+        role_arn = "{arn("a")}"
+        region = "eu-west-1"
+        source_profile = "nowhere"
+        """
+    )
+    error = build_error("a")
+    assert type(error) is ConfigError
+    assert str(error) == (
+        f"{sandbox.rolehop_config}:4: profile 'a', key 'source_profile': "
+        f"source profile 'nowhere' not found in {sandbox.rolehop_config}, "
+        f"{sandbox.aws_config} or {sandbox.aws_credentials}"
+    )
+
+
+def test_self_referencing_aws_profile_with_static_keys_is_a_base(sandbox: Sandbox) -> None:
+    sandbox.write_aws_config(
+        f"""\
+        [profile me]
+        role_arn = {arn("me")}
+        source_profile = me
+        aws_access_key_id = AKIAMEEXAMPLE00001
+        aws_secret_access_key = me-secret-access-key
+        """
+    )
+    built = build("me")
+    assert built.names == ("me", "me")
+    assert built.base.static_keys_only is True
+    assert built.base.base.has_static_keys is True
+    assert built.base.base.path == sandbox.aws_config
+    assert built.hops[0].role_arn == arn("me")
+    assert built.hops[0].chained is False
+
+
+def test_self_referencing_toml_profile_with_keys_in_credentials(sandbox: Sandbox) -> None:
+    sandbox.write_rolehop(
+        f"""\
+        [profiles.base]
+        role_arn = "{arn("base")}"
+        source_profile = "base"
+        """
+    )
+    built = build("base")
+    assert built.names == ("base", "base")
+    assert built.base.static_keys_only is True
+
+
+def test_check_lists_every_problem(sandbox: Sandbox) -> None:
+    sandbox.write_rolehop(
+        f"""\
+        [profiles.good]
+        role_arn = "{arn("good")}"
+        source_profile = "base"
+
+        [profiles.lost]
+        role_arn = "{arn("lost")}"
+        source_profile = "nowhere"
+        """
+    )
+    problems = chain.check(load(), ENV)
+    assert [(problem.profile, problem.key) for problem in problems] == [("lost", "source_profile")]
+
+
+# ---------------------------------------------------------------------------------------
+# unsupported keys
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ('mfa_serial = "arn:aws:iam::123456789012:mfa/alice"', "mfa_serial"),
+        ('mfa_process = "get-mfa-code"', "mfa_process"),
+    ],
+)
+def test_mfa_is_not_supported_yet(sandbox: Sandbox, line: str, key: str) -> None:
+    sandbox.write_rolehop(
+        f"""\
+        [profiles.a]
+        role_arn = "{arn("a")}"
+        source_profile = "base"
+        {line}
+        """
+    )
+    error = build_error("a")
+    assert str(error) == (
+        f"{sandbox.rolehop_config}:4: profile 'a', key {key!r}: is not supported by this "
+        "version of rolehop yet; use a source_profile whose credentials need no MFA"
+    )
+
+
+def test_credential_source_is_not_supported_yet(sandbox: Sandbox) -> None:
+    sandbox.write_rolehop(
+        f"""\
+        [profiles.a]
+        role_arn = "{arn("a")}"
+        credential_source = "Ec2InstanceMetadata"
+        """
+    )
+    error = build_error("a")
+    assert (error.profile, error.key, error.line) == ("a", "credential_source", 3)
+    assert error.problem.startswith("is not supported by this version of rolehop yet")
+
+
+def test_mfa_deeper_in_the_chain_is_refused_too(sandbox: Sandbox) -> None:
+    sandbox.write_rolehop(
+        f"""\
+        [profiles.a]
+        role_arn = "{arn("a")}"
+        source_profile = "base"
+        mfa_serial = "arn:aws:iam::123456789012:mfa/alice"
+
+        [profiles.b]
+        role_arn = "{arn("b")}"
+        source_profile = "a"
+        """
+    )
+    error = build_error("b")
+    assert (error.profile, error.key, error.line) == ("a", "mfa_serial", 4)
+
+
+# ---------------------------------------------------------------------------------------
+# durations and refresh margin
+
+
+def test_chained_hop_duration_is_clamped_to_one_hour(sandbox: Sandbox) -> None:
+    sandbox.write_rolehop(
+        f"""\
+        [profiles.a]
+        role_arn = "{arn("a")}"
+        source_profile = "base"
+
+        [profiles.b]
+        role_arn = "{arn("b")}"
+        source_profile = "a"
+        duration_seconds = 7200
+        """
+    )
+    built = build("b")
+    assert built.hops[1].assume_role_params()["DurationSeconds"] == 3600
+    assert built.hops[1].duration_seconds == 3600
+    assert built.warnings == (
+        "profile 'b': duration_seconds 7200 lowered to 3600: AWS caps a role assumed with "
+        "another role's credentials at 1 hour",
+    )
+    assert "DurationSeconds" not in built.hops[0].assume_role_params()
+
+
+def test_chained_hop_at_exactly_one_hour_is_not_clamped(sandbox: Sandbox) -> None:
+    sandbox.write_rolehop(
+        f"""\
+        [profiles.a]
+        role_arn = "{arn("a")}"
+        source_profile = "base"
+
+        [profiles.b]
+        role_arn = "{arn("b")}"
+        source_profile = "a"
+        duration_seconds = 3600
+        """
+    )
+    built = build("b")
+    assert built.hops[1].assume_role_params()["DurationSeconds"] == 3600
+    assert built.warnings == ()
+
+
+def test_first_hop_is_never_clamped(sandbox: Sandbox) -> None:
+    sandbox.write_rolehop(
+        f"""\
+        [profiles.a]
+        role_arn = "{arn("a")}"
+        source_profile = "base"
+        duration_seconds = 43200
+
+        [profiles.b]
+        role_arn = "{arn("b")}"
+        source_profile = "a"
+        """
+    )
+    built = build("b")
+    assert built.hops[0].assume_role_params()["DurationSeconds"] == 43200
+    assert built.hops[0].chained is False
+    assert built.warnings == ()
+    assert build("a").hops[0].duration_seconds == 43200
+
+
+@pytest.mark.parametrize(
+    ("margin", "duration", "warned"),
+    [
+        ('"20m"', "duration_seconds = 900", True),
+        ('"20m"', "duration_seconds = 1200", True),
+        ('"20m"', "duration_seconds = 1201", False),
+        ('"1h"', "", True),
+        ('"59m"', "", False),
+    ],
+)
+def test_lifetime_not_above_refresh_margin_warns(
+    sandbox: Sandbox, margin: str, duration: str, warned: bool
+) -> None:
+    sandbox.write_rolehop(
+        f"""\
+        [settings]
+        refresh_margin = {margin}
+
+        [profiles.a]
+        role_arn = "{arn("a")}"
+        source_profile = "base"
+        {duration}
+        """
+    )
+    built = build("a")
+    lifetime = built.hops[0].lifetime
+    expected_margin = load().settings.refresh_margin
+    assert built.warnings == (
+        (
+            f"profile 'a': credentials last {lifetime}, not more than refresh_margin "
+            f"{expected_margin}, so they are never served from the cache",
+        )
+        if warned
+        else ()
+    )
+
+
+def test_clamped_hop_under_margin_warns_twice(sandbox: Sandbox) -> None:
+    sandbox.write_rolehop(
+        f"""\
+        [settings]
+        refresh_margin = "1h"
+
+        [profiles.a]
+        role_arn = "{arn("a")}"
+        source_profile = "base"
+        duration_seconds = 7200
+
+        [profiles.b]
+        role_arn = "{arn("b")}"
+        source_profile = "a"
+        duration_seconds = 7200
+        """
+    )
+    warnings = build("b").warnings
+    assert len(warnings) == 2
+    assert warnings[0].startswith("profile 'b': duration_seconds 7200 lowered to 3600")
+    assert warnings[1].startswith("profile 'b': credentials last 1:00:00, not more than")
+
+
+# ---------------------------------------------------------------------------------------
+# session names
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"USER": "alice"}, "rolehop-alice"),
+        ({"USER": "alice smith"}, "rolehop-alice-smith"),
+        ({"USER": "zoë"}, "rolehop-zo-"),
+        ({"USER": "DOMAIN\\bob"}, "rolehop-DOMAIN-bob"),
+        ({"USER": "a+b=c,d.e@f_g-h"}, "rolehop-a+b=c,d.e@f_g-h"),
+        ({"USER": "u" * 100}, "rolehop-" + "u" * 56),
+        ({"LOGNAME": "carol"}, "rolehop-carol"),
+        ({"USER": "", "LOGNAME": "", "USERNAME": "dave"}, "rolehop-dave"),
+        ({"USER": "erin", "LOGNAME": "frank"}, "rolehop-erin"),
+    ],
+)
+def test_default_session_name(environ: dict[str, str], expected: str) -> None:
+    name = chain.default_session_name(environ)
+    assert name == expected
+    assert validate.session_name(name) == name
+
+
+def test_default_session_name_falls_back_to_getpass(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("USER", "from getpass")
+    assert chain.default_session_name({}) == "rolehop-from-getpass"
+
+
+def test_default_session_name_is_used_in_the_hop(sandbox: Sandbox) -> None:
+    sandbox.write_rolehop(
+        f"""\
+        [profiles.a]
+        role_arn = "{arn("a")}"
+        source_profile = "base"
+        """
+    )
+    hop = build("a", {"USER": "Jöhn Doe"}).hops[0]
+    assert hop.assume_role_params()["RoleSessionName"] == "rolehop-J-hn-Doe"
+
+
+_SESSION_OK = re.compile(r"[\w+=,.@-]", re.ASCII)
+
+
+@settings(max_examples=100, deadline=None)
+@given(user=st.text(min_size=1, max_size=120))
+def test_default_session_name_is_always_valid(user: str) -> None:
+    name = chain.default_session_name({"USER": user})
+    assert re.fullmatch(r"[\w+=,.@-]{2,64}", name, re.ASCII)
+    assert validate.SESSION_NAME.fullmatch(name)
+    assert len(name) == min(64, len("rolehop-") + len(user))
+    assert name.startswith("rolehop-")
+    for position, char in enumerate(name[len("rolehop-") :]):
+        expected = user[position] if _SESSION_OK.fullmatch(user[position]) else "-"
+        assert char == expected
+
+
+# ---------------------------------------------------------------------------------------
+# cache keys
+
+CHAIN_TEMPLATE = """\
+[profiles.a]
+role_arn = "{a_arn}"
+source_profile = "base"
+
+[profiles.b]
+role_arn = "{b_arn}"
+source_profile = "a"
+{b_extra}
+
+[profiles.c]
+role_arn = "{c_arn}"
+source_profile = "b"
+"""
+
+
+def write_chain(sandbox: Sandbox, b_extra: str = "", b_arn: str = arn("b")) -> None:
+    sandbox.write_rolehop(
+        CHAIN_TEMPLATE.format(a_arn=arn("a"), b_arn=b_arn, c_arn=arn("c"), b_extra=b_extra)
+    )
+
+
+def keys(environ: Mapping[str, str] = ENV) -> tuple[str, ...]:
+    return build("c", environ).keys
+
+
+def test_identical_config_gives_identical_keys(sandbox: Sandbox) -> None:
+    write_chain(sandbox)
+    first = keys()
+    write_chain(sandbox)
+    assert keys() == first
+    assert len(set(first)) == 4
+
+
+@pytest.mark.parametrize(
+    ("b_extra", "b_arn"),
+    [
+        ('external_id = "ext-1"', arn("b")),
+        ("duration_seconds = 1800", arn("b")),
+        ('role_session_name = "custom"', arn("b")),
+        ('source_identity = "alice"', arn("b")),
+        ('session_tags = { team = "x" }', arn("b")),
+        ('policy_arns = ["arn:aws:iam::aws:policy/ReadOnlyAccess"]', arn("b")),
+        ("", arn("b2")),
+    ],
+    ids=["external_id", "duration", "session_name", "source_identity", "tags", "policies", "arn"],
+)
+def test_changing_a_hop_param_changes_that_key_and_every_later_one(
+    sandbox: Sandbox, b_extra: str, b_arn: str
+) -> None:
+    write_chain(sandbox)
+    before = keys()
+    write_chain(sandbox, b_extra, b_arn)
+    after = keys()
+    assert after[:2] == before[:2]  # base and a
+    assert after[2] != before[2]  # b
+    assert after[3] != before[3]  # c
+    assert len(set(after) | set(before)) == 6
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ('external_id = "ext-1"', 'external_id = "ext-2"'),
+        ("duration_seconds = 1800", "duration_seconds = 1801"),
+        ('session_tags = { team = "x" }', 'session_tags = { team = "y" }'),
+        ('session_tags = { team = "x" }', 'session_tags = { teams = "x" }'),
+        (
+            'policy_arns = ["arn:aws:iam::aws:policy/A"]',
+            'policy_arns = ["arn:aws:iam::aws:policy/B"]',
+        ),
+    ],
+)
+def test_changing_a_hop_param_value_changes_keys(sandbox: Sandbox, first: str, second: str) -> None:
+    write_chain(sandbox, first)
+    before = keys()
+    write_chain(sandbox, second)
+    after = keys()
+    assert after[:2] == before[:2]
+    assert after[2] != before[2]
+    assert after[3] != before[3]
+
+
+def test_default_session_name_user_is_part_of_the_key(sandbox: Sandbox) -> None:
+    write_chain(sandbox)
+    before = keys({"USER": "alice"})
+    after = keys({"USER": "bob"})
+    assert after[0] == before[0]
+    assert all(old != new for old, new in zip(before[1:], after[1:], strict=True))
+
+
+def test_changing_the_first_hop_changes_every_later_key(sandbox: Sandbox) -> None:
+    write_chain(sandbox)
+    before = keys()
+    sandbox.write_rolehop(
+        CHAIN_TEMPLATE.format(a_arn=arn("a2"), b_arn=arn("b"), c_arn=arn("c"), b_extra="")
+    )
+    after = keys()
+    assert after[0] == before[0]
+    assert all(old != new for old, new in zip(before[1:], after[1:], strict=True))
+
+
+def test_changing_the_base_access_key_id_changes_every_key(sandbox: Sandbox) -> None:
+    write_chain(sandbox)
+    before = keys()
+    sandbox.write_aws_credentials(BASE_CREDENTIALS.replace("AKIABASEEXAMPLE0001", "AKIAOTHER0002"))
+    after = keys()
+    assert all(old != new for old, new in zip(before, after, strict=True))
+
+
+@pytest.mark.parametrize("variable", ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS"])
+def test_changing_the_endpoint_changes_every_key(sandbox: Sandbox, variable: str) -> None:
+    write_chain(sandbox)
+    before = keys()
+    with_endpoint = keys({**ENV, variable: "http://127.0.0.1:5000"})
+    other_endpoint = keys({**ENV, variable: "http://127.0.0.1:5001"})
+    assert build("c", {**ENV, variable: "http://127.0.0.1:5000"}).base.endpoint == (
+        "http://127.0.0.1:5000"
+    )
+    assert all(old != new for old, new in zip(before, with_endpoint, strict=True))
+    assert all(old != new for old, new in zip(with_endpoint, other_endpoint, strict=True))
+
+
+def test_secrets_are_not_part_of_the_key_material(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "base-secret-access-key-0001"
+    token = "base-session-token-0001"
+    sandbox.write_aws_credentials(BASE_CREDENTIALS + f"aws_session_token = {token}\n")
+    write_chain(sandbox)
+    documents: list[str] = []
+    digest = chain._digest
+
+    def spy(document: Mapping[str, Any]) -> str:
+        documents.append(json.dumps(document, sort_keys=True, separators=(",", ":")))
+        return digest(document)
+
+    monkeypatch.setattr(chain, "_digest", spy)
+    before = keys()
+    assert len(documents) >= 4
+    material = "\n".join(documents)
+    assert "AKIABASEEXAMPLE0001" in material  # the spy sees the base identity...
+    assert secret not in material  # ...but never its secrets
+    assert token not in material
+    sandbox.write_aws_credentials(
+        BASE_CREDENTIALS.replace(secret, "another-secret-access-key")
+        + "aws_session_token = another-token\n"
+    )
+    documents.clear()
+    assert keys() == before
+    assert "another-secret-access-key" not in "\n".join(documents)
+    assert "another-token" not in "\n".join(documents)
+
+
+def test_base_key_is_built_from_non_secret_identity(sandbox: Sandbox) -> None:
+    write_chain(sandbox)
+    base = build("c").base
+    assert base.base.identity == (("aws_access_key_id", "AKIABASEEXAMPLE0001"),)
+    assert base.key == chain._digest(
+        {
+            "v": chain.CACHE_FORMAT,
+            "kind": "aws-profile",
+            "name": "base",
+            "identity": [["aws_access_key_id", "AKIABASEEXAMPLE0001"]],
+            "files": [str(sandbox.aws_config), str(sandbox.aws_credentials)],
+            "endpoint": None,
+            "static_keys_only": False,
+        }
+    )

@@ -1,0 +1,826 @@
+"""rolehop's TOML file and the AWS shared files: what loads, and what is refused where."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from rolehop import chain, config
+from rolehop.config import AwsBase, Config, Profile, Settings
+from rolehop.errors import ConfigError, ProfileNotFoundError
+from tests.conftest import Sandbox
+
+ARN = "arn:aws:iam::123456789012:role/a"
+
+
+def load() -> Config:
+    return config.load(dict(os.environ))
+
+
+def load_error() -> ConfigError:
+    with pytest.raises(ConfigError) as caught:
+        load()
+    return caught.value
+
+
+# ---------------------------------------------------------------------------------------
+# the good corpus
+
+GOOD_TOML = """\
+[settings]
+refresh_margin = "30m"
+default_region = "eu-west-1"
+keyring_backend = "rolehop.memory_keyring.MemoryKeyring"
+cache = false
+
+[profiles.dev]
+role_arn = "arn:aws:iam::123456789012:role/dev"
+source_profile = "base"
+
+[profiles.prod]  # every key
+role_arn = "arn:aws:iam::210987654321:role/path/to/Prod_Admin+=,.@-"
+source_profile = "dev"
+external_id = "ext-id:42/abc"
+role_session_name = "alice@example.com"
+duration_seconds = 3600
+region = "us-east-1"
+source_identity = "alice.smith"
+policy_arns = [
+    "arn:aws:iam::aws:policy/ReadOnlyAccess",
+    "arn:aws:iam::210987654321:policy/Boundary",
+]
+
+[profiles.prod.session_tags]
+team = "platform"
+cost-center = "42"
+
+[profiles.inline]
+role_arn = "arn:aws-us-gov:iam::123456789012:role/gov"
+source_profile = "base"
+duration_seconds = "900"
+session_tags = { project = "x y", empty = "" }
+policy_arns = []
+
+[profiles.shared]
+role_arn = "arn:aws:iam::123456789012:role/from-toml"
+source_profile = "base"
+"""
+
+GOOD_AWS_CONFIG = """\
+[default]
+region = eu-west-1
+
+[profile base]
+region = eu-central-1
+
+[profile aws-role]
+role_arn = arn:aws:iam::123456789012:role/from-aws
+source_profile = base
+duration_seconds = 1800
+external_id = abc123
+policy_arns = arn:aws:iam::aws:policy/A, arn:aws:iam::aws:policy/B
+sso_start_url = https://ignored.example
+
+[profile shared]
+role_arn = arn:aws:iam::123456789012:role/from-aws-config
+source_profile = base
+
+[sso-session corp]
+sso_start_url = https://example.awsapps.com/start
+"""
+
+GOOD_AWS_CREDENTIALS = """\
+[base]
+aws_access_key_id = AKIABASEEXAMPLE0001
+aws_secret_access_key = base-secret-access-key
+"""
+
+
+@pytest.fixture
+def good(sandbox: Sandbox) -> Config:
+    sandbox.write_rolehop(GOOD_TOML)
+    sandbox.write_aws_config(GOOD_AWS_CONFIG)
+    sandbox.write_aws_credentials(GOOD_AWS_CREDENTIALS)
+    return load()
+
+
+def test_settings_are_read(good: Config) -> None:
+    assert good.settings == Settings(
+        refresh_margin=timedelta(minutes=30),
+        default_region="eu-west-1",
+        keyring_backend="rolehop.memory_keyring.MemoryKeyring",
+        cache=False,
+    )
+
+
+def test_every_profile_key_is_read(good: Config, sandbox: Sandbox) -> None:
+    prod = good.profile("prod")
+    assert prod == Profile(
+        name="prod",
+        origin="rolehop",
+        path=sandbox.rolehop_config,
+        line=11,
+        role_arn="arn:aws:iam::210987654321:role/path/to/Prod_Admin+=,.@-",
+        source_profile="dev",
+        external_id="ext-id:42/abc",
+        role_session_name="alice@example.com",
+        duration_seconds=3600,
+        region="us-east-1",
+        source_identity="alice.smith",
+        session_tags=(("cost-center", "42"), ("team", "platform")),
+        policy_arns=(
+            "arn:aws:iam::aws:policy/ReadOnlyAccess",
+            "arn:aws:iam::210987654321:policy/Boundary",
+        ),
+    )
+    assert dict(prod.key_lines) == {
+        "role_arn": 12,
+        "source_profile": 13,
+        "external_id": 14,
+        "role_session_name": 15,
+        "duration_seconds": 16,
+        "region": 17,
+        "source_identity": 18,
+        "policy_arns": 19,
+        "session_tags": 24,
+    }
+
+
+def test_inline_tables_and_string_durations(good: Config, sandbox: Sandbox) -> None:
+    assert good.profile("inline") == Profile(
+        name="inline",
+        origin="rolehop",
+        path=sandbox.rolehop_config,
+        line=28,
+        role_arn="arn:aws-us-gov:iam::123456789012:role/gov",
+        source_profile="base",
+        duration_seconds=900,
+        session_tags=(("empty", ""), ("project", "x y")),
+        policy_arns=(),
+    )
+    assert good.profile("dev").duration_seconds is None
+    assert good.profile("dev").line == 7
+
+
+def test_aws_config_role_profiles_are_usable_by_name(good: Config, sandbox: Sandbox) -> None:
+    profile = good.profile("aws-role")
+    assert profile == Profile(
+        name="aws-role",
+        origin="aws",
+        path=sandbox.aws_config,
+        line=7,
+        role_arn="arn:aws:iam::123456789012:role/from-aws",
+        source_profile="base",
+        duration_seconds=1800,
+        external_id="abc123",
+        policy_arns=("arn:aws:iam::aws:policy/A", "arn:aws:iam::aws:policy/B"),
+    )
+    built = chain.build(good, "aws-role", {"USER": "tester"})
+    assert built.names == ("base", "aws-role")
+    assert built.hops[0].assume_role_params()["DurationSeconds"] == 1800
+
+
+def test_a_name_in_both_places_uses_the_toml_profile(good: Config, sandbox: Sandbox) -> None:
+    shared = good.profile("shared")
+    assert shared.origin == "rolehop"
+    assert shared.path == sandbox.rolehop_config
+    assert shared.role_arn == "arn:aws:iam::123456789012:role/from-toml"
+
+
+def test_profiles_and_bases_of_the_good_corpus(good: Config, sandbox: Sandbox) -> None:
+    assert sorted(good.profiles) == ["aws-role", "dev", "inline", "prod", "shared"]
+    assert sorted(good.aws_bases) == ["base", "default"]
+    assert good.aws_bases["base"] == AwsBase(
+        name="base",
+        path=sandbox.aws_config,
+        line=4,
+        identity=(("aws_access_key_id", "AKIABASEEXAMPLE0001"), ("region", "eu-central-1")),
+        has_static_keys=True,
+    )
+    assert good.broken == {}
+    assert (good.path, good.aws_config_path, good.aws_credentials_path) == (
+        sandbox.rolehop_config,
+        sandbox.aws_config,
+        sandbox.aws_credentials,
+    )
+    assert chain.check(good, {"USER": "tester"}) == []
+
+
+def test_unknown_profile_is_profile_not_found(good: Config, sandbox: Sandbox) -> None:
+    with pytest.raises(ProfileNotFoundError) as caught:
+        good.profile("nope")
+    assert str(caught.value) == (
+        f"profile 'nope' not found in {sandbox.rolehop_config} or {sandbox.aws_config} "
+        "(known: aws-role, dev, inline, prod, shared)"
+    )
+    assert caught.value.exit_code == 3
+
+
+def test_missing_toml_file_is_an_empty_config(sandbox: Sandbox) -> None:
+    assert not sandbox.rolehop_config.exists()
+    loaded = load()
+    assert loaded.settings == Settings()
+    assert loaded.settings.refresh_margin == timedelta(minutes=20)
+    assert dict(loaded.profiles) == {}
+    assert dict(loaded.aws_bases) == {}
+    assert loaded.path == sandbox.rolehop_config
+
+
+def test_missing_toml_file_still_reads_aws_role_profiles(sandbox: Sandbox) -> None:
+    sandbox.write_aws_config(
+        f"""\
+        [profile r]
+        role_arn = {ARN}
+        source_profile = base
+        """
+    )
+    assert list(load().profiles) == ["r"]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ('"30m"', timedelta(minutes=30)),
+        ('"1h"', timedelta(hours=1)),
+        ("1800", timedelta(seconds=1800)),
+        ('"1h30m"', timedelta(minutes=90)),
+        ('"16m"', timedelta(minutes=16)),
+        ('"901s"', timedelta(seconds=901)),
+    ],
+)
+def test_refresh_margin_forms(sandbox: Sandbox, value: str, expected: timedelta) -> None:
+    sandbox.write_rolehop(f"[settings]\nrefresh_margin = {value}\n")
+    assert load().settings.refresh_margin == expected
+
+
+# ---------------------------------------------------------------------------------------
+# the bad corpus: rolehop's TOML
+
+# Lines 1-4 hold a valid profile whose keys share names with the broken one below it,
+# so a line number taken from the wrong profile shows up.
+PREFIX = """\
+[profiles.ok]
+role_arn = "arn:aws:iam::123456789012:role/ok"
+source_profile = "base"
+
+"""
+
+
+def profile_a(*lines: str, header: str = "[profiles.a]") -> str:
+    """PREFIX, then ``header`` on line 5 and ``lines`` from line 6."""
+    return PREFIX + header + "\n" + "".join(line + "\n" for line in lines)
+
+
+A = (f'role_arn = "{ARN}"', 'source_profile = "base"')  # lines 6 and 7
+
+
+@dataclass(frozen=True)
+class Bad:
+    text: str
+    line: int | None
+    profile: str | None
+    key: str | None
+    problem: str
+
+
+BAD_TOML: dict[str, Bad] = {
+    "bad-arn": Bad(
+        profile_a('role_arn = "arn:aws:iam::12345:role/a"', 'source_profile = "base"'),
+        6,
+        "a",
+        "role_arn",
+        "'arn:aws:iam::12345:role/a' is not an IAM role ARN",
+    ),
+    "arn-of-a-user": Bad(
+        profile_a('source_profile = "base"', 'role_arn = "arn:aws:iam::123456789012:user/a"'),
+        7,
+        "a",
+        "role_arn",
+        "is not an IAM role ARN",
+    ),
+    "duration-899": Bad(
+        profile_a(*A, "duration_seconds = 899"),
+        8,
+        "a",
+        "duration_seconds",
+        "899 is outside 900-43200 seconds (STS limits)",
+    ),
+    "duration-43201": Bad(
+        profile_a(*A, "duration_seconds = 43201"),
+        8,
+        "a",
+        "duration_seconds",
+        "43201 is outside 900-43200 seconds (STS limits)",
+    ),
+    "duration-abc": Bad(
+        profile_a(*A, 'duration_seconds = "abc"'),
+        8,
+        "a",
+        "duration_seconds",
+        "must be a whole number of seconds",
+    ),
+    "duration-true": Bad(
+        profile_a(*A, "duration_seconds = true"),
+        8,
+        "a",
+        "duration_seconds",
+        "must be a whole number of seconds",
+    ),
+    "duration-float": Bad(
+        profile_a(*A, "duration_seconds = 3600.0"),
+        8,
+        "a",
+        "duration_seconds",
+        "must be a whole number of seconds",
+    ),
+    "session-name-1-char": Bad(
+        profile_a(*A, 'role_session_name = "x"'),
+        8,
+        "a",
+        "role_session_name",
+        "'x' is not a session name",
+    ),
+    "session-name-65-chars": Bad(
+        profile_a(*A, f'role_session_name = "{"s" * 65}"'),
+        8,
+        "a",
+        "role_session_name",
+        f"'{'s' * 65}' is not a session name",
+    ),
+    "session-name-space": Bad(
+        profile_a(*A, 'role_session_name = "alice smith"'),
+        8,
+        "a",
+        "role_session_name",
+        "'alice smith' is not a session name",
+    ),
+    "source-identity-space": Bad(
+        profile_a(*A, 'source_identity = "alice smith"'),
+        8,
+        "a",
+        "source_identity",
+        "'alice smith' is not a source identity",
+    ),
+    "external-id-1-char": Bad(
+        profile_a(*A, 'external_id = "x"'),
+        8,
+        "a",
+        "external_id",
+        "'x' is not an external id",
+    ),
+    "region-upper": Bad(
+        profile_a(*A, 'region = "EU-WEST-1"'),
+        8,
+        "a",
+        "region",
+        "'EU-WEST-1' is not an AWS region name",
+    ),
+    "region-no-dash": Bad(
+        profile_a(*A, 'region = "euwest1"'),
+        8,
+        "a",
+        "region",
+        "'euwest1' is not an AWS region name",
+    ),
+    "unknown-key": Bad(
+        profile_a(*A, 'colour = "blue"'),
+        8,
+        "a",
+        "colour",
+        "unknown key (known: role_arn, source_profile, external_id",
+    ),
+    "unknown-subtable": Bad(
+        profile_a(*A, "", "[profiles.a.extras]", "x = 1"),
+        9,
+        "a",
+        "extras",
+        "unknown key (known: role_arn,",
+    ),
+    "profile-name-space": Bad(
+        profile_a(*A, header='[profiles."a b"]'),
+        5,
+        "a b",
+        None,
+        "'a b' is not a valid profile name",
+    ),
+    "profile-name-slash": Bad(
+        profile_a(*A, header='[profiles."team/a"]'),
+        5,
+        "team/a",
+        None,
+        "'team/a' is not a valid profile name",
+    ),
+    "profile-not-a-table": Bad(
+        PREFIX + '[profiles]\na = "b"\n',
+        6,
+        "a",
+        None,
+        "must be a table of settings",
+    ),
+    "missing-role-arn": Bad(
+        profile_a('source_profile = "base"', 'region = "eu-west-1"'),
+        5,
+        "a",
+        None,
+        "role_arn is required",
+    ),
+    "missing-source-profile": Bad(
+        profile_a(f'role_arn = "{ARN}"', 'region = "eu-west-1"'),
+        5,
+        "a",
+        None,
+        "source_profile is required",
+    ),
+    "source-profile-and-credential-source": Bad(
+        profile_a(*A, 'region = "eu-west-1"', 'credential_source = "Environment"'),
+        9,
+        "a",
+        "credential_source",
+        "set either source_profile or credential_source, not both",
+    ),
+    "credential-source-unknown": Bad(
+        profile_a(f'role_arn = "{ARN}"', 'credential_source = "Somewhere"'),
+        7,
+        "a",
+        "credential_source",
+        "'Somewhere' is not one of Environment, Ec2InstanceMetadata, EcsContainer",
+    ),
+    "source-profile-invalid-name": Bad(
+        profile_a(f'role_arn = "{ARN}"', 'source_profile = "my base"'),
+        7,
+        "a",
+        "source_profile",
+        "'my base' is not a valid profile name",
+    ),
+    "policy-arns-integer": Bad(
+        profile_a(*A, "policy_arns = 5"),
+        8,
+        "a",
+        "policy_arns",
+        "must be a list of IAM policy ARNs",
+    ),
+    "policy-arns-table": Bad(
+        profile_a(*A, 'policy_arns = { a = "arn:aws:iam::aws:policy/A" }'),
+        8,
+        "a",
+        "policy_arns",
+        "must be a list of IAM policy ARNs",
+    ),
+    "policy-arns-11": Bad(
+        profile_a(
+            *A,
+            "policy_arns = ["
+            + ", ".join(f'"arn:aws:iam::aws:policy/P{n}"' for n in range(11))
+            + "]",
+        ),
+        8,
+        "a",
+        "policy_arns",
+        "at most 10 policy ARNs are allowed by STS",
+    ),
+    "policy-arns-bad-item": Bad(
+        profile_a(*A, 'policy_arns = ["arn:aws:iam::aws:role/NotAPolicy"]'),
+        8,
+        "a",
+        "policy_arns",
+        "'arn:aws:iam::aws:role/NotAPolicy' is not an IAM policy ARN",
+    ),
+    "session-tags-string": Bad(
+        profile_a(*A, 'session_tags = "team=x"'),
+        8,
+        "a",
+        "session_tags",
+        'must be a table of tag = "value"',
+    ),
+    "session-tags-value-300": Bad(
+        profile_a(*A, f'session_tags = {{ team = "{"v" * 300}" }}'),
+        8,
+        "a",
+        "session_tags",
+        "is not a value for session tag 'team' (0-256 characters)",
+    ),
+    "session-tags-subtable-value-300": Bad(
+        profile_a(
+            *A, 'region = "eu-west-1"', "", "[profiles.a.session_tags]", f'team = "{"v" * 300}"'
+        ),
+        10,
+        "a",
+        "session_tags",
+        "is not a value for session tag 'team' (0-256 characters)",
+    ),
+    "session-tags-value-not-string": Bad(
+        profile_a(*A, "session_tags = { team = 7 }"),
+        8,
+        "a",
+        "session_tags",
+        "must be a string, not int",
+    ),
+    "unknown-table": Bad(
+        PREFIX + "[extras]\nx = 1\n",
+        5,
+        None,
+        None,
+        "unknown table 'extras' (expected [settings] and [profiles.NAME])",
+    ),
+    "unknown-top-level-key": Bad(
+        'colour = "blue"\n' + PREFIX,
+        1,
+        None,
+        None,
+        "unknown table 'colour'",
+    ),
+    "unknown-setting": Bad(
+        "[settings]\ncache = true\ncolour = 1\n",
+        3,
+        None,
+        "settings.colour",
+        "unknown setting (known: refresh_margin, default_region, keyring_backend, cache)",
+    ),
+    "refresh-margin-10m": Bad(
+        '[settings]\ncache = true\nrefresh_margin = "10m"\n',
+        3,
+        None,
+        "settings.refresh_margin",
+        "0:10:00 must be above 15 minutes",
+    ),
+    "refresh-margin-15m": Bad(
+        '[settings]\nrefresh_margin = "15m"\n',
+        2,
+        None,
+        "settings.refresh_margin",
+        "0:15:00 must be above 15 minutes",
+    ),
+    "refresh-margin-900": Bad(
+        "[settings]\nrefresh_margin = 900\n",
+        2,
+        None,
+        "settings.refresh_margin",
+        "0:15:00 must be above 15 minutes",
+    ),
+    "refresh-margin-12h": Bad(
+        '[settings]\nrefresh_margin = "12h"\n',
+        2,
+        None,
+        "settings.refresh_margin",
+        "12:00:00 is longer than any STS session can last",
+    ),
+    "refresh-margin-words": Bad(
+        '[settings]\nrefresh_margin = "twenty minutes"\n',
+        2,
+        None,
+        "settings.refresh_margin",
+        "'twenty minutes' is not a duration such as '20m', '1h30m' or 1200",
+    ),
+    "cache-not-bool": Bad(
+        '[settings]\ncache = "yes"\n',
+        2,
+        None,
+        "settings.cache",
+        "must be true or false",
+    ),
+    "default-region-bad": Bad(
+        '[settings]\ndefault_region = "Mars"\n',
+        2,
+        None,
+        "settings.default_region",
+        "'Mars' is not an AWS region name",
+    ),
+    "invalid-toml": Bad(
+        profile_a(*A, "duration_seconds = "),
+        8,
+        None,
+        None,
+        "invalid TOML: Invalid value (at line 8, column 20)",
+    ),
+    "invalid-toml-duplicate-key": Bad(
+        profile_a(*A, 'role_arn = "x"'),
+        8,
+        None,
+        None,
+        "invalid TOML: ",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_TOML.values(), ids=BAD_TOML.keys())
+def test_bad_toml(sandbox: Sandbox, case: Bad) -> None:
+    sandbox.write_rolehop(case.text)
+    error = load_error()
+    assert type(error) is ConfigError
+    assert error.exit_code == 3
+    assert (error.path, error.line, error.profile, error.key) == (
+        sandbox.rolehop_config,
+        case.line,
+        case.profile,
+        case.key,
+    )
+    where = f"{sandbox.rolehop_config}:{case.line}" if case.line else str(sandbox.rolehop_config)
+    subject = []
+    if case.profile is not None:
+        subject.append(f"profile {case.profile!r}" + (f", key {case.key!r}" if case.key else ""))
+    elif case.key is not None:
+        subject.append(f"key {case.key!r}")
+    prefix = ": ".join([where, *subject]) + ": "
+    message = str(error)
+    assert message.startswith(prefix), message
+    assert case.problem in message[len(prefix) :], message
+    assert error.problem == message[len(prefix) :]
+
+
+def test_bad_dotted_key_names_its_own_line(sandbox: Sandbox) -> None:
+    sandbox.write_rolehop(profile_a(*A, f'session_tags.team = "{"v" * 300}"'))
+    error = load_error()
+    assert (error.line, error.profile, error.key) == (8, "a", "session_tags")
+
+
+# ---------------------------------------------------------------------------------------
+# the bad corpus: the AWS shared files
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "first_line"),
+    [
+        (
+            f"[profile a]\nrole_arn = {ARN}\nthis line has no equals sign\n",
+            3,
+            "invalid file: Source contains parsing errors: '{path}'",
+        ),
+        ("region = eu-west-1\n[profile a]\n", 1, "invalid file: File contains no section headers."),
+    ],
+    ids=["no-delimiter", "no-section-header"],
+)
+def test_aws_config_syntax_error_names_file_and_line(
+    sandbox: Sandbox, text: str, line: int, first_line: str
+) -> None:
+    sandbox.write_rolehop(PREFIX)
+    sandbox.write_aws_config(text)
+    error = load_error()
+    assert error.exit_code == 3
+    assert (error.path, error.line, error.profile, error.key) == (
+        sandbox.aws_config,
+        line,
+        None,
+        None,
+    )
+    assert str(error) == f"{sandbox.aws_config}:{line}: " + first_line.format(
+        path=sandbox.aws_config
+    )
+
+
+def test_aws_credentials_syntax_error_names_file_and_line(sandbox: Sandbox) -> None:
+    sandbox.write_aws_credentials("[base]\naws_access_key_id = AKIA\n\ngarbage\n")
+    error = load_error()
+    assert (error.path, error.line) == (sandbox.aws_credentials, 4)
+    assert str(error).startswith(f"{sandbox.aws_credentials}:4: invalid file: ")
+
+
+BROKEN_AWS_CONFIG = f"""\
+[profile good]
+role_arn = {ARN}
+source_profile = base
+
+[profile bad]
+role_arn = {ARN}
+source_profile = base
+duration_seconds = 899
+"""
+
+
+@pytest.fixture
+def broken_aws(sandbox: Sandbox) -> Config:
+    sandbox.write_aws_config(BROKEN_AWS_CONFIG)
+    sandbox.write_aws_credentials("[base]\naws_access_key_id = AKIA1\naws_secret_access_key = s1\n")
+    return load()
+
+
+def test_broken_aws_role_profile_does_not_break_the_others(broken_aws: Config) -> None:
+    assert list(broken_aws.profiles) == ["good"]
+    assert chain.build(broken_aws, "good", {"USER": "tester"}).names == ("base", "good")
+
+
+def test_broken_aws_role_profile_errors_when_used(broken_aws: Config, sandbox: Sandbox) -> None:
+    with pytest.raises(ConfigError) as caught:
+        broken_aws.profile("bad")
+    error = caught.value
+    assert error.exit_code == 3
+    assert (error.path, error.line, error.profile, error.key) == (
+        sandbox.aws_config,
+        8,
+        "bad",
+        "duration_seconds",
+    )
+    assert str(error) == (
+        f"{sandbox.aws_config}:8: profile 'bad', key 'duration_seconds': "
+        "899 is outside 900-43200 seconds (STS limits)"
+    )
+    with pytest.raises(ConfigError) as again:
+        chain.build(broken_aws, "bad", {"USER": "tester"})
+    assert again.value is error
+    assert chain.check(broken_aws, {"USER": "tester"}) == [error]
+
+
+def test_broken_aws_role_profile_errors_when_used_as_a_source(sandbox: Sandbox) -> None:
+    sandbox.write_aws_config(BROKEN_AWS_CONFIG)
+    sandbox.write_rolehop(
+        """\
+        [profiles.top]
+        role_arn = "arn:aws:iam::123456789012:role/top"
+        source_profile = "bad"
+        """
+    )
+    loaded = load()
+    with pytest.raises(ConfigError) as caught:
+        chain.build(loaded, "top", {"USER": "tester"})
+    assert (caught.value.path, caught.value.line, caught.value.profile) == (
+        sandbox.aws_config,
+        8,
+        "bad",
+    )
+
+
+def test_broken_aws_role_profile_is_replaced_by_a_toml_profile(sandbox: Sandbox) -> None:
+    sandbox.write_aws_config(BROKEN_AWS_CONFIG)
+    sandbox.write_rolehop(
+        """\
+        [profiles.bad]
+        role_arn = "arn:aws:iam::123456789012:role/fixed"
+        source_profile = "base"
+        """
+    )
+    loaded = load()
+    assert dict(loaded.broken) == {}
+    assert loaded.profile("bad").role_arn == "arn:aws:iam::123456789012:role/fixed"
+
+
+@pytest.mark.parametrize(
+    ("lines", "line", "key", "problem"),
+    [
+        (
+            ["role_arn = nope", "source_profile = base"],
+            2,
+            "role_arn",
+            "'nope' is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)",
+        ),
+        (
+            [f"role_arn = {ARN}"],
+            1,
+            None,
+            "source_profile is required: it names where the credentials come from",
+        ),
+        (
+            [f"role_arn = {ARN}", "source_profile = base", "region = Europe"],
+            4,
+            "region",
+            "'Europe' is not an AWS region name such as eu-west-1",
+        ),
+        (
+            [f"role_arn = {ARN}", "source_profile = base", "duration_seconds = abc"],
+            4,
+            "duration_seconds",
+            "must be a whole number of seconds",
+        ),
+    ],
+    ids=["bad-arn", "no-source", "bad-region", "bad-duration"],
+)
+def test_broken_aws_role_profiles(
+    sandbox: Sandbox, lines: list[str], line: int, key: str | None, problem: str
+) -> None:
+    sandbox.write_aws_config("[profile r]\n" + "\n".join(lines) + "\n")
+    loaded = load()
+    assert dict(loaded.profiles) == {}
+    error = loaded.broken["r"]
+    assert (error.path, error.line, error.profile, error.key) == (
+        sandbox.aws_config,
+        line,
+        "r",
+        key,
+    )
+    assert error.problem == problem
+    assert error.exit_code == 3
+
+
+def test_aws_config_colon_delimiter_names_the_key_line(sandbox: Sandbox) -> None:
+    sandbox.write_aws_config(
+        f"[profile r]\nrole_arn = {ARN}\nsource_profile = base\nduration_seconds: 1\n"
+    )
+    error = load().broken["r"]
+    assert (error.line, error.key) == (4, "duration_seconds")
+
+
+def test_aws_config_header_with_comment_has_a_line(sandbox: Sandbox) -> None:
+    sandbox.write_aws_config(f"[profile r]  # prod\nrole_arn = {ARN}\n")
+    error = load().broken["r"]
+    assert (error.path, error.line, error.profile) == (sandbox.aws_config, 1, "r")
+
+
+def test_rolehop_config_override_and_tilde(sandbox: Sandbox) -> None:
+    other = sandbox.home / "elsewhere.toml"
+    other.write_text('[settings]\nrefresh_margin = "45m"\n')
+    environ = {**os.environ, "ROLEHOP_CONFIG": "~/elsewhere.toml"}
+    loaded = config.load(environ)
+    assert loaded.path == Path(str(sandbox.home) + "/elsewhere.toml")
+    assert loaded.settings.refresh_margin == timedelta(minutes=45)
