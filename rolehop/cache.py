@@ -227,8 +227,8 @@ def open_cache(
         warn(
             f"no usable keyring backend ({type(backend).__module__}."
             f"{type(backend).__qualname__} cannot store secrets); credentials are not "
-            "cached. Run a Secret Service (e.g. gnome-keyring), or choose a backend with PYTHON_KEYRING_BACKEND or "
-            "[settings] keyring_backend"
+            "cached. Run a Secret Service (e.g. gnome-keyring), or choose a backend with "
+            "PYTHON_KEYRING_BACKEND or [settings] keyring_backend"
         )
         return NullCache()
     log.debug("keyring backend: %s.%s", type(backend).__module__, type(backend).__qualname__)
