@@ -116,7 +116,7 @@ class Rolehop:
         wrapped: list[CachedProvider] = []
         margin = self.config.settings.refresh_margin
         for hop in chain.hops:
-            inner = AssumeRoleProvider(hop, source, self.sts_factory, target)
+            inner = AssumeRoleProvider(hop, source, self.sts_factory, target, self.warn)
             cached = CachedProvider(inner, self.cache, self.clock, margin, refresh=refresh)
             wrapped.append(cached)
             source = cached

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from rolehop.chain import RoleHop
 from rolehop.credentials import Credentials
 from rolehop.errors import AccessDeniedError, NetworkError, SourceCredentialsError, StsError
+from rolehop.validate import CHAINED_MAX_DURATION
 
 if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient
@@ -80,10 +81,54 @@ def _caller_arn(client: STSClient, source: Credentials) -> str | None:
         return None
 
 
+class ChainingLimitError(StsError):
+    """STS refused a duration because the source is itself a role session."""
+
+
 def assume_role(
-    client: STSClient, hop: RoleHop, source: Credentials, *, target: str
+    client: STSClient,
+    hop: RoleHop,
+    source: Credentials,
+    *,
+    target: str,
+    warn: Callable[[str], None] = lambda message: None,
 ) -> Credentials:
-    """Call AssumeRole for ``hop``; every failure becomes one clear RolehopError."""
+    """Call AssumeRole for ``hop``; every failure becomes one clear RolehopError.
+
+    A first hop whose base credentials are themselves a role session (SSO, a
+    credential_process...) is role chaining too, which rolehop cannot know beforehand: when
+    STS says so, the call is made again with the 1 hour maximum, and the user is told.
+    """
+    params = hop.assume_role_params()
+    try:
+        response = _call(client, hop, params, source, target)
+    except ChainingLimitError:
+        if params.get("DurationSeconds", 0) <= CHAINED_MAX_DURATION:
+            raise
+        warn(
+            f"{_subject(hop, target)}: duration_seconds {params['DurationSeconds']} lowered "
+            f"to {CHAINED_MAX_DURATION}: the source credentials are a role session, and AWS caps a "
+            "role assumed from one at 1 hour"
+        )
+        response = _call(
+            client, hop, {**params, "DurationSeconds": CHAINED_MAX_DURATION}, source, target
+        )
+    issued = response["Credentials"]
+    expiration: datetime = issued["Expiration"]
+    if expiration.tzinfo is None:
+        raise StsError(f"{_subject(hop, target)}: STS returned an expiration without a timezone")
+    return Credentials(
+        access_key_id=issued["AccessKeyId"],
+        secret_access_key=issued["SecretAccessKey"],
+        session_token=issued["SessionToken"],
+        expiration=expiration,
+        arn=response.get("AssumedRoleUser", {}).get("Arn"),
+    )
+
+
+def _call(
+    client: STSClient, hop: RoleHop, params: dict[str, Any], source: Credentials, target: str
+) -> Any:
     from botocore.exceptions import (
         BotoCoreError,
         ClientError,
@@ -95,7 +140,7 @@ def assume_role(
     subject = _subject(hop, target)
     endpoint = client.meta.endpoint_url
     try:
-        response = client.assume_role(**hop.assume_role_params())
+        return client.assume_role(**params)
     except ClientError as error:
         details = error.response.get("Error", {})
         code, message = details.get("Code", "Unknown"), details.get("Message", str(error))
@@ -111,7 +156,10 @@ def assume_role(
                 f"{subject}: STS rejected the source credentials for {hop.role_arn} "
                 f"({code}: {message})"
             ) from None
-        raise StsError(f"{subject}: AssumeRole {hop.role_arn} failed: {code}: {message}") from None
+        kind = StsError
+        if code == "ValidationError" and "chaining" in message:
+            kind = ChainingLimitError
+        raise kind(f"{subject}: AssumeRole {hop.role_arn} failed: {code}: {message}") from None
     except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError) as error:
         raise NetworkError(
             f"{subject}: cannot reach the STS endpoint {endpoint} to assume {hop.role_arn}: {error}"
@@ -120,14 +168,3 @@ def assume_role(
         raise StsError(
             f"{subject}: AssumeRole {hop.role_arn} via {endpoint} failed: {error}"
         ) from None
-    issued = response["Credentials"]
-    expiration: datetime = issued["Expiration"]
-    if expiration.tzinfo is None:
-        raise StsError(f"{subject}: STS returned an expiration without a timezone")
-    return Credentials(
-        access_key_id=issued["AccessKeyId"],
-        secret_access_key=issued["SecretAccessKey"],
-        session_token=issued["SessionToken"],
-        expiration=expiration,
-        arn=response.get("AssumedRoleUser", {}).get("Arn"),
-    )

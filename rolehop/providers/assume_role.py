@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from rolehop.chain import RoleHop
 from rolehop.credentials import Credentials
@@ -14,8 +15,14 @@ log = logging.getLogger(__name__)
 
 class AssumeRoleProvider:
     def __init__(
-        self, hop: RoleHop, source: Provider, client_factory: StsClientFactory, target: str
+        self,
+        hop: RoleHop,
+        source: Provider,
+        client_factory: StsClientFactory,
+        target: str,
+        warn: Callable[[str], None] = lambda message: None,
     ) -> None:
+        self.warn = warn
         self.hop = hop
         self.source = source
         self.client_factory = client_factory
@@ -39,4 +46,4 @@ class AssumeRoleProvider:
             source_credentials.arn or source_credentials.access_key_id,
             self.hop.assume_role_params(),
         )
-        return assume_role(client, self.hop, source_credentials, target=self.target)
+        return assume_role(client, self.hop, source_credentials, target=self.target, warn=self.warn)
