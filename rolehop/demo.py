@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import tempfile
 import urllib.request
 from collections.abc import Iterator
@@ -180,9 +181,27 @@ def _write_files(directory: Path, key: dict[str, str]) -> dict[str, str]:
     }
 
 
+@contextmanager
+def _without_user_aws_settings() -> Iterator[None]:
+    """boto3 reads the process environment: hide the user's AWS_* (a profile, keys,
+    an endpoint...) and ~/.aws files from the demo, and give them back afterwards."""
+    from unittest import mock
+
+    with mock.patch.dict(os.environ):
+        for name in [name for name in os.environ if name.startswith("AWS_")]:
+            del os.environ[name]
+        os.environ["AWS_CONFIG_FILE"] = os.devnull
+        os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+        yield
+
+
 def run() -> Iterator[Step]:
     """Play the story; raise :class:`DemoError` as soon as a step does not hold."""
-    with local_aws() as emulator, tempfile.TemporaryDirectory(prefix="rolehop-demo-") as tmp:
+    with (
+        local_aws() as emulator,
+        tempfile.TemporaryDirectory(prefix="rolehop-demo-") as tmp,
+        _without_user_aws_settings(),
+    ):
         key = emulator.seed()
         yield Step(
             "A local AWS with two accounts",

@@ -78,6 +78,17 @@ def exec_(state: AppState, profile: str, refresh: bool, command: tuple[str, ...]
     rolehop replaces itself with COMMAND, so COMMAND's exit code is rolehop's and
     signals reach COMMAND directly.
     """
+    # Parsing stops at PROFILE so that COMMAND keeps its own options; what the synopsis
+    # allows between the two, ``[--refresh] --``, is taken here.
+    args = list(command)
+    while args and args[0] == "--refresh":
+        refresh = True
+        args.pop(0)
+    if args and args[0] == "--":
+        args.pop(0)
+    if not args:
+        raise click.UsageError("missing COMMAND after --")
+    command = tuple(args)
     resolution = state.app.resolve(profile, refresh=refresh)
     child_env = environment(resolution).apply(os.environ)
     sys.stdout.flush()
