@@ -153,7 +153,7 @@ class Rolehop:
                         role_arn=profile.role_arn if profile else None,
                         source=profile.source_profile if profile else None,
                         chain=(),
-                        region=profile.region if profile else None,
+                        region=self.config.region_for(profile, {}) if profile else None,
                         error=str(error),
                     )
                 )
@@ -177,7 +177,7 @@ class Rolehop:
         """Remove cached credentials of one profile's chain, or every rolehop entry."""
         cache = self.cache
         if name is not None:
-            keys = set(self.chain(name).keys)
+            keys = set(chains.build(self.config, name, self.environ).keys)
         else:
             keys = set(cache.index())
             for profile in self.config.profiles:

@@ -13,16 +13,14 @@ import re
 _known: set[str] = set()
 MASK = "****"
 
+# Names under which botocore (STS, SSO, signed headers) logs a secret value.
+_SECRET_NAME = (
+    r"[\w-]*(?:secret[_-]?access[_-]?key|bearer[_-]?token|client[_-]?secret|password|token)"  # noqa: S105
+)
 _PATTERNS = [
-    re.compile(r"(<(SecretAccessKey|SessionToken)>)[^<]*(</\2>)"),
-    re.compile(
-        r"""(["']?(?:SecretAccessKey|SessionToken|Token|secret_access_key|session_token|"""
-        r"""aws_secret_access_key|aws_session_token)["']?\s*[:=]\s*["']?)[^"',\s}]+"""
-    ),
-    re.compile(
-        r"((?:X-Amz-Security-Token|x-amz-security-token)['\"]?\s*[:=]\s*['\"]?(?:b['\"])?)"
-        r"[^'\",\s}]+"
-    ),
+    re.compile(r"(<(SecretAccessKey|SessionToken)>)[^<]*(</\2>)", re.IGNORECASE),
+    # key = value, "key": "value", 'key': b'value', key:value (a signed header)
+    re.compile(rf"""(["']?{_SECRET_NAME}["']?\s*[:=]\s*(?:b?["'])?)[^"'\s,}}<]+""", re.IGNORECASE),
     re.compile(r"(Signature=)[0-9a-f]+"),
 ]
 

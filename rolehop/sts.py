@@ -45,14 +45,18 @@ class Boto3StsClientFactory:
 
     def __call__(self, credentials: Credentials, region: str | None) -> STSClient:
         import boto3.session
+        import botocore.session
         from botocore.config import Config
 
         if self._session is None:
-            self._session = boto3.session.Session()
+            # These clients carry explicit credentials: the caller's AWS_PROFILE (perhaps a
+            # rolehop-only name, or the very profile being resolved) is not theirs to use.
+            core = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+            self._session = boto3.session.Session(botocore_session=core)
         config = Config(
             connect_timeout=CONNECT_TIMEOUT,
             read_timeout=READ_TIMEOUT,
-            retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+            retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
         )
         client: STSClient = self._session.client(
             "sts",
