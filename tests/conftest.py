@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -112,3 +113,23 @@ def run_rolehop(subprocess_env: dict[str, str]) -> RunRolehop:
 
 def read_json(text: str) -> object:
     return json.loads(text)
+
+
+# Helpers moved out of test modules into tests/support keep pytest's assertion rewriting
+# (detailed failure messages); this must run before anything imports them.
+pytest.register_assert_rewrite("tests.support")
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """``--debug`` adds handlers to global loggers; take them away again.
+
+    Not autouse: modules that run ``--debug`` in process ask for it with
+    ``pytestmark = pytest.mark.usefixtures("restore_logging")``.
+    """
+    loggers = [logging.getLogger(name) for name in ("rolehop", "botocore", "boto3", "urllib3")]
+    saved = [(logger, logger.level, list(logger.handlers)) for logger in loggers]
+    yield
+    for logger, level, handlers in saved:
+        logger.setLevel(level)
+        logger.handlers[:] = handlers

@@ -23,9 +23,9 @@ from rolehop.core import Rolehop
 from rolehop.credentials import Credentials
 from rolehop.errors import StsError
 from rolehop.redact import MASK, RedactingFormatter, redact, register
-from tests.cli.test_commands import CONFIG, Outcome, StubbedState, expect_company, rolehop_main
 from tests.conftest import RunRolehop, Sandbox
-from tests.test_sts_params import (
+from tests.support.cli import CONFIG, Outcome, StubbedState, expect_company, rolehop_main
+from tests.support.stubs import (
     COMPANY_ROLE,
     JOE_CREDENTIALS,
     JOE_SECRET,
@@ -36,6 +36,8 @@ from tests.test_sts_params import (
     issue,
     sts_error_xml,
 )
+
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 # the base profile's temporary keys: botocore signs AssumeRole with the token as a header
 JOE_TEMP_KEY_ID = "ASIAJOE0000000000002"
@@ -208,17 +210,6 @@ def test_redacting_formatter_masks_message_and_traceback() -> None:
 
 # ---------------------------------------------------------------------------------------
 # the CLI in process (stubbed STS)
-
-
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    """``--debug`` adds handlers to global loggers; take them away again."""
-    loggers = [logging.getLogger(name) for name in ("rolehop", "botocore", "boto3", "urllib3")]
-    saved = [(logger, logger.level, list(logger.handlers)) for logger in loggers]
-    yield
-    for logger, level, handlers in saved:
-        logger.setLevel(level)
-        logger.handlers[:] = handlers
 
 
 @pytest.fixture

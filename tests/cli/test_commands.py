@@ -12,40 +12,40 @@ over HTTP (``AWS_ENDPOINT_URL``) with rolehop's own STS client factory.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.stub import Stubber
-from click.testing import CliRunner
 
 import rolehop.cli
 from rolehop import __version__
 from rolehop.cache import KeyringCache
-from rolehop.cli import AppState, main
 from rolehop.core import Rolehop
 from rolehop.credentials import Credentials
 from rolehop.memory_keyring import MemoryKeyring
 from tests.conftest import RunRolehop, Sandbox
+from tests.support.cli import (
+    CONFIG,
+    EXPIRES,
+    Outcome,
+    StubbedState,
+    expect_company,
+    rolehop_main,
+)
 from tests.support.file_keyring import FileKeyring
-from tests.support.tools import require_tool
-from tests.test_sts_params import (
+from tests.support.stubs import (
     COMPANY_ROLE,
     JOE_ARN,
     JOE_CREDENTIALS,
     LEGACY_ROLE,
-    NOW,
     RESEARCH_ROLE,
-    FakeClock,
     Issued,
     StsHttpStub,
     StubSts,
@@ -53,22 +53,13 @@ from tests.test_sts_params import (
     issue,
     params,
 )
+from tests.support.tools import require_tool
 
-EXPIRES = NOW + timedelta(hours=1)
+pytestmark = pytest.mark.usefixtures("restore_logging")
+
 EXPIRES_TEXT = "2030-01-01T13:00:00Z"
 EXPIRES_EPOCH = "1893502800"
 UNSET = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SECURITY_TOKEN")
-
-CONFIG = f"""\
-    [profiles.company]
-    role_arn = "{COMPANY_ROLE}"
-    source_profile = "joe"
-    region = "eu-west-1"
-
-    [profiles.research]
-    role_arn = "{RESEARCH_ROLE}"
-    source_profile = "company"
-    """
 
 AWS_CONFIG = f"""\
     [profile legacy]
@@ -82,24 +73,6 @@ AWS_CONFIG = f"""\
     """
 
 
-@dataclass
-class StubbedState(AppState):
-    """``AppState`` whose ``Rolehop`` has a stubbed STS and a fixed clock."""
-
-    sts: StubSts = field(default_factory=StubSts)
-    clock: FakeClock = field(default_factory=FakeClock)
-
-    @cached_property
-    def app(self) -> Rolehop:
-        return Rolehop(
-            os.environ,
-            config_path=self.config_path,
-            clock=self.clock,
-            sts_factory=self.sts,
-            warn=self.warn,
-        )
-
-
 @pytest.fixture(autouse=True)
 def state(monkeypatch: pytest.MonkeyPatch) -> StubbedState:
     """A fresh ``rolehop.cli._state`` per test: it caches ``app`` and the warnings seen."""
@@ -108,56 +81,12 @@ def state(monkeypatch: pytest.MonkeyPatch) -> StubbedState:
     return fresh
 
 
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    """``--debug`` adds handlers to global loggers; take them away again."""
-    names = ("rolehop", "botocore", "boto3", "urllib3")
-    saved = {
-        name: (logging.getLogger(name).level, list(logging.getLogger(name).handlers))
-        for name in names
-    }
-    yield
-    for name, (level, handlers) in saved.items():
-        logger = logging.getLogger(name)
-        logger.setLevel(level)
-        logger.handlers[:] = handlers
-
-
 @pytest.fixture
 def sts(state: StubbedState, sandbox: Sandbox) -> StubSts:
     sandbox.write_aws_credentials(JOE_CREDENTIALS)
     sandbox.write_rolehop(CONFIG)
     sandbox.write_aws_config(AWS_CONFIG)
     return state.sts
-
-
-@dataclass(frozen=True)
-class Outcome:
-    code: int
-    stdout: str
-    stderr: str
-
-
-def rolehop_main(*args: str, env: Mapping[str, str | None] | None = None) -> Outcome:
-    """Run ``rolehop.cli.main(args)`` with stdout and stderr captured apart."""
-    runner = CliRunner()
-    with runner.isolation(env=env) as (out, err, _):
-        code: object = "main() returned without sys.exit"
-        try:
-            main(list(args))
-        except SystemExit as exit_:
-            code = exit_.code
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-    assert isinstance(code, int), code
-    return Outcome(code, out.getvalue().decode(), err.getvalue().decode())
-
-
-def expect_company(sts: StubSts, tag: str = "company") -> Issued:
-    company = issue(tag, COMPANY_ROLE, EXPIRES)
-    sts.expect_assume_role(params(COMPANY_ROLE), company.response)
-    return company
 
 
 def expect_research(sts: StubSts) -> tuple[Issued, Issued]:

@@ -14,23 +14,10 @@ import pytest
 
 from rolehop.demo import RESEARCH, ROLE_ARN, ROLE_NAME, Emulator
 from tests.conftest import REPO, Sandbox
-from tests.support.tools import require_tool
+from tests.support.tools import aws_cli_dir
 
 ROLE_CALLER = f"arn:aws:sts::{RESEARCH}:assumed-role/{ROLE_NAME}/rolehop-tester"
 ROLEHOP = f"{shlex.quote(sys.executable)} -m rolehop"
-
-
-def aws_cli_dir() -> str:
-    """Where ``aws`` is: next to this Python when installed there (the ``test`` extra).
-
-    That copy is preferred to one found first on PATH, such as a pyenv shim that costs a
-    second per call.
-    """
-    found = Path(require_tool("aws"))
-    sibling = Path(sys.executable).parent / "aws"
-    if sibling.is_file() and os.access(sibling, os.X_OK):
-        return str(sibling.parent)
-    return str(found.parent)
 
 
 @pytest.fixture

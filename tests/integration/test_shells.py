@@ -21,8 +21,7 @@ from hypothesis import strategies as st
 from rolehop.demo import RESEARCH, ROLE_ARN, ROLE_NAME, Emulator
 from rolehop.output import UNSET, Environment, Shell, render_env
 from tests.conftest import REPO, Sandbox
-from tests.integration.test_aws_cli import aws_cli_dir
-from tests.support.tools import require_tool
+from tests.support.tools import aws_cli_dir, require_tool
 
 POSIX_SHELLS: tuple[Shell, ...] = ("bash", "zsh")
 REAL_SHELLS: tuple[Shell, ...] = (*POSIX_SHELLS, "fish")

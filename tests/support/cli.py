@@ -1,0 +1,93 @@
+"""Running ``rolehop.cli.main`` in process against a stubbed STS.
+
+Install a :class:`StubbedState` as ``rolehop.cli._state`` (with ``monkeypatch``), queue STS
+answers on its ``sts``, and call :func:`rolehop_main`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import cached_property
+
+from click.testing import CliRunner
+
+from rolehop.cli import AppState, main
+from rolehop.core import Rolehop
+from tests.support.stubs import (
+    COMPANY_ROLE,
+    NOW,
+    RESEARCH_ROLE,
+    FakeClock,
+    Issued,
+    StubSts,
+    issue,
+    params,
+)
+
+EXPIRES = NOW + timedelta(hours=1)  # when the credentials of expect_company expire
+
+# rolehop.toml for the CLI tests: company (joe's role, in eu-west-1) and research behind it
+CONFIG = f"""\
+    [profiles.company]
+    role_arn = "{COMPANY_ROLE}"
+    source_profile = "joe"
+    region = "eu-west-1"
+
+    [profiles.research]
+    role_arn = "{RESEARCH_ROLE}"
+    source_profile = "company"
+    """
+
+
+@dataclass
+class StubbedState(AppState):
+    """``AppState`` whose ``Rolehop`` has a stubbed STS and a fixed clock."""
+
+    sts: StubSts = field(default_factory=StubSts)
+    clock: FakeClock = field(default_factory=FakeClock)
+
+    @cached_property
+    def app(self) -> Rolehop:
+        return Rolehop(
+            os.environ,
+            config_path=self.config_path,
+            clock=self.clock,
+            sts_factory=self.sts,
+            warn=self.warn,
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one :func:`rolehop_main` run did: its exit code, stdout and stderr."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+
+def rolehop_main(*args: str, env: Mapping[str, str | None] | None = None) -> Outcome:
+    """Run ``rolehop.cli.main(args)`` with stdout and stderr captured apart."""
+    runner = CliRunner()
+    with runner.isolation(env=env) as (out, err, _):
+        code: object = "main() returned without sys.exit"
+        try:
+            main(list(args))
+        except SystemExit as exit_:
+            code = exit_.code
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+    assert isinstance(code, int), code
+    return Outcome(code, out.getvalue().decode(), err.getvalue().decode())
+
+
+def expect_company(sts: StubSts, tag: str = "company") -> Issued:
+    """Queue one AssumeRole of CONFIG's company profile; its credentials expire at EXPIRES."""
+    company = issue(tag, COMPANY_ROLE, EXPIRES)
+    sts.expect_assume_role(params(COMPANY_ROLE), company.response)
+    return company
