@@ -118,8 +118,8 @@ class KeyringCache:
             return None
         try:
             return decode_entry(text)
-        except (ValueError, TypeError, KeyError):
-            return None  # corrupt: a miss, replaced by the next put
+        except Exception:  # corrupt in any way (even RecursionError): a miss, replaced
+            return None
 
     def put(self, key: str, credentials: Credentials, *, label: str) -> None:
         if credentials.expiration is None:
@@ -152,7 +152,7 @@ class KeyringCache:
         text = self._call("read", lambda: self.backend.get_password(SERVICE, INDEX))
         try:
             raw = json.loads(text) if isinstance(text, str) else {}
-        except ValueError:
+        except Exception:  # a corrupt index is rewritten by the next put
             return {}
         rows = raw.get("entries") if isinstance(raw, dict) else None
         entries: dict[str, IndexEntry] = {}
@@ -163,7 +163,7 @@ class KeyringCache:
                     str(value.get("profile", "?")),
                     parse_expiration(expiration) if expiration else None,
                 )
-            except (ValueError, TypeError, AttributeError):
+            except Exception:
                 entries[key] = IndexEntry("?", None)
         return entries
 

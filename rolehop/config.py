@@ -90,14 +90,14 @@ PROFILE_KEYS: dict[str, Callable[[Any], Any]] = {
     "session_tags": validate.session_tags,
     "policy_arns": validate.policy_arns,
     "mfa_serial": validate.mfa_serial,
-    "mfa_process": lambda value: validate._string(value),
+    "mfa_process": validate.string,
     "credential_source": validate.credential_source,
 }
 
 SETTINGS_KEYS: dict[str, Callable[[Any], Any]] = {
     "refresh_margin": validate.refresh_margin,
     "default_region": validate.region,
-    "keyring_backend": validate._string,
+    "keyring_backend": validate.string,
     "cache": validate.boolean,
 }
 

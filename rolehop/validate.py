@@ -12,14 +12,17 @@ from datetime import timedelta
 from typing import Any
 
 PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@+=-]{0,63}")
-ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/(?:[\x21-\x7e]*/)?[\w+=,.@-]{1,64}")
-POLICY_ARN = re.compile(r"arn:aws[a-z-]*:iam::(?:\d{12}|aws):policy/[\x21-\x7e]{1,2048}")
+ROLE_ARN = re.compile(
+    r"arn:aws[a-z-]*:iam::\d{12}:role/(?:[\x21-\x7e]*/)?[\w+=,.@-]{1,64}", re.ASCII
+)
+POLICY_ARN = re.compile(r"arn:aws[a-z-]*:iam::(?:\d{12}|aws):policy/[\x21-\x7e]{1,2048}", re.ASCII)
 SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)
 SOURCE_IDENTITY = SESSION_NAME
 EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}", re.ASCII)
 REGION = re.compile(r"[a-z]{2,}(?:-[a-z0-9]+)+")
-TAG_KEY = re.compile(r"[\w\s.:/=+@-]{1,128}")
-TAG_VALUE = re.compile(r"[\w\s.:/=+@-]{0,256}")
+# STS: letters, digits, spaces and _.:/=+-@ (no tabs or newlines, which \s would allow)
+TAG_KEY = re.compile(r"[\w .:/=+@-]{1,128}")
+TAG_VALUE = re.compile(r"[\w .:/=+@-]{0,256}")
 MFA_SERIAL = re.compile(r"[\w+=/:,.@-]{9,256}", re.ASCII)
 CREDENTIAL_SOURCES = ("Environment", "Ec2InstanceMetadata", "EcsContainer")
 
@@ -29,14 +32,14 @@ MAX_POLICY_ARNS, MAX_SESSION_TAGS = 10, 50
 ADVISORY_REFRESH = timedelta(minutes=15)
 
 
-def _string(value: Any) -> str:
+def string(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"must be a string, not {type(value).__name__}")
     return value
 
 
 def _matching(pattern: re.Pattern[str], what: str, value: Any) -> str:
-    text = _string(value)
+    text = string(value)
     if not pattern.fullmatch(text):
         raise ValueError(f"{text!r} is not {what}")
     return text
@@ -75,14 +78,14 @@ def mfa_serial(value: Any) -> str:
 
 
 def credential_source(value: Any) -> str:
-    text = _string(value)
+    text = string(value)
     if text not in CREDENTIAL_SOURCES:
         raise ValueError(f"{text!r} is not one of {', '.join(CREDENTIAL_SOURCES)}")
     return text
 
 
 def duration_seconds(value: Any) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError("must be a whole number of seconds")
@@ -107,14 +110,20 @@ def session_tags(value: Any) -> tuple[tuple[str, str], ...]:
     if len(value) > MAX_SESSION_TAGS:
         raise ValueError(f"at most {MAX_SESSION_TAGS} session tags are allowed by STS")
     tags = []
+    seen: set[str] = set()
     for key, tag_value in value.items():
         _matching(TAG_KEY, "a session tag key (1-128 characters)", key)
         _matching(TAG_VALUE, f"a value for session tag {key!r} (0-256 characters)", tag_value)
+        if key.lower().startswith("aws:"):
+            raise ValueError(f"session tag {key!r}: the aws: prefix is reserved by AWS")
+        if key.lower() in seen:
+            raise ValueError(f"session tag {key!r} repeats another key (STS ignores case)")
+        seen.add(key.lower())
         tags.append((key, tag_value))
     return tuple(sorted(tags))
 
 
-_UNITS = {"s": 1, "m": 60, "h": 3600}
+_LONGEST = 86400
 _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 
 
@@ -123,13 +132,17 @@ def duration(value: Any) -> timedelta:
     if isinstance(value, bool):
         raise ValueError("must be seconds or a duration such as '20m'")
     if isinstance(value, int):
-        return timedelta(seconds=value)
-    text = _string(value).strip().lower()
-    match = _DURATION.fullmatch(text)
-    if not text or match is None:
-        raise ValueError(f"{value!r} is not a duration such as '20m', '1h30m' or 1200")
-    hours, minutes, seconds = (int(part) if part else 0 for part in match.groups())
-    return timedelta(hours=hours, minutes=minutes, seconds=seconds)
+        seconds = value
+    else:
+        text = string(value).strip().lower()
+        match = _DURATION.fullmatch(text) if text.isascii() else None
+        if not text or match is None:
+            raise ValueError(f"{value!r} is not a duration such as '20m', '1h30m' or 1200")
+        hours, minutes, secs = (int(part) if part else 0 for part in match.groups())
+        seconds = hours * 3600 + minutes * 60 + secs
+    if not 0 <= seconds <= _LONGEST:
+        raise ValueError(f"{value!r} is not a duration between 0 and 1 day")
+    return timedelta(seconds=seconds)
 
 
 def refresh_margin(value: Any) -> timedelta:

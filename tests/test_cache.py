@@ -275,6 +275,8 @@ CORRUPT = {
     "expiration-garbage": entry(Expiration="tomorrow"),
     "expiration-number": entry(Expiration=1893502800),
     "arn-number": entry(Arn=1),
+    "deeply-nested": "[" * 100_000,
+    "expiration-overflows": entry(Expiration="0001-01-01T00:00:00+01:00"),
 }
 
 
@@ -515,3 +517,25 @@ def test_open_cache_passes_the_clock(memory_keyring: MemoryKeyring) -> None:
     assert isinstance(opened, KeyringCache)
     opened.put("old", temporary(1, T0 + timedelta(hours=1)), label="dev")
     assert opened.index() == {}  # pruned at once: the injected clock is past its expiry
+
+
+def test_corrupt_index_rows_do_not_break_put_or_remove(
+    cache: KeyringCache, memory_keyring: MemoryKeyring
+) -> None:
+    memory_keyring.set_password(
+        "rolehop",
+        "index",
+        json.dumps({"v": 1, "entries": {"old": {"expiration": "0001-01-01T00:00:00+01:00"}}}),
+    )
+    cache.put("new", temporary(), label="dev")
+    assert set(cache.index()) == {"old", "new"}
+    assert cache.remove({"old", "new"}) == 1
+
+
+def test_deeply_nested_index_is_an_empty_index(
+    cache: KeyringCache, memory_keyring: MemoryKeyring
+) -> None:
+    memory_keyring.set_password("rolehop", "index", "[" * 100_000)
+    assert cache.index() == {}
+    cache.put("new", temporary(), label="dev")
+    assert set(cache.index()) == {"new"}

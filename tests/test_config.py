@@ -824,3 +824,31 @@ def test_rolehop_config_override_and_tilde(sandbox: Sandbox) -> None:
     loaded = config.load(environ)
     assert loaded.path == Path(str(sandbox.home) + "/elsewhere.toml")
     assert loaded.settings.refresh_margin == timedelta(minutes=45)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "problem"),
+    [
+        ("role_arn", '"arn:aws:iam::١١١١٢٢٢٢٣٣٣٣:role/x"', "is not an IAM role ARN"),
+        ("role_arn", '"arn:aws:iam::111122223333:role/Rôle"', "is not an IAM role ARN"),
+        ("duration_seconds", '"²"', "must be a whole number of seconds"),
+        ("session_tags", '{ "a\\nb" = "x" }', "is not a session tag key"),
+        ("session_tags", '{ team = "a\\tb" }', "is not a value for session tag"),
+        ("session_tags", '{ "aws:team" = "x" }', "the aws: prefix is reserved"),
+        ("session_tags", '{ Team = "x", team = "y" }', "repeats another key"),
+    ],
+)
+def test_values_sts_would_refuse(sandbox: Sandbox, key: str, value: str, problem: str) -> None:
+    lines = {"role_arn": '"arn:aws:iam::111122223333:role/r"', "source_profile": '"b"'}
+    lines[key] = value
+    sandbox.write_rolehop("[profiles.p]\n" + "".join(f"{k} = {v}\n" for k, v in lines.items()))
+    with pytest.raises(ConfigError, match=problem) as caught:
+        config.load(os.environ)
+    assert caught.value.profile == "p" and caught.value.key == key
+
+
+@pytest.mark.parametrize("margin", ["99999999999999999", '"99999999999999h"', '"\\uff12\\uff10m"'])
+def test_absurd_refresh_margin_is_a_config_error(sandbox: Sandbox, margin: str) -> None:
+    sandbox.write_rolehop(f"[settings]\nrefresh_margin = {margin}\n")
+    with pytest.raises(ConfigError, match=r"settings\.refresh_margin"):
+        config.load(os.environ)
