@@ -41,6 +41,7 @@ class BaseHop:
     aws_credentials_path: str
     endpoint: str | None
     static_keys_only: bool = False
+    endpoint_settings: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -56,6 +57,7 @@ class BaseHop:
                 "identity": [list(pair) for pair in self.base.identity],
                 "files": [self.aws_config_path, self.aws_credentials_path],
                 "endpoint": self.endpoint,
+                "endpoint_settings": list(self.endpoint_settings),
                 "static_keys_only": self.static_keys_only,
             }
         )
@@ -187,6 +189,11 @@ def build(config: Config, name: str, environ: Mapping[str, str]) -> Chain:
                 )
             base, static_keys_only = own, True
             break
+        own_keys, source_role = config.aws_bases.get(source), config.profiles.get(source)
+        if own_keys and own_keys.has_static_keys and source_role and source_role.origin == "aws":
+            # botocore: a source profile's own static keys win over its role_arn
+            base, static_keys_only = own_keys, True
+            break
         if source in config.profiles:
             profile = config.profile(source)
             continue
@@ -207,6 +214,7 @@ def build(config: Config, name: str, environ: Mapping[str, str]) -> Chain:
         aws_credentials_path=str(config.aws_credentials_path),
         endpoint=environ.get("AWS_ENDPOINT_URL_STS") or environ.get("AWS_ENDPOINT_URL"),
         static_keys_only=static_keys_only,
+        endpoint_settings=config.endpoint_settings,
     )
     return _hops(config, target, base_hop, roles, environ)
 

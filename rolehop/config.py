@@ -9,6 +9,7 @@ import configparser
 import logging
 import os
 import re
+import shlex
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -113,6 +114,8 @@ class Config:
     # AWS-file role profiles that failed validation: an error only when someone uses them,
     # so one broken section of ~/.aws/config never breaks unrelated profiles.
     broken: Mapping[str, ConfigError] = field(default_factory=dict)
+    # AWS config settings that can move the STS endpoint ([default] endpoint_url, services)
+    endpoint_settings: tuple[str, ...] = ()
 
     def profile(self, name: str) -> Profile:
         if name in self.profiles:
@@ -171,7 +174,9 @@ def load(environ: Mapping[str, str], override: str | None = None) -> Config:
     aws_config_path, aws_credentials_path = aws_paths(environ)
     log.debug("config files: %s, %s, %s", path, aws_config_path, aws_credentials_path)
     settings, profiles = _load_toml(path)
-    aws_roles, aws_bases, broken = _load_aws(aws_config_path, aws_credentials_path)
+    aws_roles, aws_bases, broken, endpoint_settings = _load_aws(
+        aws_config_path, aws_credentials_path
+    )
     merged = {**aws_roles, **profiles}  # a name in both places: rolehop's TOML wins
     return Config(
         path=path,
@@ -181,6 +186,7 @@ def load(environ: Mapping[str, str], override: str | None = None) -> Config:
         aws_config_path=aws_config_path,
         aws_credentials_path=aws_credentials_path,
         broken={name: error for name, error in broken.items() if name not in merged},
+        endpoint_settings=endpoint_settings,
     )
 
 
@@ -369,61 +375,79 @@ def _read_ini(path: Path) -> tuple[configparser.RawConfigParser, dict[tuple[str,
 
 
 def _config_profile_name(section: str) -> str | None:
+    """botocore's rule: ``[default]``, or ``profile NAME`` split like a shell word list."""
     if section == "default":
         return "default"
-    if section.startswith("profile "):
-        return section[len("profile ") :].strip()
-    return None  # sso-session, services...: not profiles
+    if not section.startswith("profile"):
+        return None  # sso-session, services...: not profiles
+    try:
+        parts = shlex.split(section)
+    except ValueError:
+        return None
+    return parts[1] if len(parts) == 2 and parts[0] == "profile" else None
+
+
+def _section_lines(lines: dict[tuple[str, str], int], section: str) -> dict[str, int]:
+    return {key: number for (sec, key), number in lines.items() if sec == section and key}
 
 
 def _load_aws(
     config_path: Path, credentials_path: Path
-) -> tuple[dict[str, Profile], dict[str, AwsBase], dict[str, ConfigError]]:
+) -> tuple[dict[str, Profile], dict[str, AwsBase], dict[str, ConfigError], tuple[str, ...]]:
+    """Profiles of both AWS files, merged as botocore does (the credentials file wins)."""
     config, config_lines = _read_ini(config_path)
     credentials, credentials_lines = _read_ini(credentials_path)
+    found: dict[str, tuple[dict[str, str], Path, int | None, dict[str, int]]] = {}
+    for section in config.sections():
+        name = _config_profile_name(section)
+        if name is not None:
+            lines = _section_lines(config_lines, section)
+            found[name] = (
+                dict(config.items(section)),
+                config_path,
+                config_lines.get((section, "")),
+                lines,
+            )
+    for name in credentials.sections():
+        items, path, line, lines = found.get(name, ({}, credentials_path, None, {}))
+        extra = dict(credentials.items(name))
+        if line is None or ("role_arn" in extra and "role_arn" not in items):
+            path, line = credentials_path, credentials_lines.get((name, ""))
+        found[name] = (
+            {**items, **extra},
+            path,
+            line,
+            {**lines, **_section_lines(credentials_lines, name)},
+        )
     roles: dict[str, Profile] = {}
     broken: dict[str, ConfigError] = {}
     bases: dict[str, AwsBase] = {}
-    for section in config.sections():
-        name = _config_profile_name(section)
-        if name is None:
-            continue
-        items = dict(config.items(section))
-        line = config_lines.get((section, ""))
+    for name, (items, path, line, key_lines) in found.items():
+        has_keys = "aws_access_key_id" in items and "aws_secret_access_key" in items
         if "role_arn" in items:
-            key_lines = {key: n for (sec, key), n in config_lines.items() if sec == section and key}
             try:
-                roles[name] = _profile(name, items, "aws", config_path, line, key_lines)
+                roles[name] = _profile(name, items, "aws", path, line, key_lines)
             except ConfigError as error:
                 broken[name] = error
-            if "aws_access_key_id" not in items and not credentials.has_section(name):
+            if not has_keys:
                 continue
-        bases[name] = _base(name, items, config_path, line, credentials, credentials_lines)
-    for name in credentials.sections():
-        if name not in bases:
-            line = credentials_lines.get((name, ""))
-            bases[name] = _base(name, {}, credentials_path, line, credentials, credentials_lines)
-    return roles, bases, broken
+        identity = tuple(
+            sorted((key, value) for key, value in items.items() if not _SECRET_KEY.search(key))
+        )
+        bases[name] = AwsBase(name, path, line, identity, has_static_keys=has_keys)
+    return roles, bases, broken, _endpoint_settings(config)
 
 
-def _base(
-    name: str,
-    items: dict[str, str],
-    path: Path,
-    line: int | None,
-    credentials: configparser.RawConfigParser,
-    credentials_lines: dict[tuple[str, str], int],
-) -> AwsBase:
-    merged = dict(items)
-    if credentials.has_section(name):
-        merged.update(credentials.items(name))
-    identity = tuple(
-        sorted((key, value) for key, value in merged.items() if not _SECRET_KEY.search(key))
-    )
-    return AwsBase(
-        name=name,
-        path=path,
-        line=line,
-        identity=identity,
-        has_static_keys="aws_access_key_id" in merged and "aws_secret_access_key" in merged,
-    )
+def _endpoint_settings(config: configparser.RawConfigParser) -> tuple[str, ...]:
+    """What in the AWS config can move the STS endpoint: part of every cache key."""
+    settings: list[str] = []
+    if config.has_section("default"):
+        settings += [
+            f"default.{k}={v}"
+            for k, v in sorted(config.items("default"))
+            if k in ("endpoint_url", "services", "ignore_configured_endpoint_urls")
+        ]
+    for section in sorted(config.sections()):
+        if section.startswith("services"):
+            settings += [f"{section}.{k}={v}" for k, v in sorted(config.items(section))]
+    return tuple(settings)

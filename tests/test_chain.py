@@ -699,6 +699,71 @@ def test_base_key_is_built_from_non_secret_identity(sandbox: Sandbox) -> None:
             "identity": [["aws_access_key_id", "AKIABASEEXAMPLE0001"]],
             "files": [str(sandbox.aws_config), str(sandbox.aws_credentials)],
             "endpoint": None,
+            "endpoint_settings": [],
             "static_keys_only": False,
         }
     )
+
+
+def test_aws_config_endpoint_settings_change_every_key(sandbox: Sandbox) -> None:
+    write_chain(sandbox)
+    before = build("c").keys
+    sandbox.write_aws_config("[default]\nendpoint_url = http://127.0.0.1:4566\n")
+    moved = build("c").keys
+    sandbox.write_aws_config(
+        "[default]\nservices = local\n\n[services local]\nsts =\n  endpoint_url = http://x\n"
+    )
+    services = build("c").keys
+    assert len({before, moved, services}) == 3
+    assert all(a != b for a, b in zip(before, moved, strict=True))
+
+
+def test_source_with_role_and_own_keys_is_a_base_as_in_botocore(sandbox: Sandbox) -> None:
+    sandbox.write_aws_config(
+        f"""\
+        [profile selfy]
+        role_arn = {arn("selfy")}
+        source_profile = joe
+
+        [profile c]
+        role_arn = {arn("c")}
+        source_profile = selfy
+        """
+    )
+    sandbox.write_aws_credentials(
+        """\
+        [joe]
+        aws_access_key_id = AKIAJOE
+        aws_secret_access_key = joe-secret
+        [selfy]
+        aws_access_key_id = AKIASELFY
+        aws_secret_access_key = selfy-secret
+        """
+    )
+    built = build("c")
+    assert built.names == ("selfy", "c")
+    assert built.base.static_keys_only
+
+
+def test_role_profile_in_the_credentials_file_is_a_role(sandbox: Sandbox) -> None:
+    sandbox.write_aws_credentials(
+        f"""\
+        [joe]
+        aws_access_key_id = AKIAJOE
+        aws_secret_access_key = joe-secret
+        [ops]
+        role_arn = {arn("ops")}
+        source_profile = joe
+        """
+    )
+    built = build("ops")
+    assert built.names == ("joe", "ops")
+    assert built.profile.path == sandbox.aws_credentials
+    assert built.profile.line == 4
+
+
+@pytest.mark.parametrize("header", ['profile "quoted"', "profile\tquoted"])
+def test_profile_headers_are_split_like_botocore(sandbox: Sandbox, header: str) -> None:
+    sandbox.write_aws_config(f"[{header}]\nrole_arn = {arn('q')}\nsource_profile = joe\n")
+    sandbox.write_aws_credentials("[joe]\naws_access_key_id = A\naws_secret_access_key = s\n")
+    assert build("quoted").names == ("joe", "quoted")
