@@ -17,10 +17,10 @@ from rolehop.cache import Cache, open_cache
 from rolehop.chain import Chain
 from rolehop.config import Config, Profile
 from rolehop.credentials import Credentials
-from rolehop.errors import RolehopError
+from rolehop.errors import ChainLoopError, RolehopError
 from rolehop.providers import Provider
 from rolehop.providers.assume_role import AssumeRoleProvider
-from rolehop.providers.aws_profile import AwsProfileProvider
+from rolehop.providers.aws_profile import AwsProfileProvider, resolving
 from rolehop.providers.cached import CachedProvider, Status
 from rolehop.sts import Boto3StsClientFactory, StsClientFactory
 
@@ -112,7 +112,7 @@ class Rolehop:
 
     def _providers(self, chain: Chain, refresh: bool) -> list[CachedProvider]:
         target = chain.profile.name
-        source: Provider = AwsProfileProvider(chain.base, target)
+        source: Provider = AwsProfileProvider(chain.base, target, chain.names[1:])
         wrapped: list[CachedProvider] = []
         margin = self.config.settings.refresh_margin
         for hop in chain.hops:
@@ -125,6 +125,13 @@ class Rolehop:
     def resolve(self, name: str, *, refresh: bool = False) -> Resolution:
         """Credentials for ``name``: from the cache when good, else hop by hop from STS."""
         chain = self.chain(name)
+        looping = [hop for hop in chain.names[1:] if hop in resolving(self.environ)]
+        if looping:
+            raise ChainLoopError(
+                f"profile {name!r}: credential_process loop: resolving {looping[0]!r} ran a "
+                f"credential_process that asks rolehop for {looping[0]!r} again "
+                f"(resolving: {', '.join(resolving(self.environ))})"
+            )
         providers = self._providers(chain, refresh)
         credentials = providers[-1].load()
         return Resolution(

@@ -11,14 +11,21 @@ from typing import TYPE_CHECKING, Any
 
 from rolehop.chain import RoleHop
 from rolehop.credentials import Credentials
-from rolehop.errors import AccessDeniedError, NetworkError, SourceCredentialsError, StsError
+from rolehop.errors import (
+    AccessDeniedError,
+    ConfigError,
+    NetworkError,
+    SourceCredentialsError,
+    StsError,
+)
 from rolehop.validate import CHAINED_MAX_DURATION
 
 if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient
 
 DEFAULT_STS_REGION = "us-east-1"
-CONNECT_TIMEOUT, READ_TIMEOUT, MAX_ATTEMPTS = 5, 10, 3
+# credential_process callers wait on us: fail within seconds, not half a minute
+CONNECT_TIMEOUT, READ_TIMEOUT, MAX_ATTEMPTS = 3, 5, 3
 
 # (source credentials, region) -> an STS client that signs with them
 StsClientFactory = Callable[[Credentials, "str | None"], "STSClient"]
@@ -58,15 +65,20 @@ class Boto3StsClientFactory:
             read_timeout=READ_TIMEOUT,
             retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
         )
-        client: STSClient = self._session.client(
-            "sts",
-            region_name=region or DEFAULT_STS_REGION,
-            aws_access_key_id=credentials.access_key_id,
-            aws_secret_access_key=credentials.secret_access_key,
-            aws_session_token=credentials.session_token,
-            config=config,
-            **self._client_options,
-        )
+        try:
+            client: STSClient = self._session.client(
+                "sts",
+                region_name=region or DEFAULT_STS_REGION,
+                aws_access_key_id=credentials.access_key_id,
+                aws_secret_access_key=credentials.secret_access_key,
+                aws_session_token=credentials.session_token,
+                config=config,
+                **self._client_options,
+            )
+        except Exception as error:  # e.g. ValueError for AWS_ENDPOINT_URL=notaurl
+            raise ConfigError(
+                f"cannot create an STS client (region {region or DEFAULT_STS_REGION}): {error}"
+            ) from None
         return client
 
 
@@ -136,10 +148,9 @@ def _call(
     from botocore.exceptions import (
         BotoCoreError,
         ClientError,
-        ConnectTimeoutError,
-        EndpointConnectionError,
-        ReadTimeoutError,
+        HTTPClientError,
     )
+    from botocore.exceptions import ConnectionError as BotoConnectionError
 
     subject = _subject(hop, target)
     endpoint = client.meta.endpoint_url
@@ -164,7 +175,7 @@ def _call(
         if code == "ValidationError" and "chaining" in message:
             kind = ChainingLimitError
         raise kind(f"{subject}: AssumeRole {hop.role_arn} failed: {code}: {message}") from None
-    except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError) as error:
+    except (BotoConnectionError, HTTPClientError) as error:  # refused, timeouts, TLS, proxy
         raise NetworkError(
             f"{subject}: cannot reach the STS endpoint {endpoint} to assume {hop.role_arn}: {error}"
         ) from None

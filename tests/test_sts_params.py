@@ -685,7 +685,7 @@ def test_default_factory_signs_with_the_given_credentials() -> None:
         "factoryToken//01",
     )
     assert client.meta.region_name == "us-east-1"
-    assert (client.meta.config.connect_timeout, client.meta.config.read_timeout) == (5, 10)
+    assert (client.meta.config.connect_timeout, client.meta.config.read_timeout) == (3, 5)
     assert client.meta.config.retries["mode"] == "standard"
 
 

@@ -117,5 +117,8 @@ def main(argv: list[str] | None = None) -> None:
 def _fail(error: BaseException, line: str, code: int) -> None:
     if _state.debug:
         click.echo(redact("".join(traceback.format_exception(error))), err=True, nl=False)
-    click.echo(redact(line), err=True)
+    # one line, whatever the message holds (botocore quotes a child's stderr, for one)
+    click.echo(
+        redact(" ".join(part.strip() for part in line.splitlines() if part.strip())), err=True
+    )
     sys.exit(code)

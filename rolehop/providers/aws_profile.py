@@ -8,6 +8,9 @@ itself, whose static keys are read directly.
 from __future__ import annotations
 
 import configparser
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from rolehop.chain import BaseHop
@@ -17,11 +20,34 @@ from rolehop.errors import SourceCredentialsError
 if TYPE_CHECKING:
     import botocore.session
 
+# Profiles a rolehop process is resolving, passed to the processes botocore starts for a
+# base profile's credential_process: a rolehop among them that is asked for one of these
+# profiles again is in a loop (the AWS CLI v2 guards itself with _AWS_CLI_PROFILE_CHAIN).
+RESOLVING = "ROLEHOP_RESOLVING"
+
+
+def resolving(environ: Mapping[str, str]) -> list[str]:
+    return [name for name in environ.get(RESOLVING, "").split(",") if name]
+
+
+@contextmanager
+def _marked(names: tuple[str, ...]) -> Iterator[None]:
+    previous = os.environ.get(RESOLVING)
+    os.environ[RESOLVING] = ",".join([*resolving(os.environ), *names])
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(RESOLVING, None)
+        else:
+            os.environ[RESOLVING] = previous
+
 
 class AwsProfileProvider:
-    def __init__(self, hop: BaseHop, target: str) -> None:
+    def __init__(self, hop: BaseHop, target: str, resolving: tuple[str, ...] = ()) -> None:
         self.hop = hop
         self.target = target
+        self.resolving = resolving
 
     @property
     def key(self) -> str:
@@ -40,14 +66,15 @@ class AwsProfileProvider:
     def load(self) -> Credentials:
         if self.hop.static_keys_only:
             return self._static_keys()
-        import botocore.exceptions
-
         session = self._session()
         try:
-            found = session.get_credentials()
-            frozen = found.get_frozen_credentials() if found is not None else None
-        except botocore.exceptions.BotoCoreError as error:
-            raise self._fail(str(error)) from None
+            with _marked(self.resolving):
+                found = session.get_credentials()
+                frozen = found.get_frozen_credentials() if found is not None else None
+        except Exception as error:
+            # botocore's own errors, and what a credential_process printing something else
+            # than a JSON object makes it raise (ValueError, AttributeError...)
+            raise self._fail(f"{type(error).__name__}: {error}") from None
         if frozen is None or not frozen.access_key or not frozen.secret_key:
             raise self._fail("no credentials found for it")
         return Credentials(
