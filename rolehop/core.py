@@ -13,11 +13,11 @@ from functools import cached_property
 
 from rolehop import chain as chains
 from rolehop import config as configs
-from rolehop.cache import Cache, open_cache
+from rolehop.cache import Cache, NullCache, open_cache
 from rolehop.chain import Chain
 from rolehop.config import Config, Profile
 from rolehop.credentials import Credentials
-from rolehop.errors import ChainLoopError, RolehopError
+from rolehop.errors import CacheError, ChainLoopError, RolehopError
 from rolehop.providers import Provider
 from rolehop.providers.assume_role import AssumeRoleProvider
 from rolehop.providers.aws_profile import AwsProfileProvider, resolving
@@ -183,6 +183,11 @@ class Rolehop:
     def clear_cache(self, name: str | None = None) -> int:
         """Remove cached credentials of one profile's chain, or every rolehop entry."""
         cache = self.cache
+        if isinstance(cache, NullCache):
+            raise CacheError(
+                "no keyring cache to clear: caching is off ([settings] cache = false) or no "
+                "usable keyring backend was found"
+            )
         if name is not None:
             keys = set(chains.build(self.config, name, self.environ).keys)
         else:

@@ -23,6 +23,12 @@ class RolehopError(Exception):
         return self.message
 
 
+class UsageError(RolehopError):
+    """The command line asks for something rolehop cannot do as asked."""
+
+    exit_code = 2
+
+
 class ConfigError(RolehopError):
     """Invalid configuration; names the file, line, profile and key where known."""
 

@@ -14,7 +14,7 @@ from typing import Literal, get_args
 
 from rolehop.core import Resolution
 from rolehop.credentials import Credentials, format_expiration
-from rolehop.errors import RolehopError
+from rolehop.errors import RolehopError, UsageError
 
 Shell = Literal["bash", "zsh", "fish", "powershell"]
 SHELLS: tuple[str, ...] = get_args(Shell)
@@ -53,14 +53,23 @@ def environment(resolution: Resolution) -> Environment:
     return Environment(values)
 
 
+# Shells that read POSIX sh syntax: what ``--shell bash`` prints works in them.
+_POSIX_SHELLS = ("", "sh", "bash", "dash", "ash", "ksh", "mksh", "ksh93", "busybox", "yash")
+
+
 def shell_from_environ(environ: Mapping[str, str]) -> Shell:
-    """The shell named by ``$SHELL``; POSIX sh syntax (bash) for anything unknown."""
-    name = os.path.basename(environ.get("SHELL", "")).lower()
+    """The syntax for ``$SHELL``; an unknown shell (tcsh, nu...) is an error, not a guess."""
+    path = environ.get("SHELL", "")
+    name = os.path.basename(path).lower()
     if name.startswith(("pwsh", "powershell")):
         return "powershell"
     if name in ("zsh", "fish"):
         return name  # type: ignore[return-value]
-    return "bash"
+    if name in _POSIX_SHELLS:
+        return "bash"
+    raise UsageError(
+        f"cannot tell which syntax SHELL={path} reads: choose one with --shell {'|'.join(SHELLS)}"
+    )
 
 
 def quote_posix(value: str) -> str:

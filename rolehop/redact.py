@@ -19,8 +19,10 @@ _SECRET_NAME = (
 )
 _PATTERNS = [
     re.compile(r"(<(SecretAccessKey|SessionToken)>)[^<]*(</\2>)", re.IGNORECASE),
-    # key = value, "key": "value", 'key': b'value', key:value (a signed header)
-    re.compile(rf"""(["']?{_SECRET_NAME}["']?\s*[:=]\s*(?:b?["'])?)[^"'\s,}}<]+""", re.IGNORECASE),
+    # "key": "value", 'key': b'value' (quoted key: JSON bodies, header dicts)
+    re.compile(rf"""(["']{_SECRET_NAME}["']\s*[:=]\s*(?:b?["'])?)[^"'\s,}}<]+""", re.I),
+    # key = value (ini, repr), key:value (a signed header line); not prose like "Token: for"
+    re.compile(rf"""(\b{_SECRET_NAME}(?:\s*=\s*["']?|:(?=\S)))[^"'\s,}}<]+""", re.I),
     re.compile(r"(Signature=)[0-9a-f]+"),
 ]
 

@@ -17,14 +17,20 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-import rolehop.cli
 from rolehop.cli import AppState
 from rolehop.core import Rolehop
 from rolehop.credentials import Credentials
 from rolehop.errors import StsError
 from rolehop.redact import MASK, RedactingFormatter, redact, register
 from tests.conftest import RunRolehop, Sandbox
-from tests.support.cli import CONFIG, Outcome, StubbedState, expect_company, rolehop_main
+from tests.support.cli import (
+    CONFIG,
+    Outcome,
+    StubbedState,
+    expect_company,
+    installed,
+    rolehop_main,
+)
 from tests.support.stubs import (
     COMPANY_ROLE,
     JOE_CREDENTIALS,
@@ -217,7 +223,7 @@ def sts(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> StubSts:
     sandbox.write_aws_credentials(JOE_CREDENTIALS)
     sandbox.write_rolehop(CONFIG)
     state = StubbedState()
-    monkeypatch.setattr(rolehop.cli, "_state", state)
+    monkeypatch.setattr(installed, "state", state)
     return state.sts
 
 
@@ -477,3 +483,15 @@ def test_debug_run_with_an_sso_base_profile_never_prints_its_secrets(
         sso_secret,
         bearer,
     )
+
+
+@pytest.mark.parametrize(
+    "prose",
+    [
+        "Error loading SSO Token: Token for https://example.awsapps.com/start does not exist",
+        "The security token included in the request is invalid.",
+        "password: required",
+    ],
+)
+def test_prose_about_tokens_is_left_alone(prose: str) -> None:
+    assert redact(prose) == prose

@@ -41,17 +41,33 @@ class AppState:
         return Rolehop(os.environ, config_path=self.config_path, warn=self.warn)
 
 
-_state = AppState()
 pass_state = click.make_pass_decorator(AppState)
 
 
-def _enable_debug() -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(RedactingFormatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    for name in ("rolehop", "botocore", "boto3", "urllib3"):
-        logger = logging.getLogger(name)
-        logger.setLevel(logging.DEBUG)
-        logger.addHandler(handler)
+class _StderrHandler(logging.Handler):
+    """Log records to the current ``sys.stderr``, redacted; one per process."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:
+            self.handleError(record)
+
+
+_handler = _StderrHandler(logging.WARNING)
+_handler.setFormatter(RedactingFormatter("rolehop: %(name)s: %(levelname)s: %(message)s"))
+
+
+def _configure_logging(debug: bool) -> None:
+    """Library warnings always go through redaction; ``--debug`` adds everything else."""
+    root = logging.getLogger()
+    if _handler not in root.handlers:
+        root.addHandler(_handler)
+    _handler.setLevel(logging.DEBUG if debug else logging.WARNING)
+    if debug:
+        _handler.setFormatter(RedactingFormatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        for name in ("rolehop", "botocore", "boto3", "urllib3"):
+            logging.getLogger(name).setLevel(logging.DEBUG)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -66,11 +82,10 @@ def _enable_debug() -> None:
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
     """Become AWS roles, hop after hop, with credentials cached in the OS keyring."""
-    _state.config_path = config_path
-    _state.debug = debug
-    if debug:
-        _enable_debug()
-    ctx.obj = _state
+    state = ctx.ensure_object(AppState)
+    state.config_path = config_path
+    state.debug = debug
+    _configure_logging(debug)
 
 
 def _register() -> None:
@@ -83,15 +98,22 @@ def _register() -> None:
 _register()
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI and translate every failure at this one place."""
+def main(argv: list[str] | None = None, state: AppState | None = None) -> None:
+    """Entry point: run the CLI and translate every failure at this one place.
+
+    ``state`` lets a caller (the tests) bring its own :class:`AppState`, e.g. with a
+    stubbed STS; otherwise every run gets a fresh one.
+    """
+    state = state or AppState()
     try:
-        result = cli.main(args=argv, prog_name="rolehop", standalone_mode=False)
+        result = cli.main(args=argv, prog_name="rolehop", standalone_mode=False, obj=state)
     except RolehopError as error:
-        _fail(error, f"rolehop: error: {error}", error.exit_code)
-    except click.exceptions.Abort:
-        click.echo("rolehop: aborted", err=True)
-        sys.exit(1)
+        _fail(state, error, f"rolehop: error: {error}", error.exit_code)
+    except click.exceptions.Abort as error:
+        # click turns Ctrl-C during a command into Abort: keep the shell's convention
+        interrupted = isinstance(error.__context__, KeyboardInterrupt)
+        click.echo("rolehop: interrupted" if interrupted else "rolehop: aborted", err=True)
+        sys.exit(130 if interrupted else 1)
     except click.ClickException as error:
         error.show()
         sys.exit(error.exit_code)
@@ -105,6 +127,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     except Exception as error:
         _fail(
+            state,
             error,
             f"rolehop: internal error: {type(error).__name__}: {error} "
             "(run with --debug for the traceback)",
@@ -114,8 +137,8 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(result if isinstance(result, int) else 0)
 
 
-def _fail(error: BaseException, line: str, code: int) -> None:
-    if _state.debug:
+def _fail(state: AppState, error: BaseException, line: str, code: int) -> None:
+    if state.debug:
         click.echo(redact("".join(traceback.format_exception(error))), err=True, nl=False)
     # one line, whatever the message holds (botocore quotes a child's stderr, for one)
     click.echo(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
@@ -40,8 +41,8 @@ def env(state: AppState, profile: str, shell: Shell | None, refresh: bool) -> No
       eval "$(rolehop env research-ro)"        # bash, zsh
       rolehop env research-ro | source         # fish
     """
+    chosen = shell or shell_from_environ(os.environ)  # before any STS call
     resolution = state.app.resolve(profile, refresh=refresh)
-    chosen = shell or shell_from_environ(os.environ)
     click.echo(render_env(environment(resolution), chosen), nl=False)
 
 
@@ -86,7 +87,7 @@ def exec_(state: AppState, profile: str, refresh: bool, command: tuple[str, ...]
         args.pop(0)
     if args and args[0] == "--":
         args.pop(0)
-    if not args:
+    if not args or not args[0]:
         raise click.UsageError("missing COMMAND after --")
     command = tuple(args)
     resolution = state.app.resolve(profile, refresh=refresh)
@@ -100,6 +101,10 @@ def exec_(state: AppState, profile: str, refresh: bool, command: tuple[str, ...]
     except PermissionError:
         raise CommandNotExecutableError(f"exec: permission denied: {command[0]}") from None
     except OSError as failure:
+        if failure.errno == errno.ENOEXEC:  # a script without a #! line, say
+            raise CommandNotExecutableError(
+                f"exec: cannot run {command[0]}: not an executable format (missing #!?)"
+            ) from None
         raise RolehopError(f"exec: cannot run {command[0]}: {failure.strerror}") from None
 
 

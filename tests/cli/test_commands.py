@@ -24,7 +24,6 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-import rolehop.cli
 from rolehop import __version__
 from rolehop.cache import KeyringCache
 from rolehop.core import Rolehop
@@ -37,6 +36,7 @@ from tests.support.cli import (
     Outcome,
     StubbedState,
     expect_company,
+    installed,
     rolehop_main,
 )
 from tests.support.file_keyring import FileKeyring
@@ -75,9 +75,9 @@ AWS_CONFIG = f"""\
 
 @pytest.fixture(autouse=True)
 def state(monkeypatch: pytest.MonkeyPatch) -> StubbedState:
-    """A fresh ``rolehop.cli._state`` per test: it caches ``app`` and the warnings seen."""
+    """A fresh state per test, handed to ``main``: it caches ``app`` and the warnings seen."""
     fresh = StubbedState()
-    monkeypatch.setattr(rolehop.cli, "_state", fresh)
+    monkeypatch.setattr(installed, "state", fresh)
     return fresh
 
 
@@ -242,7 +242,6 @@ def test_env_literal_lines(sts: StubSts) -> None:
         ("/usr/bin/pwsh", "powershell"),
         ("/opt/microsoft/powershell/7/pwsh-preview", "powershell"),
         ("/usr/local/bin/powershell", "powershell"),
-        ("/bin/tcsh", "bash"),
         ("", "bash"),
         (None, "bash"),
     ],
@@ -255,6 +254,18 @@ def test_env_shell_defaults_from_shell_variable(
     outcome = rolehop_main("env", "company", env={"SHELL": shell_var})
 
     assert outcome == Outcome(0, _expected_env(syntax, company.credentials), "")
+
+
+@pytest.mark.parametrize("shell_var", ["/bin/tcsh", "/usr/bin/nu", "/bin/csh"])
+def test_env_refuses_to_guess_an_unknown_shell(sts: StubSts, shell_var: str) -> None:
+    outcome = rolehop_main("env", "company", env={"SHELL": shell_var})
+
+    assert outcome == Outcome(
+        2,
+        "",
+        f"rolehop: error: cannot tell which syntax SHELL={shell_var} reads: choose one with "
+        "--shell bash|zsh|fish|powershell\n",
+    )
 
 
 def test_env_shell_option_beats_shell_variable(sts: StubSts) -> None:
@@ -757,6 +768,54 @@ def test_exec_not_executable_is_exit_126(sts: StubSts, tmp_path: Path) -> None:
     outcome = rolehop_main("exec", "company", str(script))
 
     assert outcome == Outcome(126, "", f"rolehop: error: exec: permission denied: {script}\n")
+
+
+def test_exec_empty_command_is_a_usage_error(sts: StubSts) -> None:
+    outcome = rolehop_main("exec", "company", "--", "")
+
+    assert (outcome.code, outcome.stdout) == (2, "")
+    assert outcome.stderr.endswith("Error: missing COMMAND after --\n")
+    assert sts.calls == []
+
+
+def test_exec_script_without_interpreter_is_exit_126(sts: StubSts, tmp_path: Path) -> None:
+    expect_company(sts)
+    script = tmp_path / "no-shebang"
+    script.write_bytes(b"\x7fNOT-AN-ELF\n")
+    script.chmod(0o755)
+
+    outcome = rolehop_main("exec", "company", str(script))
+
+    assert outcome == Outcome(
+        126,
+        "",
+        f"rolehop: error: exec: cannot run {script}: not an executable format (missing #!?)\n",
+    )
+
+
+def test_ctrl_c_during_a_command_exits_130(sts: StubSts, monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("rolehop.core.Rolehop.resolve", interrupted)
+
+    outcome = rolehop_main("credential-process", "company")
+
+    assert (outcome.code, outcome.stdout) == (130, "")
+    assert outcome.stderr.endswith("rolehop: interrupted\n")
+
+
+def test_cache_clear_without_a_usable_keyring_is_exit_8(sts: StubSts) -> None:
+    outcome = rolehop_main(
+        "cache", "clear", env={"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    )
+
+    assert outcome.code == 8
+    assert outcome.stdout == ""
+    assert outcome.stderr.splitlines()[-1] == (
+        "rolehop: error: no keyring cache to clear: caching is off ([settings] cache = false) "
+        "or no usable keyring backend was found"
+    )
 
 
 # ---------------------------------------------------------------------------------------

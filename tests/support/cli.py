@@ -1,6 +1,6 @@
 """Running ``rolehop.cli.main`` in process against a stubbed STS.
 
-Install a :class:`StubbedState` as ``rolehop.cli._state`` (with ``monkeypatch``), queue STS
+Install a :class:`StubbedState` as ``installed.state`` (with ``monkeypatch``), queue STS
 answers on its ``sts``, and call :func:`rolehop_main`.
 """
 
@@ -70,13 +70,22 @@ class Outcome:
     stderr: str
 
 
+class Installed:
+    """The :class:`AppState` that :func:`rolehop_main` hands to ``main`` (set by fixtures)."""
+
+    state: AppState | None = None
+
+
+installed = Installed()
+
+
 def rolehop_main(*args: str, env: Mapping[str, str | None] | None = None) -> Outcome:
     """Run ``rolehop.cli.main(args)`` with stdout and stderr captured apart."""
     runner = CliRunner()
     with runner.isolation(env=env) as (out, err, _):
         code: object = "main() returned without sys.exit"
         try:
-            main(list(args))
+            main(list(args), state=installed.state)
         except SystemExit as exit_:
             code = exit_.code
         finally:
