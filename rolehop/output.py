@@ -113,13 +113,6 @@ def render_env(env: Environment, shell: Shell) -> str:
 
 def credential_process_json(credentials: Credentials) -> str:
     """The AWS ``credential_process`` Version 1 document, nothing else."""
-    document: dict[str, object] = {
-        "Version": 1,
-        "AccessKeyId": credentials.access_key_id,
-        "SecretAccessKey": credentials.secret_access_key,
-    }
-    if credentials.session_token:
-        document["SessionToken"] = credentials.session_token
-    if credentials.expiration:
-        document["Expiration"] = format_expiration(credentials.expiration)
+    document = {"Version": 1, **credentials.to_dict()}
+    document.pop("Arn", None)  # not part of the format
     return json.dumps(document)
