@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rolehop.credentials import Credentials, format_expiration, parse_expiration
+from rolehop.errors import CacheError
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
@@ -200,6 +201,37 @@ def _usable(backend: KeyringBackend) -> bool:
         return False
 
 
+HOW_TO_GET_A_KEYRING = (
+    "Run a Secret Service (e.g. gnome-keyring), or choose a backend with "
+    "PYTHON_KEYRING_BACKEND or [settings] keyring_backend"
+)
+
+
+def load_backend(backend_name: str | None, environ: Mapping[str, str]) -> KeyringBackend:
+    """The keyring: ``PYTHON_KEYRING_BACKEND``, then the setting, then keyring's own choice.
+
+    Raises :class:`CacheError` when none can store secrets; callers decide whether that is
+    fatal (storing long-term keys) or a warning (caching temporary ones).
+    """
+    try:
+        import keyring
+        import keyring.core
+
+        name = environ.get("PYTHON_KEYRING_BACKEND") or backend_name
+        backend = keyring.core.load_keyring(name) if name else keyring.get_keyring()
+    except Exception as error:
+        raise CacheError(
+            f"cannot load the keyring backend: {type(error).__name__}: {error}"
+        ) from None
+    if not _usable(backend):
+        raise CacheError(
+            f"no usable keyring backend ({type(backend).__module__}."
+            f"{type(backend).__qualname__} cannot store secrets)"
+        )
+    log.debug("keyring backend: %s.%s", type(backend).__module__, type(backend).__qualname__)
+    return backend
+
+
 def open_cache(
     *,
     enabled: bool,
@@ -208,28 +240,15 @@ def open_cache(
     warn: Warn,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> KeyringCache | NullCache:
-    """The keyring cache: ``PYTHON_KEYRING_BACKEND``, then the setting, then keyring's choice."""
+    """The keyring cache, or no cache (with one warning) when no keyring can be used."""
     if not enabled:
         return NullCache()
     try:
-        import keyring
-        import keyring.core
-
-        name = environ.get("PYTHON_KEYRING_BACKEND") or backend_name
-        backend = keyring.core.load_keyring(name) if name else keyring.get_keyring()
-    except Exception as error:
-        warn(
-            f"cannot load the keyring backend: {type(error).__name__}: {error}; "
-            "credentials are not cached"
-        )
+        backend = load_backend(backend_name, environ)
+    except CacheError as error:
+        if error.message.startswith("no usable"):
+            warn(f"{error}; credentials are not cached. {HOW_TO_GET_A_KEYRING}")
+        else:
+            warn(f"{error}; credentials are not cached")
         return NullCache()
-    if not _usable(backend):
-        warn(
-            f"no usable keyring backend ({type(backend).__module__}."
-            f"{type(backend).__qualname__} cannot store secrets); credentials are not "
-            "cached. Run a Secret Service (e.g. gnome-keyring), or choose a backend with "
-            "PYTHON_KEYRING_BACKEND or [settings] keyring_backend"
-        )
-        return NullCache()
-    log.debug("keyring backend: %s.%s", type(backend).__module__, type(backend).__qualname__)
     return KeyringCache(backend, warn, clock)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -30,35 +30,75 @@ def _digest(document: Mapping[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class BaseHop:
-    """The start of a chain: a profile of the AWS shared files, resolved by botocore.
+    """The start of a chain: long-term (or otherwise external) credentials.
 
-    ``static_keys_only`` is botocore's rule for a role profile whose ``source_profile`` is
-    itself: its own access keys are the source, not the role.
+    Either a *named base*: the keys stored in the keyring under ``name`` (looked up first),
+    else the AWS profile ``aws`` resolved by botocore (static keys, SSO,
+    credential_process...); or botocore's ``credential_source`` (Environment,
+    Ec2InstanceMetadata, EcsContainer). ``static_keys_only`` is botocore's rule for a source
+    profile that holds access keys of its own beside a role_arn: those keys are the source.
     """
 
-    base: AwsBase
+    name: str
+    aws: AwsBase | None
     aws_config_path: str
     aws_credentials_path: str
     endpoint: str | None
-    static_keys_only: bool = False
     endpoint_settings: tuple[str, ...] = ()
+    static_keys_only: bool = False
+    credential_source: str | None = None
+    # non-secret values that identify a credential_source (the env access key id...)
+    source_identity: tuple[tuple[str, str], ...] = ()
 
     @property
-    def name(self) -> str:
-        return self.base.name
+    def base(self) -> AwsBase | None:
+        return self.aws
+
+    @property
+    def may_use_stored_keys(self) -> bool:
+        return self.credential_source is None and not self.static_keys_only
 
     @property
     def key(self) -> str:
         return _digest(
             {
                 "v": CACHE_FORMAT,
-                "kind": "aws-profile",
-                "name": self.base.name,
-                "identity": [list(pair) for pair in self.base.identity],
+                "kind": "credential-source" if self.credential_source else "profile",
+                "name": self.name,
+                "identity": [list(pair) for pair in self.aws.identity] if self.aws else [],
+                "credential_source": self.credential_source,
+                "source_identity": [list(pair) for pair in self.source_identity],
                 "files": [self.aws_config_path, self.aws_credentials_path],
                 "endpoint": self.endpoint,
                 "endpoint_settings": list(self.endpoint_settings),
                 "static_keys_only": self.static_keys_only,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class MfaHop:
+    """GetSessionToken with an MFA code: one code unlocks every role of this base."""
+
+    name: str
+    source_key: str
+    serial: str
+    duration_seconds: int
+    mfa_process: str | None
+    region: str | None
+
+    def params(self) -> dict[str, Any]:
+        """What STS receives, but the TokenCode (asked at call time, never cached)."""
+        return {"SerialNumber": self.serial, "DurationSeconds": self.duration_seconds}
+
+    @property
+    def key(self) -> str:
+        return _digest(
+            {
+                "v": CACHE_FORMAT,
+                "kind": "session-token",
+                "source": self.source_key,
+                "params": self.params(),
             }
         )
 
@@ -73,6 +113,8 @@ class RoleHop:
     duration_seconds: int | None
     region: str | None
     chained: bool
+    # the role's own MFA, when its base has no MFA session: a code goes with the call
+    mfa_serial: str | None = None
 
     @property
     def role_arn(self) -> str:
@@ -95,6 +137,8 @@ class RoleHop:
             params["Tags"] = [{"Key": key, "Value": value} for key, value in profile.session_tags]
         if profile.policy_arns:
             params["PolicyArns"] = [{"arn": arn} for arn in profile.policy_arns]
+        if self.mfa_serial is not None:
+            params["SerialNumber"] = self.mfa_serial  # the TokenCode is added at call time
         return params
 
     @property
@@ -115,6 +159,7 @@ class Chain:
     base: BaseHop
     hops: tuple[RoleHop, ...]
     warnings: tuple[str, ...] = ()
+    mfa: MfaHop | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -123,7 +168,8 @@ class Chain:
 
     @property
     def keys(self) -> tuple[str, ...]:
-        return (self.base.key, *(hop.key for hop in self.hops))
+        mfa = (self.mfa.key,) if self.mfa else ()
+        return (self.base.key, *mfa, *(hop.key for hop in self.hops))
 
 
 _INVALID_SESSION_CHARS = re.compile(r"[^\w+=,.@-]", re.ASCII)
@@ -143,80 +189,139 @@ def default_session_name(environ: Mapping[str, str]) -> str:
     return f"rolehop-{user}"[:64] if user else "rolehop"
 
 
-def _reject_unsupported(profile: Profile) -> None:
-    for key in ("mfa_serial", "mfa_process", "credential_source"):
-        if getattr(profile, key) is not None:
-            raise profile.error(
-                "is not supported by this version of rolehop yet; use a source_profile "
-                "whose credentials need no MFA",
-                key,
-            )
+def _loop(profile: Profile, names: list[str], why: str = "") -> ChainLoopError:
+    return ChainLoopError(
+        f"source_profile loop: {' -> '.join(names)}{why}",
+        path=profile.path,
+        line=profile.key_lines.get("source_profile", profile.line),
+        profile=profile.name,
+        key="source_profile",
+    )
 
 
-def build(config: Config, name: str, environ: Mapping[str, str]) -> Chain:
-    """Resolve ``name`` into its chain, rejecting loops and unknown sources up front."""
+def build(
+    config: Config,
+    name: str,
+    environ: Mapping[str, str],
+    stored_keys: Callable[[], Collection[str]] = frozenset,
+) -> Chain:
+    """Resolve ``name`` into its chain, rejecting loops and unknown sources up front.
+
+    ``stored_keys`` names the keys in the keyring; it is asked only for a source found
+    nowhere in the files, so that a resolution that needs no keyring never opens it.
+    """
+    if name in config.base_profiles:  # rolehop's TOML wins over an AWS role of that name
+        base_profile = config.base_profiles[name]
+        raise ConfigError(
+            "is a base profile (no role_arn), which has no role to become: name it as the "
+            "source_profile of a role profile",
+            path=base_profile.path,
+            line=base_profile.line,
+            profile=name,
+        )
     target = config.profile(name)
     roles: list[Profile] = []
     visited: list[str] = []
     profile = target
-    base: AwsBase | None = None
-    static_keys_only = False
     while True:
         if profile.name in visited:
-            loop = [*visited[visited.index(profile.name) :], profile.name]
-            raise ChainLoopError(
-                f"source_profile loop: {' -> '.join(loop)}",
-                path=profile.path,
-                line=profile.key_lines.get("source_profile", profile.line),
-                profile=profile.name,
-                key="source_profile",
-            )
+            raise _loop(profile, [*visited[visited.index(profile.name) :], profile.name])
         visited.append(profile.name)
-        _reject_unsupported(profile)
         roles.append(profile)
         source = profile.source_profile
-        assert source is not None  # credential_source was rejected just above
-        if source == profile.name:
-            own = config.aws_bases.get(source)
-            if own is None or not own.has_static_keys:
-                raise ChainLoopError(
-                    f"source_profile loop: {profile.name} -> {profile.name} (a profile may "
-                    "name itself only when it holds access keys of its own)",
-                    path=profile.path,
-                    line=profile.key_lines.get("source_profile", profile.line),
-                    profile=profile.name,
-                    key="source_profile",
-                )
-            base, static_keys_only = own, True
+        if source is None:  # credential_source (the config requires one of the two)
+            base = _credential_source_base(config, profile, environ)
             break
         own_keys, source_role = config.aws_bases.get(source), config.profiles.get(source)
+        if source == profile.name:
+            if own_keys is None or not own_keys.has_static_keys:
+                raise _loop(
+                    profile,
+                    [source, source],
+                    " (a profile may name itself only when it holds access keys of its own)",
+                )
+            base = _named_base(config, source, environ, static_keys_only=True)
+            break
         if own_keys and own_keys.has_static_keys and source_role and source_role.origin == "aws":
             # botocore: a source profile's own static keys win over its role_arn
-            base, static_keys_only = own_keys, True
+            base = _named_base(config, source, environ, static_keys_only=True)
             break
-        if source in config.profiles:
+        if source in config.profiles and source not in config.base_profiles:
             profile = config.profile(source)
             continue
         if source in config.broken:
             raise config.broken[source]
-        if source in config.aws_bases:
-            base = config.aws_bases[source]
+        if source in config.base_profiles or own_keys or source in stored_keys():
+            base = _named_base(config, source, environ)
             break
         raise profile.error(
             f"source profile {source!r} not found in {config.path}, "
-            f"{config.aws_config_path} or {config.aws_credentials_path}",
+            f"{config.aws_config_path} or {config.aws_credentials_path}, and no keys are "
+            f"stored as {source!r} (rolehop keys add {source})",
             "source_profile",
         )
     roles.reverse()
-    base_hop = BaseHop(
-        base=base,
+    return _hops(config, target, base, roles, environ)
+
+
+def _named_base(
+    config: Config, name: str, environ: Mapping[str, str], *, static_keys_only: bool = False
+) -> BaseHop:
+    return BaseHop(
+        name=name,
+        aws=config.aws_bases.get(name),
         aws_config_path=str(config.aws_config_path),
         aws_credentials_path=str(config.aws_credentials_path),
         endpoint=environ.get("AWS_ENDPOINT_URL_STS") or environ.get("AWS_ENDPOINT_URL"),
-        static_keys_only=static_keys_only,
         endpoint_settings=config.endpoint_settings,
+        static_keys_only=static_keys_only,
     )
-    return _hops(config, target, base_hop, roles, environ)
+
+
+# What identifies each credential_source's credentials without a secret.
+_SOURCE_IDENTITY = {
+    "Environment": ("AWS_ACCESS_KEY_ID",),
+    "EcsContainer": (
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    ),
+    "Ec2InstanceMetadata": ("AWS_EC2_METADATA_SERVICE_ENDPOINT",),
+}
+
+
+def _credential_source_base(
+    config: Config, profile: Profile, environ: Mapping[str, str]
+) -> BaseHop:
+    kind = profile.credential_source
+    assert kind is not None
+    return BaseHop(
+        name=kind,
+        aws=None,
+        aws_config_path=str(config.aws_config_path),
+        aws_credentials_path=str(config.aws_credentials_path),
+        endpoint=environ.get("AWS_ENDPOINT_URL_STS") or environ.get("AWS_ENDPOINT_URL"),
+        endpoint_settings=config.endpoint_settings,
+        credential_source=kind,
+        source_identity=tuple(
+            (var, environ[var]) for var in _SOURCE_IDENTITY[kind] if environ.get(var)
+        ),
+    )
+
+
+def _mfa(config: Config, target: Profile, base: BaseHop) -> MfaHop | None:
+    """The base's MFA session, from rolehop's base profile or the AWS profile's keys."""
+    if base.credential_source is not None:
+        return None
+    settings = config.base_profiles.get(base.name)
+    serial = settings.mfa_serial if settings else (base.aws.mfa_serial if base.aws else None)
+    if serial is None:
+        return None
+    process = settings.mfa_process if settings else (base.aws.mfa_process if base.aws else None)
+    duration = (settings.session_duration if settings else None) or (
+        validate.DEFAULT_SESSION_DURATION
+    )
+    region = (settings.region if settings else None) or config.region_for(target, {})
+    return MfaHop(base.name, base.key, serial, duration, process, region)
 
 
 def _hops(
@@ -228,10 +333,11 @@ def _hops(
 ) -> Chain:
     warnings: list[str] = []
     hops: list[RoleHop] = []
-    source_key = base.key
+    mfa = _mfa(config, target, base)
+    source_key = mfa.key if mfa else base.key
     margin = config.settings.refresh_margin
     for index, profile in enumerate(roles):
-        chained = index > 0
+        chained = index > 0  # a role from an MFA session (index 0) is not role chaining
         duration = profile.duration_seconds
         if chained and duration is not None and duration > validate.CHAINED_MAX_DURATION:
             warnings.append(
@@ -247,6 +353,8 @@ def _hops(
             duration_seconds=duration,
             region=config.region_for(profile, environ),
             chained=chained,
+            # an MFA session already satisfies the role's MFA condition: no second code
+            mfa_serial=profile.mfa_serial if mfa is None else None,
         )
         if hop.lifetime <= margin:
             warnings.append(
@@ -255,7 +363,7 @@ def _hops(
             )
         hops.append(hop)
         source_key = hop.key
-    return Chain(profile=target, base=base, hops=tuple(hops), warnings=tuple(warnings))
+    return Chain(profile=target, base=base, hops=tuple(hops), warnings=tuple(warnings), mfa=mfa)
 
 
 def check(config: Config, environ: Mapping[str, str]) -> list[ConfigError]:

@@ -63,6 +63,24 @@ class Profile:
 
 
 @dataclass(frozen=True)
+class BaseProfile:
+    """Where a chain starts, as rolehop's TOML describes it: no role, perhaps MFA.
+
+    Its long-term keys are the ones stored under its name in the keyring
+    (``rolehop keys add NAME``), else those of the AWS shared files.
+    """
+
+    name: str
+    path: Path
+    line: int | None
+    mfa_serial: str | None = None
+    mfa_process: str | None = None
+    session_duration: int | None = None
+    region: str | None = None
+    key_lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class AwsBase:
     """A profile of the AWS shared files that is not a role: where a chain starts.
 
@@ -76,6 +94,8 @@ class AwsBase:
     line: int | None
     identity: tuple[tuple[str, str], ...]
     has_static_keys: bool
+    mfa_serial: str | None = None  # aws-vault's convention: MFA on the source profile
+    mfa_process: str | None = None
 
 
 _SECRET_KEY = re.compile(r"secret|token|password", re.IGNORECASE)
@@ -91,9 +111,12 @@ PROFILE_KEYS: dict[str, Callable[[Any], Any]] = {
     "session_tags": validate.session_tags,
     "policy_arns": validate.policy_arns,
     "mfa_serial": validate.mfa_serial,
-    "mfa_process": validate.string,
+    "mfa_process": validate.mfa_process,
     "credential_source": validate.credential_source,
+    "session_duration": validate.session_duration,
 }
+# A profile without role_arn is a base profile: these are the keys that make sense there.
+BASE_KEYS = ("mfa_serial", "mfa_process", "session_duration", "region")
 
 SETTINGS_KEYS: dict[str, Callable[[Any], Any]] = {
     "refresh_margin": validate.refresh_margin,
@@ -109,6 +132,7 @@ class Config:
     settings: Settings
     profiles: Mapping[str, Profile]
     aws_bases: Mapping[str, AwsBase]
+    base_profiles: Mapping[str, BaseProfile]
     aws_config_path: Path
     aws_credentials_path: Path
     # AWS-file role profiles that failed validation: an error only when someone uses them,
@@ -173,7 +197,7 @@ def load(environ: Mapping[str, str], override: str | None = None) -> Config:
     path = rolehop_config_path(environ, override)
     aws_config_path, aws_credentials_path = aws_paths(environ)
     log.debug("config files: %s, %s, %s", path, aws_config_path, aws_credentials_path)
-    settings, profiles = _load_toml(path)
+    settings, profiles, base_profiles = _load_toml(path)
     aws_roles, aws_bases, broken, endpoint_settings = _load_aws(
         aws_config_path, aws_credentials_path
     )
@@ -183,6 +207,7 @@ def load(environ: Mapping[str, str], override: str | None = None) -> Config:
         settings=settings,
         profiles=merged,
         aws_bases=aws_bases,
+        base_profiles=base_profiles,
         aws_config_path=aws_config_path,
         aws_credentials_path=aws_credentials_path,
         broken={name: error for name, error in broken.items() if name not in merged},
@@ -237,11 +262,11 @@ def _toml_lines(text: str) -> dict[tuple[str, ...], int]:
     return lines
 
 
-def _load_toml(path: Path) -> tuple[Settings, dict[str, Profile]]:
+def _load_toml(path: Path) -> tuple[Settings, dict[str, Profile], dict[str, BaseProfile]]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return Settings(), {}
+        return Settings(), {}, {}
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read: {error}", path=path) from None
     try:
@@ -263,17 +288,48 @@ def _load_toml(path: Path) -> tuple[Settings, dict[str, Profile]]:
     raw_profiles = document.get("profiles", {})
     if not isinstance(raw_profiles, dict):
         raise ConfigError("'profiles' must be a table", path=path, line=lines.get(("profiles",)))
-    profiles = {}
+    profiles: dict[str, Profile] = {}
+    bases: dict[str, BaseProfile] = {}
     for name, table in raw_profiles.items():
         profile_lines = {
             key[2]: number
             for key, number in lines.items()
             if len(key) == 3 and key[:2] == ("profiles", name)
         }
-        profiles[name] = _profile(
-            name, table, "rolehop", path, lines.get(("profiles", name)), profile_lines
-        )
-    return settings, profiles
+        line = lines.get(("profiles", name))
+        if isinstance(table, Mapping) and "role_arn" not in table:
+            bases[name] = _base_profile(name, table, path, line, profile_lines)
+        else:
+            profiles[name] = _profile(name, table, "rolehop", path, line, profile_lines)
+    return settings, profiles, bases
+
+
+def _base_profile(
+    name: str, table: Mapping[str, Any], path: Path, line: int | None, key_lines: Mapping[str, int]
+) -> BaseProfile:
+    def fail(problem: str, key: str | None = None) -> ConfigError:
+        where = key_lines.get(key, line) if key else line
+        return ConfigError(problem, path=path, line=where, profile=name, key=key)
+
+    try:
+        validate.profile_name(name)
+    except ValueError as error:
+        raise fail(str(error)) from None
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in BASE_KEYS:
+            if key in PROFILE_KEYS:
+                raise fail(
+                    "belongs to a role profile, and this one has no role_arn (a profile "
+                    f"without role_arn is a base profile, which takes only {', '.join(BASE_KEYS)})",
+                    key,
+                )
+            raise fail(f"unknown key (known: {', '.join(PROFILE_KEYS)})", key)
+        try:
+            values[key] = PROFILE_KEYS[key](value)
+        except ValueError as error:
+            raise fail(str(error), key) from None
+    return BaseProfile(name=name, path=path, line=line, key_lines=dict(key_lines), **values)
 
 
 def _settings(table: Any, path: Path, lines: dict[tuple[str, ...], int]) -> Settings:
@@ -328,6 +384,11 @@ def _profile(
             raise fail(str(error), key) from None
     if "role_arn" not in values:
         raise fail("role_arn is required: a rolehop profile names the role to become")
+    if "session_duration" in values:
+        raise fail(
+            "belongs to a base profile (the MFA session of a profile without role_arn)",
+            "session_duration",
+        )
     if "source_profile" in values and "credential_source" in values:
         raise fail("set either source_profile or credential_source, not both", "credential_source")
     if "source_profile" not in values and "credential_source" not in values:
@@ -434,7 +495,17 @@ def _load_aws(
         identity = tuple(
             sorted((key, value) for key, value in items.items() if not _SECRET_KEY.search(key))
         )
-        bases[name] = AwsBase(name, path, line, identity, has_static_keys=has_keys)
+        mfa: dict[str, str] = {}
+        # mfa_serial beside role_arn is the role's; on a plain profile it guards the base
+        for key in ("mfa_serial", "mfa_process") if "role_arn" not in items else ():
+            try:
+                if key in items:
+                    mfa[key] = PROFILE_KEYS[key](items[key])
+            except ValueError as error:
+                where = key_lines.get(key, line)
+                broken[name] = ConfigError(str(error), path=path, line=where, profile=name, key=key)
+        if name not in broken or name in roles:
+            bases[name] = AwsBase(name, path, line, identity, has_static_keys=has_keys, **mfa)
     return roles, bases, broken, _endpoint_settings(config)
 
 

@@ -13,16 +13,22 @@ from functools import cached_property
 
 from rolehop import chain as chains
 from rolehop import config as configs
-from rolehop.cache import Cache, NullCache, open_cache
+from rolehop import validate
+from rolehop.cache import Cache, NullCache, load_backend, open_cache
 from rolehop.chain import Chain
 from rolehop.config import Config, Profile
 from rolehop.credentials import Credentials
-from rolehop.errors import CacheError, ChainLoopError, RolehopError
-from rolehop.providers import Provider
+from rolehop.errors import CacheError, ChainLoopError, RolehopError, UsageError
+from rolehop.keystore import KeyStore, StoredKey
+from rolehop.mfa import MfaCodes
+from rolehop.providers import MfaCodeSource, Provider
 from rolehop.providers.assume_role import AssumeRoleProvider
 from rolehop.providers.aws_profile import AwsProfileProvider, resolving
 from rolehop.providers.cached import CachedProvider, Status
-from rolehop.sts import Boto3StsClientFactory, StsClientFactory
+from rolehop.providers.credential_source import CredentialSourceProvider
+from rolehop.providers.session_token import SessionTokenProvider
+from rolehop.providers.stored_keys import StoredKeysProvider
+from rolehop.sts import Boto3StsClientFactory, StsClientFactory, caller_identity
 
 Clock = Callable[[], datetime]
 
@@ -78,9 +84,13 @@ class Rolehop:
         clock: Clock = utcnow,
         sts_factory: StsClientFactory | None = None,
         cache: Cache | None = None,
+        keystore: KeyStore | None = None,
+        mfa_codes: MfaCodeSource | None = None,
         warn: Callable[[str], None] = lambda message: None,
     ) -> None:
         self.environ = environ
+        self._keystore = keystore
+        self.mfa_codes: MfaCodeSource = mfa_codes or MfaCodes()
         self.config_path = config_path
         self.clock = clock
         self.sts_factory = sts_factory or Boto3StsClientFactory()
@@ -104,26 +114,65 @@ class Rolehop:
             clock=self.clock,
         )
 
+    def keystore(self) -> KeyStore:
+        """The long-term keys in the keyring; raises CacheError when no keyring is usable."""
+        if self._keystore is None:
+            backend = load_backend(self.config.settings.keyring_backend, self.environ)
+            self._keystore = KeyStore(backend, self.clock)
+        return self._keystore
+
+    def _stored_names(self) -> set[str]:
+        try:
+            return self.keystore().names()
+        except CacheError:
+            return set()
+
     def chain(self, name: str) -> Chain:
-        built = chains.build(self.config, name, self.environ)
+        built = chains.build(self.config, name, self.environ, self._stored_names)
         for warning in built.warnings:
             self.warn(warning)
         return built
 
+    def _base_provider(self, chain: Chain) -> Provider:
+        base, target = chain.base, chain.profile.name
+        if base.credential_source is not None:
+            return CredentialSourceProvider(base.credential_source, base.key, self.environ, target)
+        profile = AwsProfileProvider(base, target, chain.names[1:]) if base.aws else None
+        if not base.may_use_stored_keys and profile is not None:
+            return profile
+        # keys stored in the keyring under the base's name come first
+        return StoredKeysProvider(base.name, base.key, self.keystore, profile, target, self.warn)
+
     def _providers(self, chain: Chain, refresh: bool) -> list[CachedProvider]:
         target = chain.profile.name
-        source: Provider = AwsProfileProvider(chain.base, target, chain.names[1:])
-        wrapped: list[CachedProvider] = []
+        source: Provider = self._base_provider(chain)
         margin = self.config.settings.refresh_margin
+        if chain.mfa is not None:
+            session = SessionTokenProvider(
+                chain.mfa, source, self.sts_factory, self.mfa_codes, target
+            )
+            # --refresh renews roles, not the MFA session: no new code for that
+            source = CachedProvider(session, self.cache, self.clock, margin)
+        wrapped: list[CachedProvider] = []
         for hop in chain.hops:
-            inner = AssumeRoleProvider(hop, source, self.sts_factory, target, self.warn)
+            inner = AssumeRoleProvider(
+                hop, source, self.sts_factory, target, self.warn, self.mfa_codes
+            )
             cached = CachedProvider(inner, self.cache, self.clock, margin, refresh=refresh)
             wrapped.append(cached)
             source = cached
         return wrapped
 
-    def resolve(self, name: str, *, refresh: bool = False) -> Resolution:
-        """Credentials for ``name``: from the cache when good, else hop by hop from STS."""
+    def resolve(
+        self, name: str, *, refresh: bool = False, mfa_token: str | None = None
+    ) -> Resolution:
+        """Credentials for ``name``: from the cache when good, else hop by hop from STS.
+
+        ``mfa_token`` is the first MFA code to use (``--mfa-token``), before mfa_process or
+        the terminal are asked.
+        """
+        if mfa_token is not None:
+            self.mfa_codes = MfaCodes(mfa_token)
         chain = self.chain(name)
         looping = [hop for hop in chain.names[1:] if hop in resolving(self.environ)]
         if looping:
@@ -179,6 +228,43 @@ class Rolehop:
                 )
             )
         return summaries
+
+    # -- long-term keys ---------------------------------------------------------------
+
+    def check_keys(self, credentials: Credentials, region: str | None = None) -> str:
+        """The identity ARN these keys act as (GetCallerIdentity), or a clear error."""
+        client = self.sts_factory(credentials, region or self.config.settings.default_region)
+        return caller_identity(client, what="the keys to store")
+
+    def add_keys(self, name: str, credentials: Credentials) -> StoredKey:
+        """Store ``name``'s long-term keys; cached credentials made from older keys go."""
+        try:
+            validate.profile_name(name)
+        except ValueError as error:
+            raise UsageError(f"keys name: {error}") from None
+        stored = self.keystore().add(name, credentials)
+        self._forget_chains_from(name)
+        return stored
+
+    def remove_keys(self, name: str) -> bool:
+        removed = self.keystore().remove(name)
+        self._forget_chains_from(name)
+        return removed
+
+    def list_keys(self) -> list[StoredKey]:
+        return self.keystore().list()
+
+    def _forget_chains_from(self, base: str) -> None:
+        keys: set[str] = set()
+        for profile in self.config.profiles:
+            try:
+                built = chains.build(self.config, profile, self.environ, lambda: {base})
+            except RolehopError:
+                continue
+            if built.base.name == base:
+                keys.update(built.keys)
+        if keys:
+            self.cache.remove(keys)
 
     def clear_cache(self, name: str | None = None) -> int:
         """Remove cached credentials of one profile's chain, or every rolehop entry."""

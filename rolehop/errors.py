@@ -89,6 +89,12 @@ class SourceCredentialsError(RolehopError):
     exit_code = 6
 
 
+class MfaError(RolehopError):
+    """No MFA code could be had (no terminal, a failing mfa_process, bad input)."""
+
+    exit_code = 9
+
+
 class NetworkError(RolehopError):
     """The STS endpoint could not be reached in time."""
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from rolehop.chain import RoleHop
+from rolehop.chain import MfaHop, RoleHop
 from rolehop.credentials import Credentials
 from rolehop.errors import (
     AccessDeniedError,
@@ -82,7 +82,7 @@ class Boto3StsClientFactory:
         return client
 
 
-def _subject(hop: RoleHop, target: str) -> str:
+def _subject(hop: RoleHop | MfaHop, target: str) -> str:
     via = "" if hop.name == target else f" (hop {hop.name!r})"
     return f"profile {target!r}{via}"
 
@@ -97,42 +97,34 @@ def _caller_arn(client: STSClient, source: Credentials) -> str | None:
         return None
 
 
+def caller_identity(client: STSClient, *, what: str) -> str:
+    """GetCallerIdentity: who these credentials are. Every failure is one clear error."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    endpoint = client.meta.endpoint_url
+    try:
+        return client.get_caller_identity()["Arn"]
+    except ClientError as error:
+        details = error.response.get("Error", {})
+        code, message = details.get("Code", "Unknown"), details.get("Message", str(error))
+        if code in _INVALID_SOURCE:
+            raise SourceCredentialsError(
+                f"{what}: STS does not accept them ({code}: {message})"
+            ) from None
+        raise StsError(f"{what}: GetCallerIdentity failed: {code}: {message}") from None
+    except BotoCoreError as error:
+        raise NetworkError(f"{what}: cannot reach the STS endpoint {endpoint}: {error}") from None
+
+
 class ChainingLimitError(StsError):
     """STS refused a duration because the source is itself a role session."""
 
 
-def assume_role(
-    client: STSClient,
-    hop: RoleHop,
-    source: Credentials,
-    *,
-    target: str,
-    warn: Callable[[str], None] = lambda message: None,
-) -> Credentials:
-    """Call AssumeRole for ``hop``; every failure becomes one clear RolehopError.
-
-    A first hop whose base credentials are themselves a role session (SSO, a
-    credential_process...) is role chaining too, which rolehop cannot know beforehand: when
-    STS says so, the call is made again with the 1 hour maximum, and the user is told.
-    """
-    params = hop.assume_role_params()
-    try:
-        response = _call(client, hop, params, source, target)
-    except ChainingLimitError:
-        if params.get("DurationSeconds", 0) <= CHAINED_MAX_DURATION:
-            raise
-        warn(
-            f"{_subject(hop, target)}: duration_seconds {params['DurationSeconds']} lowered "
-            f"to {CHAINED_MAX_DURATION}: the source credentials are a role session, and AWS caps a "
-            "role assumed from one at 1 hour"
-        )
-        response = _call(
-            client, hop, {**params, "DurationSeconds": CHAINED_MAX_DURATION}, source, target
-        )
+def _issued(response: Any, subject: str) -> Credentials:
     issued = response["Credentials"]
     expiration: datetime = issued["Expiration"]
     if expiration.tzinfo is None:
-        raise StsError(f"{_subject(hop, target)}: STS returned an expiration without a timezone")
+        raise StsError(f"{subject}: STS returned an expiration without a timezone")
     return Credentials(
         access_key_id=issued["AccessKeyId"],
         secret_access_key=issued["SecretAccessKey"],
@@ -142,44 +134,125 @@ def assume_role(
     )
 
 
-def _call(
-    client: STSClient, hop: RoleHop, params: dict[str, Any], source: Credentials, target: str
-) -> Any:
-    from botocore.exceptions import (
-        BotoCoreError,
-        ClientError,
-        HTTPClientError,
+def assume_role(
+    client: STSClient,
+    hop: RoleHop,
+    source: Credentials,
+    *,
+    target: str,
+    token_code: str | None = None,
+    warn: Callable[[str], None] = lambda message: None,
+) -> Credentials:
+    """Call AssumeRole for ``hop``; every failure becomes one clear RolehopError.
+
+    A first hop whose base credentials are themselves a role session (SSO, a
+    credential_process...) is role chaining too, which rolehop cannot know beforehand: when
+    STS says so, the call is made again with the 1 hour maximum, and the user is told.
+    """
+    subject = _subject(hop, target)
+    params = hop.assume_role_params()
+    if token_code is not None:
+        params["TokenCode"] = token_code
+
+    def denied(caller: str, message: str) -> str:
+        mfa = (
+            f" The MFA code may also be wrong or expired (serial {hop.mfa_serial})."
+            if token_code is not None
+            else ""
+        )
+        return (
+            f"AccessDenied assuming {hop.role_arn} as {caller}. Both sides must agree: the "
+            f"role's trust policy must trust {caller}, and that caller's own policy must allow "
+            f"sts:AssumeRole on {hop.role_arn}.{mfa} (STS said: {message})"
+        )
+
+    def call(request: dict[str, Any]) -> Any:
+        return _request(
+            client.assume_role,
+            request,
+            client=client,
+            subject=subject,
+            action=f"AssumeRole {hop.role_arn}",
+            purpose=f"assume {hop.role_arn}",
+            source=source,
+            denied=denied,
+        )
+
+    try:
+        response = call(params)
+    except ChainingLimitError:
+        if params.get("DurationSeconds", 0) <= CHAINED_MAX_DURATION:
+            raise
+        warn(
+            f"{subject}: duration_seconds {params['DurationSeconds']} lowered to "
+            f"{CHAINED_MAX_DURATION}: the source credentials are a role session, and AWS caps "
+            "a role assumed from one at 1 hour"
+        )
+        response = call({**params, "DurationSeconds": CHAINED_MAX_DURATION})
+    return _issued(response, subject)
+
+
+def get_session_token(
+    client: STSClient, hop: MfaHop, source: Credentials, *, target: str, token_code: str
+) -> Credentials:
+    """GetSessionToken with an MFA code: the session every role of this base starts from."""
+    subject = _subject(hop, target)
+
+    def denied(caller: str, message: str) -> str:
+        return (
+            f"AccessDenied starting an MFA session as {caller} with MFA device {hop.serial}: "
+            f"the MFA code may be wrong or expired, or {hop.serial} is not this user's "
+            f"device. (STS said: {message})"
+        )
+
+    response = _request(
+        client.get_session_token,
+        {**hop.params(), "TokenCode": token_code},
+        client=client,
+        subject=subject,
+        action=f"GetSessionToken with MFA device {hop.serial}",
+        purpose=f"start the MFA session of {hop.name!r}",
+        source=source,
+        denied=denied,
     )
+    return _issued(response, subject)
+
+
+def _request(
+    operation: Callable[..., Any],
+    params: dict[str, Any],
+    *,
+    client: STSClient,
+    subject: str,
+    action: str,
+    purpose: str,
+    source: Credentials,
+    denied: Callable[[str, str], str],
+) -> Any:
+    """One STS call, its failures mapped to rolehop's errors (exit codes in errors.py)."""
+    from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
     from botocore.exceptions import ConnectionError as BotoConnectionError
 
-    subject = _subject(hop, target)
     endpoint = client.meta.endpoint_url
     try:
-        return client.assume_role(**params)
+        return operation(**params)
     except ClientError as error:
         details = error.response.get("Error", {})
         code, message = details.get("Code", "Unknown"), details.get("Message", str(error))
         if code == "AccessDenied":
             caller = _caller_arn(client, source) or "the source credentials"
-            raise AccessDeniedError(
-                f"{subject}: AccessDenied assuming {hop.role_arn} as {caller}. Both sides must "
-                f"agree: the role's trust policy must trust {caller}, and that caller's own "
-                f"policy must allow sts:AssumeRole on {hop.role_arn}. (STS said: {message})"
-            ) from None
+            raise AccessDeniedError(f"{subject}: {denied(caller, message)}") from None
         if code in _INVALID_SOURCE:
             raise SourceCredentialsError(
-                f"{subject}: STS rejected the source credentials for {hop.role_arn} "
-                f"({code}: {message})"
+                f"{subject}: STS rejected the source credentials to {purpose} ({code}: {message})"
             ) from None
         kind = StsError
         if code == "ValidationError" and "chaining" in message:
             kind = ChainingLimitError
-        raise kind(f"{subject}: AssumeRole {hop.role_arn} failed: {code}: {message}") from None
+        raise kind(f"{subject}: {action} failed: {code}: {message}") from None
     except (BotoConnectionError, HTTPClientError) as error:  # refused, timeouts, TLS, proxy
         raise NetworkError(
-            f"{subject}: cannot reach the STS endpoint {endpoint} to assume {hop.role_arn}: {error}"
+            f"{subject}: cannot reach the STS endpoint {endpoint} to {purpose}: {error}"
         ) from None
     except BotoCoreError as error:
-        raise StsError(
-            f"{subject}: AssumeRole {hop.role_arn} via {endpoint} failed: {error}"
-        ) from None
+        raise StsError(f"{subject}: {action} via {endpoint} failed: {error}") from None

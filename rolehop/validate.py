@@ -7,6 +7,7 @@ completes the sentence "profile 'x', key 'y': ...".
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -27,6 +28,7 @@ MFA_SERIAL = re.compile(r"[\w+=/:,.@-]{9,256}", re.ASCII)
 CREDENTIAL_SOURCES = ("Environment", "Ec2InstanceMetadata", "EcsContainer")
 
 MIN_DURATION, MAX_DURATION, CHAINED_MAX_DURATION = 900, 43200, 3600
+MAX_SESSION_DURATION, DEFAULT_SESSION_DURATION = 129600, 43200
 MAX_POLICY_ARNS, MAX_SESSION_TAGS = 10, 50
 # botocore re-runs a credential_process once fewer than 15 minutes remain.
 ADVISORY_REFRESH = timedelta(minutes=15)
@@ -81,6 +83,31 @@ def credential_source(value: Any) -> str:
     text = string(value)
     if text not in CREDENTIAL_SOURCES:
         raise ValueError(f"{text!r} is not one of {', '.join(CREDENTIAL_SOURCES)}")
+    return text
+
+
+def session_duration(value: Any) -> int:
+    """GetSessionToken's DurationSeconds: 15 minutes to 36 hours for an IAM user."""
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("must be a whole number of seconds")
+    if not MIN_DURATION <= value <= MAX_SESSION_DURATION:
+        raise ValueError(
+            f"{value} is outside {MIN_DURATION}-{MAX_SESSION_DURATION} seconds (STS limits)"
+        )
+    return value
+
+
+def mfa_process(value: Any) -> str:
+    """A command line, split like a shell would (but never run by one)."""
+    text = string(value)
+    try:
+        words = shlex.split(text)
+    except ValueError as error:
+        raise ValueError(f"{text!r} is not a command line: {error}") from None
+    if not words:
+        raise ValueError("must name a command")
     return text
 
 

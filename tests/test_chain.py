@@ -239,7 +239,8 @@ def test_source_profile_not_found_names_the_three_files(sandbox: Sandbox) -> Non
     assert str(error) == (
         f"{sandbox.rolehop_config}:4: profile 'a', key 'source_profile': "
         f"source profile 'nowhere' not found in {sandbox.rolehop_config}, "
-        f"{sandbox.aws_config} or {sandbox.aws_credentials}"
+        f"{sandbox.aws_config} or {sandbox.aws_credentials}, and no keys are stored as "
+        "'nowhere' (rolehop keys add nowhere)"
     )
 
 
@@ -292,60 +293,106 @@ def test_check_lists_every_problem(sandbox: Sandbox) -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# unsupported keys
+# MFA, stored keys and credential_source
+
+SERIAL = "arn:aws:iam::123456789012:mfa/alice"
 
 
-@pytest.mark.parametrize(
-    ("line", "key"),
-    [
-        ('mfa_serial = "arn:aws:iam::123456789012:mfa/alice"', "mfa_serial"),
-        ('mfa_process = "get-mfa-code"', "mfa_process"),
-    ],
-)
-def test_mfa_is_not_supported_yet(sandbox: Sandbox, line: str, key: str) -> None:
+def test_role_mfa_serial_goes_with_the_assume_role_call(sandbox: Sandbox) -> None:
     sandbox.write_rolehop(
         f"""\
         [profiles.a]
         role_arn = "{arn("a")}"
         source_profile = "base"
-        {line}
+        mfa_serial = "{SERIAL}"
         """
     )
-    error = build_error("a")
-    assert str(error) == (
-        f"{sandbox.rolehop_config}:4: profile 'a', key {key!r}: is not supported by this "
-        "version of rolehop yet; use a source_profile whose credentials need no MFA"
-    )
+    built = build("a")
+    assert built.mfa is None
+    assert built.hops[0].assume_role_params()["SerialNumber"] == SERIAL
+    assert "TokenCode" not in built.hops[0].assume_role_params()
 
 
-def test_credential_source_is_not_supported_yet(sandbox: Sandbox) -> None:
+def test_base_mfa_makes_one_session_for_every_role(sandbox: Sandbox) -> None:
     sandbox.write_rolehop(
         f"""\
-        [profiles.a]
-        role_arn = "{arn("a")}"
-        credential_source = "Ec2InstanceMetadata"
-        """
-    )
-    error = build_error("a")
-    assert (error.profile, error.key, error.line) == ("a", "credential_source", 3)
-    assert error.problem.startswith("is not supported by this version of rolehop yet")
+        [profiles.base]
+        mfa_serial = "{SERIAL}"
+        session_duration = 7200
 
-
-def test_mfa_deeper_in_the_chain_is_refused_too(sandbox: Sandbox) -> None:
-    sandbox.write_rolehop(
-        f"""\
         [profiles.a]
         role_arn = "{arn("a")}"
         source_profile = "base"
-        mfa_serial = "arn:aws:iam::123456789012:mfa/alice"
+        duration_seconds = 43200
+        mfa_serial = "{SERIAL}"
 
         [profiles.b]
         role_arn = "{arn("b")}"
-        source_profile = "a"
+        source_profile = "base"
         """
     )
-    error = build_error("b")
-    assert (error.profile, error.key, error.line) == ("a", "mfa_serial", 4)
+    a, b = build("a"), build("b")
+    assert a.mfa is not None and a.mfa == b.mfa
+    assert a.mfa.params() == {"SerialNumber": SERIAL, "DurationSeconds": 7200}
+    assert a.keys[:2] == b.keys[:2] == (a.base.key, a.mfa.key)
+    # a role from the MFA session is not role chaining, and needs no second code
+    assert a.hops[0].source_key == a.mfa.key
+    assert a.hops[0].assume_role_params()["DurationSeconds"] == 43200
+    assert "SerialNumber" not in a.hops[0].assume_role_params()
+    assert a.warnings == ()
+
+
+def test_mfa_session_defaults_to_twelve_hours(sandbox: Sandbox) -> None:
+    sandbox.write_aws_config(f"[profile base]\nmfa_serial = {SERIAL}\nmfa_process = ykman x\n")
+    sandbox.write_rolehop(f'[profiles.a]\nrole_arn = "{arn("a")}"\nsource_profile = "base"\n')
+    mfa = build("a").mfa
+    assert mfa is not None
+    assert (mfa.duration_seconds, mfa.mfa_process) == (43200, "ykman x")
+
+
+def test_base_profile_is_not_a_target(sandbox: Sandbox) -> None:
+    sandbox.write_rolehop(f'[profiles.base]\nmfa_serial = "{SERIAL}"\n')
+    error = build_error("base")
+    assert error.problem.startswith("is a base profile (no role_arn)")
+    assert (error.profile, error.line) == ("base", 1)
+
+
+def test_keys_stored_under_an_unknown_name_make_a_base(sandbox: Sandbox) -> None:
+    sandbox.write_rolehop(f'[profiles.a]\nrole_arn = "{arn("a")}"\nsource_profile = "joe"\n')
+    built = chain.build(load(), "a", ENV, lambda: {"joe"})
+    assert (built.base.name, built.base.aws) == ("joe", None)
+    assert built.base.may_use_stored_keys
+
+
+def test_stored_keys_are_asked_only_when_the_files_do_not_know_the_source(
+    sandbox: Sandbox,
+) -> None:
+    write_chain(sandbox)
+
+    def no_keyring() -> set[str]:
+        raise AssertionError("the keyring must not be opened")
+
+    assert chain.build(load(), "c", ENV, no_keyring).names == ("base", "a", "b", "c")
+
+
+@pytest.mark.parametrize("source", ["Environment", "Ec2InstanceMetadata", "EcsContainer"])
+def test_credential_source_is_the_base(sandbox: Sandbox, source: str) -> None:
+    sandbox.write_rolehop(
+        f'[profiles.a]\nrole_arn = "{arn("a")}"\ncredential_source = "{source}"\n'
+    )
+    built = build("a")
+    assert (built.base.credential_source, built.names, built.mfa) == (source, (source, "a"), None)
+    assert not built.base.may_use_stored_keys
+
+
+def test_environment_source_key_follows_the_access_key_id(sandbox: Sandbox) -> None:
+    sandbox.write_rolehop(
+        f'[profiles.a]\nrole_arn = "{arn("a")}"\ncredential_source = "Environment"\n'
+    )
+    one = build("a", {**ENV, "AWS_ACCESS_KEY_ID": "AKIAONE"}).keys
+    two = build("a", {**ENV, "AWS_ACCESS_KEY_ID": "AKIATWO"}).keys
+    same = build("a", {**ENV, "AWS_ACCESS_KEY_ID": "AKIAONE", "AWS_SECRET_ACCESS_KEY": "x"}).keys
+    assert one != two and one == same
 
 
 # ---------------------------------------------------------------------------------------
@@ -690,13 +737,16 @@ def test_secrets_are_not_part_of_the_key_material(
 def test_base_key_is_built_from_non_secret_identity(sandbox: Sandbox) -> None:
     write_chain(sandbox)
     base = build("c").base
-    assert base.base.identity == (("aws_access_key_id", "AKIABASEEXAMPLE0001"),)
+    assert base.aws is not None
+    assert base.aws.identity == (("aws_access_key_id", "AKIABASEEXAMPLE0001"),)
     assert base.key == chain._digest(
         {
             "v": chain.CACHE_FORMAT,
-            "kind": "aws-profile",
+            "kind": "profile",
             "name": "base",
             "identity": [["aws_access_key_id", "AKIABASEEXAMPLE0001"]],
+            "credential_source": None,
+            "source_identity": [],
             "files": [str(sandbox.aws_config), str(sandbox.aws_credentials)],
             "endpoint": None,
             "endpoint_settings": [],

@@ -423,10 +423,10 @@ BAD_TOML: dict[str, Bad] = {
     ),
     "missing-role-arn": Bad(
         profile_a('source_profile = "base"', 'region = "eu-west-1"'),
-        5,
+        6,
         "a",
-        None,
-        "role_arn is required",
+        "source_profile",
+        "belongs to a role profile, and this one has no role_arn",
     ),
     "missing-source-profile": Bad(
         profile_a(f'role_arn = "{ARN}"', 'region = "eu-west-1"'),

@@ -249,7 +249,7 @@ def broken_resolve(monkeypatch: pytest.MonkeyPatch) -> list[BaseException]:
     """Make ``Rolehop.resolve`` raise the exception the test appends."""
     raised: list[BaseException] = []
 
-    def broken(self: Rolehop, name: str, *, refresh: bool = False) -> None:
+    def broken(self: Rolehop, name: str, **options: object) -> None:
         raise raised[0]
 
     monkeypatch.setattr(Rolehop, "resolve", broken)

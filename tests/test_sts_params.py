@@ -527,7 +527,7 @@ def test_rejected_source_credentials(world: World, code: str) -> None:
 
     world.sts.verify()
     assert str(caught.value) == (
-        f"profile 'company': STS rejected the source credentials for {COMPANY_ROLE} "
+        f"profile 'company': STS rejected the source credentials to assume {COMPANY_ROLE} "
         f"({code}: the token is bad)"
     )
     assert caught.value.exit_code == 6
@@ -920,7 +920,8 @@ def test_profiles_summarises_every_profile(world: World) -> None:
             chain=(),
             region="ap-south-1",
             error=f"{rolehop_path}:15: profile 'orphan', key 'source_profile': source profile "
-            f"'nobody' not found in {rolehop_path}, {aws_path} or {sandbox.aws_credentials}",
+            f"'nobody' not found in {rolehop_path}, {aws_path} or {sandbox.aws_credentials}, "
+            "and no keys are stored as 'nobody' (rolehop keys add nobody)",
         ),
         ProfileSummary(
             "research",

@@ -22,6 +22,11 @@ from rolehop.output import (
 refresh_option = click.option(
     "--refresh", is_flag=True, help="Ignore cached credentials and assume the roles again."
 )
+mfa_token_option = click.option(
+    "--mfa-token",
+    metavar="CODE",
+    help="The MFA code, if one is needed (else mfa_process, else a prompt on the terminal).",
+)
 profile_argument = click.argument("profile")
 
 
@@ -33,8 +38,11 @@ profile_argument = click.argument("profile")
     help="Syntax of the output (default: from $SHELL).",
 )
 @refresh_option
+@mfa_token_option
 @pass_state
-def env(state: AppState, profile: str, shell: Shell | None, refresh: bool) -> None:
+def env(
+    state: AppState, profile: str, shell: Shell | None, refresh: bool, mfa_token: str | None
+) -> None:
     """Print shell code that exports PROFILE's credentials.
 
     \b
@@ -42,15 +50,16 @@ def env(state: AppState, profile: str, shell: Shell | None, refresh: bool) -> No
       rolehop env research-ro | source         # fish
     """
     chosen = shell or shell_from_environ(os.environ)  # before any STS call
-    resolution = state.app.resolve(profile, refresh=refresh)
+    resolution = state.app.resolve(profile, refresh=refresh, mfa_token=mfa_token)
     click.echo(render_env(environment(resolution), chosen), nl=False)
 
 
 @click.command("credential-process")
 @profile_argument
 @refresh_option
+@mfa_token_option
 @pass_state
-def credential_process(state: AppState, profile: str, refresh: bool) -> None:
+def credential_process(state: AppState, profile: str, refresh: bool, mfa_token: str | None) -> None:
     """Print PROFILE's credentials as AWS credential_process JSON (Version 1).
 
     \b
@@ -58,7 +67,7 @@ def credential_process(state: AppState, profile: str, refresh: bool) -> None:
       [profile research]
       credential_process = rolehop credential-process research-ro
     """
-    resolution = state.app.resolve(profile, refresh=refresh)
+    resolution = state.app.resolve(profile, refresh=refresh, mfa_token=mfa_token)
     click.echo(credential_process_json(resolution.credentials))
 
 
@@ -68,9 +77,16 @@ def credential_process(state: AppState, profile: str, refresh: bool) -> None:
 )
 @profile_argument
 @refresh_option
+@mfa_token_option
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @pass_state
-def exec_(state: AppState, profile: str, refresh: bool, command: tuple[str, ...]) -> None:
+def exec_(
+    state: AppState,
+    profile: str,
+    refresh: bool,
+    mfa_token: str | None,
+    command: tuple[str, ...],
+) -> None:
     """Run COMMAND with PROFILE's credentials in its environment.
 
     \b
@@ -90,7 +106,7 @@ def exec_(state: AppState, profile: str, refresh: bool, command: tuple[str, ...]
     if not args or not args[0]:
         raise click.UsageError("missing COMMAND after --")
     command = tuple(args)
-    resolution = state.app.resolve(profile, refresh=refresh)
+    resolution = state.app.resolve(profile, refresh=refresh, mfa_token=mfa_token)
     child_env = environment(resolution).apply(os.environ)
     sys.stdout.flush()
     sys.stderr.flush()

@@ -7,6 +7,7 @@ not logic inside the others.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from rolehop.credentials import Credentials
@@ -22,3 +23,7 @@ class Provider(Protocol):
         ...
 
     def load(self) -> Credentials: ...
+
+
+# (serial, target profile, mfa_process) -> a 6-digit code; see rolehop.mfa.MfaCodes
+MfaCodeSource = Callable[[str, str, "str | None"], str]

@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 from rolehop.chain import RoleHop
 from rolehop.credentials import Credentials
-from rolehop.providers import Provider
+from rolehop.errors import MfaError
+from rolehop.providers import MfaCodeSource, Provider
 from rolehop.sts import StsClientFactory, assume_role
 
 log = logging.getLogger(__name__)
@@ -21,8 +22,10 @@ class AssumeRoleProvider:
         client_factory: StsClientFactory,
         target: str,
         warn: Callable[[str], None] = lambda message: None,
+        codes: MfaCodeSource | None = None,
     ) -> None:
         self.warn = warn
+        self.codes = codes
         self.hop = hop
         self.source = source
         self.client_factory = client_factory
@@ -46,4 +49,16 @@ class AssumeRoleProvider:
             source_credentials.arn or source_credentials.access_key_id,
             self.hop.assume_role_params(),
         )
-        return assume_role(client, self.hop, source_credentials, target=self.target, warn=self.warn)
+        code = None
+        if self.hop.mfa_serial is not None:
+            if self.codes is None:
+                raise MfaError(f"profile {self.target!r}: no way to ask for an MFA code")
+            code = self.codes(self.hop.mfa_serial, self.target, self.hop.profile.mfa_process)
+        return assume_role(
+            client,
+            self.hop,
+            source_credentials,
+            target=self.target,
+            token_code=code,
+            warn=self.warn,
+        )

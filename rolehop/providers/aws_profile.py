@@ -60,7 +60,7 @@ class AwsProfileProvider:
     def _fail(self, problem: str) -> SourceCredentialsError:
         return SourceCredentialsError(
             f"profile {self.target!r}: source profile {self.name!r} "
-            f"({self.hop.base.path}): {problem}"
+            f"({self.hop.aws.path if self.hop.aws else self.hop.aws_config_path}): {problem}"
         )
 
     def load(self) -> Credentials:

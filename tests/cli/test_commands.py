@@ -585,7 +585,7 @@ def test_debug_error_shows_the_traceback(sandbox: Sandbox, run_rolehop: RunRoleh
 def test_unexpected_exception_is_an_internal_error_without_traceback(
     sts: StubSts, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(self: Rolehop, name: str, *, refresh: bool = False) -> None:
+    def broken(self: Rolehop, name: str, **options: object) -> None:
         raise KeyError("boom")
 
     monkeypatch.setattr(Rolehop, "resolve", broken)
@@ -602,7 +602,7 @@ def test_unexpected_exception_is_an_internal_error_without_traceback(
 def test_unexpected_exception_with_debug_shows_the_traceback(
     sts: StubSts, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(self: Rolehop, name: str, *, refresh: bool = False) -> None:
+    def broken(self: Rolehop, name: str, **options: object) -> None:
         raise KeyError("boom")
 
     monkeypatch.setattr(Rolehop, "resolve", broken)

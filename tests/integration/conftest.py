@@ -1,4 +1,7 @@
-"""A moto server over HTTP, shared by the integration tests and reset for each one."""
+"""A moto server over HTTP, shared by the integration tests and reset for each one.
+
+``joe`` seeds it and puts Joe's access key into the sandbox's AWS credentials file.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from rolehop.demo import Emulator
+from tests.conftest import Sandbox
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +36,20 @@ def moto(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Emulator:
         pass
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
     return Emulator(moto_url)
+
+
+@pytest.fixture
+def joe(sandbox: Sandbox, moto: Emulator) -> dict[str, str]:
+    """Seed the emulator and write Joe's access key into ``~/.aws/credentials`` as ``joe``.
+
+    Returns the key (``id``, ``secret``), as :meth:`Emulator.seed` does.
+    """
+    key = moto.seed()
+    sandbox.write_aws_credentials(
+        f"""\
+        [joe]
+        aws_access_key_id = {key["id"]}
+        aws_secret_access_key = {key["secret"]}
+        """
+    )
+    return key

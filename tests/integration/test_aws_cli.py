@@ -14,7 +14,8 @@ import pytest
 
 from rolehop.demo import RESEARCH, ROLE_ARN, ROLE_NAME, Emulator
 from tests.conftest import REPO, Sandbox
-from tests.support.tools import aws_cli_dir
+from tests.support.emulator import RESEARCH_RO_TOML
+from tests.support.tools import aws_cli_dir, run_captured
 
 ROLE_CALLER = f"arn:aws:sts::{RESEARCH}:assumed-role/{ROLE_NAME}/rolehop-tester"
 ROLEHOP = f"{shlex.quote(sys.executable)} -m rolehop"
@@ -35,22 +36,8 @@ def aws_env(moto: Emulator, subprocess_env: dict[str, str]) -> dict[str, str]:
     }
 
 
-def _joe(sandbox: Sandbox, moto: Emulator) -> dict[str, str]:
-    key = moto.seed()
-    sandbox.write_aws_credentials(
-        f"""\
-        [joe]
-        aws_access_key_id = {key["id"]}
-        aws_secret_access_key = {key["secret"]}
-        """
-    )
-    return key
-
-
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        args, env=env, capture_output=True, text=True, timeout=60, check=False, cwd=REPO
-    )
+    return run_captured(args, env, cwd=REPO)
 
 
 def _aws(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -77,21 +64,11 @@ def _assert_is_role(identity: dict[str, str]) -> None:
     assert identity["UserId"].endswith(":rolehop-tester")
 
 
-def _write_research_ro_toml(sandbox: Sandbox) -> None:
-    sandbox.write_rolehop(
-        f"""\
-        [profiles.research-ro]
-        role_arn = "{ROLE_ARN}"
-        source_profile = "joe"
-        """
-    )
-
-
+@pytest.mark.usefixtures("joe")
 def test_credential_process_profile_then_cache_hit(
     sandbox: Sandbox, moto: Emulator, aws_env: dict[str, str]
 ) -> None:
-    _joe(sandbox, moto)
-    _write_research_ro_toml(sandbox)
+    sandbox.write_rolehop(RESEARCH_RO_TOML)
     sandbox.write_aws_config(
         f"""\
         [profile research]
@@ -113,10 +90,10 @@ def test_credential_process_profile_then_cache_hit(
     assert keyring_file.read_text() == cached
 
 
+@pytest.mark.usefixtures("joe")
 def test_aws_config_role_profile_needs_no_rolehop_setup(
     sandbox: Sandbox, moto: Emulator, aws_env: dict[str, str]
 ) -> None:
-    _joe(sandbox, moto)
     assert not sandbox.rolehop_config.exists()
     sandbox.write_aws_config(
         f"""\
@@ -143,11 +120,9 @@ def test_aws_config_role_profile_needs_no_rolehop_setup(
     assert not sandbox.rolehop_config.exists()
 
 
-def test_exec_propagates_the_exit_code(
-    sandbox: Sandbox, moto: Emulator, aws_env: dict[str, str]
-) -> None:
-    _joe(sandbox, moto)
-    _write_research_ro_toml(sandbox)
+@pytest.mark.usefixtures("joe")
+def test_exec_propagates_the_exit_code(sandbox: Sandbox, aws_env: dict[str, str]) -> None:
+    sandbox.write_rolehop(RESEARCH_RO_TOML)
 
     result = _rolehop(
         aws_env, "exec", "research-ro", "--", "sh", "-c", "echo out; echo err >&2; exit 7"
@@ -160,12 +135,12 @@ def test_exec_propagates_the_exit_code(
     assert ok.returncode == 0, ok.stderr
 
 
+@pytest.mark.usefixtures("joe")
 def test_exec_refresh_assumes_again(
     sandbox: Sandbox, moto: Emulator, aws_env: dict[str, str]
 ) -> None:
     """The synopsis: ``rolehop exec PROFILE [--refresh] -- COMMAND [ARGS...]``."""
-    _joe(sandbox, moto)
-    _write_research_ro_toml(sandbox)
+    sandbox.write_rolehop(RESEARCH_RO_TOML)
     assert _rolehop(aws_env, "credential-process", "research-ro").returncode == 0
     calls = moto.assume_role_calls()
 
@@ -180,9 +155,9 @@ def test_exec_refresh_assumes_again(
     assert moto.assume_role_calls() == calls + 2
 
 
+@pytest.mark.usefixtures("joe")
 def test_exec_child_environment(sandbox: Sandbox, moto: Emulator, aws_env: dict[str, str]) -> None:
-    _joe(sandbox, moto)
-    _write_research_ro_toml(sandbox)
+    sandbox.write_rolehop(RESEARCH_RO_TOML)
     parent = {
         **aws_env,
         "AWS_PROFILE": "joe",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import textwrap
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ import pytest
 
 from rolehop.demo import RESEARCH, ROLE_ARN, ROLE_NAME, Emulator
 from tests.conftest import RunRolehop, Sandbox
+from tests.support.emulator import RESEARCH_RO_TOML, caller_arn
 
 WAREHOUSE = "777788889999"
 WAREHOUSE_ROLE = "Warehouse-Reader"
@@ -85,15 +87,8 @@ def recorded_assume_roles(moto: Emulator) -> list[tuple[str, dict[str, str]]]:
     return calls
 
 
-def _seed_chain(sandbox: Sandbox, moto: Emulator, warehouse_extra: str = "") -> dict[str, str]:
-    key = moto.seed()
-    sandbox.write_aws_credentials(
-        f"""\
-        [joe]
-        aws_access_key_id = {key["id"]}
-        aws_secret_access_key = {key["secret"]}
-        """
-    )
+def _warehouse_chain(sandbox: Sandbox, moto: Emulator, warehouse_extra: str = "") -> None:
+    """The warehouse role, trusting the research role; rolehop profiles for both hops."""
     trust = {
         "Version": "2012-10-17",
         "Statement": [
@@ -107,18 +102,16 @@ def _seed_chain(sandbox: Sandbox, moto: Emulator, warehouse_extra: str = "") -> 
     iam = moto.client("iam", **moto._admin_of(WAREHOUSE))
     iam.create_role(RoleName=WAREHOUSE_ROLE, AssumeRolePolicyDocument=json.dumps(trust))
     sandbox.write_rolehop(
-        f"""\
-        [profiles.research-ro]
-        role_arn = "{ROLE_ARN}"
-        source_profile = "joe"
-
-        [profiles.warehouse]
-        role_arn = "{WAREHOUSE_ARN}"
-        source_profile = "research-ro"
-        {warehouse_extra}
-        """
+        RESEARCH_RO_TOML
+        + textwrap.dedent(
+            f"""
+            [profiles.warehouse]
+            role_arn = "{WAREHOUSE_ARN}"
+            source_profile = "research-ro"
+            {warehouse_extra}
+            """
+        )
     )
-    return key
 
 
 def _issued(run_rolehop: RunRolehop, *args: str) -> dict[str, Any]:
@@ -136,26 +129,19 @@ def _issued(run_rolehop: RunRolehop, *args: str) -> dict[str, Any]:
     return document
 
 
-def _caller_arn(moto: Emulator, document: dict[str, Any]) -> str:
-    sts = moto.client(
-        "sts",
-        aws_access_key_id=document["AccessKeyId"],
-        aws_secret_access_key=document["SecretAccessKey"],
-        aws_session_token=document["SessionToken"],
-    )
-    arn: str = sts.get_caller_identity()["Arn"]
-    return arn
-
-
 def test_two_hops_cold_then_cached(
-    sandbox: Sandbox, moto: Emulator, recorder: None, run_rolehop: RunRolehop
+    sandbox: Sandbox,
+    moto: Emulator,
+    recorder: None,
+    run_rolehop: RunRolehop,
+    joe: dict[str, str],
 ) -> None:
-    joe = _seed_chain(sandbox, moto)
+    _warehouse_chain(sandbox, moto)
     setup_calls = len(assumed_roles(moto))
 
     warehouse = _issued(run_rolehop, "warehouse")
 
-    assert _caller_arn(moto, warehouse) == WAREHOUSE_CALLER
+    assert caller_arn(moto, warehouse) == WAREHOUSE_CALLER
     made = assumed_roles(moto)[setup_calls:]
     assert [(e["role_arn"], e["account_id"], e["session_name"]) for e in made] == [
         (ROLE_ARN, RESEARCH, "rolehop-tester"),
@@ -180,20 +166,21 @@ def test_two_hops_cold_then_cached(
     research = _issued(run_rolehop, "research-ro")  # the intermediate hop is cached too
     assert len(assumed_roles(moto)) == setup_calls + 2
     assert research["AccessKeyId"] == research_entry["access_key_id"]
-    assert _caller_arn(moto, research) == RESEARCH_CALLER
+    assert caller_arn(moto, research) == RESEARCH_CALLER
 
 
+@pytest.mark.usefixtures("joe")
 def test_refresh_then_cache_clear(
     sandbox: Sandbox, moto: Emulator, run_rolehop: RunRolehop
 ) -> None:
-    _seed_chain(sandbox, moto)
+    _warehouse_chain(sandbox, moto)
     first = _issued(run_rolehop, "warehouse")
     calls = moto.assume_role_calls()
 
     refreshed = _issued(run_rolehop, "warehouse", "--refresh")
     assert moto.assume_role_calls() == calls + 2  # --refresh assumes every hop again
     assert refreshed["AccessKeyId"] != first["AccessKeyId"]
-    assert _caller_arn(moto, refreshed) == WAREHOUSE_CALLER
+    assert caller_arn(moto, refreshed) == WAREHOUSE_CALLER
     assert _issued(run_rolehop, "warehouse") == refreshed  # and stores what it got
     assert moto.assume_role_calls() == calls + 2
 
@@ -204,13 +191,14 @@ def test_refresh_then_cache_clear(
     after = _issued(run_rolehop, "warehouse")
     assert moto.assume_role_calls() == calls + 4
     assert after["AccessKeyId"] not in (first["AccessKeyId"], refreshed["AccessKeyId"])
-    assert _caller_arn(moto, after) == WAREHOUSE_CALLER
+    assert caller_arn(moto, after) == WAREHOUSE_CALLER
 
 
+@pytest.mark.usefixtures("joe")
 def test_chained_duration_is_lowered_to_one_hour(
     sandbox: Sandbox, moto: Emulator, recorder: None, run_rolehop: RunRolehop
 ) -> None:
-    _seed_chain(sandbox, moto, warehouse_extra="duration_seconds = 7200")
+    _warehouse_chain(sandbox, moto, warehouse_extra="duration_seconds = 7200")
 
     started = datetime.now(UTC)
     result = run_rolehop("credential-process", "warehouse")
@@ -230,19 +218,13 @@ def test_chained_duration_is_lowered_to_one_hour(
     assert second_hop["DurationSeconds"] == "3600"
 
 
+@pytest.mark.usefixtures("joe")
 def test_first_hop_keeps_its_duration(
     sandbox: Sandbox, moto: Emulator, run_rolehop: RunRolehop
 ) -> None:
     """Only hops after the first are capped: the first is assumed with Joe's own keys."""
-    _seed_chain(sandbox, moto)
-    sandbox.write_rolehop(
-        f"""\
-        [profiles.research-ro]
-        role_arn = "{ROLE_ARN}"
-        source_profile = "joe"
-        duration_seconds = 7200
-        """
-    )
+    _warehouse_chain(sandbox, moto)
+    sandbox.write_rolehop(RESEARCH_RO_TOML + "duration_seconds = 7200\n")
     started = datetime.now(UTC)
     result = run_rolehop("credential-process", "research-ro")
     assert result.returncode == 0, result.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 
 from rolehop.demo import ITEM_ID, PROFILE, ROLE_NAME
 from tests.conftest import REPO, Sandbox
+from tests.support.tools import run_captured
 
 
 def _tree(root: Path) -> dict[str, tuple[int, int]]:
@@ -40,15 +40,7 @@ def test_demo_runs_and_leaves_nothing_behind(
     assert "AWS_ENDPOINT_URL" not in subprocess_env  # the demo brings its own emulator
     env = {**subprocess_env, **user_environ, "TMPDIR": str(tmp), "COLUMNS": "200"}
 
-    result = subprocess.run(
-        [sys.executable, "-m", "rolehop", "demo"],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_captured([sys.executable, "-m", "rolehop", "demo"], env, cwd=REPO, timeout=120)
 
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout

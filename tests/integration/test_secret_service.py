@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from rolehop.cache import INDEX, SERVICE
-from rolehop.demo import ROLE_ARN, Emulator
+from rolehop.demo import Emulator
 from tests.conftest import Sandbox
-from tests.support.tools import require_tool
+from tests.support.emulator import RESEARCH_RO_TOML
+from tests.support.tools import require_tool, run_captured
 
 SCRIPT = """\
 set -eu
@@ -24,18 +26,13 @@ secret-tool lookup service {service} username {index} > "$OUT/index-after.json" 
 """
 
 
+@pytest.mark.usefixtures("joe")
 def test_cache_round_trip_through_gnome_keyring(
     sandbox: Sandbox, moto: Emulator, subprocess_env: dict[str, str]
 ) -> None:
     for tool in ("dbus-run-session", "gnome-keyring-daemon", "secret-tool"):
         require_tool(tool)
-    key = moto.seed()
-    sandbox.write_aws_credentials(
-        f"[joe]\naws_access_key_id = {key['id']}\naws_secret_access_key = {key['secret']}\n"
-    )
-    sandbox.write_rolehop(
-        f'[profiles.research-ro]\nrole_arn = "{ROLE_ARN}"\nsource_profile = "joe"\n'
-    )
+    sandbox.write_rolehop(RESEARCH_RO_TOML)
     out = sandbox.root / "out"
     out.mkdir()
     script = sandbox.root / "secret-service.sh"
@@ -44,14 +41,7 @@ def test_cache_round_trip_through_gnome_keyring(
     env.pop("ROLEHOP_TEST_KEYRING")
     before = moto.assume_role_calls()
 
-    done = subprocess.run(
-        ["dbus-run-session", "--", "bash", str(script)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_captured(["dbus-run-session", "--", "bash", str(script)], env, timeout=120)
 
     assert done.returncode == 0, done.stderr
     first = json.loads((out / "first.json").read_text())

@@ -18,10 +18,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rolehop.demo import RESEARCH, ROLE_ARN, ROLE_NAME, Emulator
+from rolehop.demo import RESEARCH, ROLE_NAME, Emulator
 from rolehop.output import UNSET, Environment, Shell, render_env
 from tests.conftest import REPO, Sandbox
-from tests.support.tools import aws_cli_dir, require_tool
+from tests.support.emulator import RESEARCH_RO_TOML
+from tests.support.tools import aws_cli_dir, require_tool, run_captured
 
 POSIX_SHELLS: tuple[Shell, ...] = ("bash", "zsh")
 REAL_SHELLS: tuple[Shell, ...] = (*POSIX_SHELLS, "fish")
@@ -197,26 +198,13 @@ def test_env_output_unsets_left_over_profiles(shell: Shell, sandbox: Sandbox) ->
 
 
 @pytest.mark.parametrize("shell", REAL_SHELLS)
+@pytest.mark.usefixtures("joe")
 def test_shell_evals_rolehop_env_then_aws_cli_is_the_role(
     shell: Shell, sandbox: Sandbox, moto: Emulator, subprocess_env: dict[str, str]
 ) -> None:
     aws_dir = aws_cli_dir()
-    key = moto.seed()
-    sandbox.write_aws_credentials(
-        f"""\
-        [joe]
-        aws_access_key_id = {key["id"]}
-        aws_secret_access_key = {key["secret"]}
-        """
-    )
     sandbox.write_rolehop(
-        f"""\
-        [profiles.research-ro]
-        role_arn = "{ROLE_ARN}"
-        source_profile = "joe"
-        region = "us-east-1"
-        role_session_name = "rolehop-joe"
-        """
+        RESEARCH_RO_TOML + 'region = "us-east-1"\nrole_session_name = "rolehop-joe"\n'
     )
     dump = sandbox.root / "environ"
     python = _var(shell, "ROLEHOP_TEST_PYTHON")
@@ -238,15 +226,7 @@ def test_shell_evals_rolehop_env_then_aws_cli_is_the_role(
     }
     before = moto.assume_role_calls()
 
-    result = subprocess.run(
-        _argv(shell, program),
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_captured(_argv(shell, program), env, cwd=REPO)
 
     assert result.returncode == 0, result.stderr
     identity = json.loads(result.stdout)

@@ -4,30 +4,16 @@ from __future__ import annotations
 
 import json
 
-from rolehop.demo import COMPANY, RESEARCH, ROLE_ARN, ROLE_NAME, Emulator
+import pytest
+
+from rolehop.demo import COMPANY, RESEARCH, ROLE_NAME, Emulator
 from tests.conftest import RunRolehop, Sandbox
+from tests.support.emulator import RESEARCH_RO_TOML, caller_arn
 
 
-def _joe(sandbox: Sandbox, moto: Emulator) -> None:
-    key = moto.seed()
-    sandbox.write_aws_credentials(
-        f"""\
-        [joe]
-        aws_access_key_id = {key["id"]}
-        aws_secret_access_key = {key["secret"]}
-        """
-    )
-
-
+@pytest.mark.usefixtures("joe")
 def test_one_hop_then_cache_hit(sandbox: Sandbox, moto: Emulator, run_rolehop: RunRolehop) -> None:
-    _joe(sandbox, moto)
-    sandbox.write_rolehop(
-        f"""\
-        [profiles.research-ro]
-        role_arn = "{ROLE_ARN}"
-        source_profile = "joe"
-        """
-    )
+    sandbox.write_rolehop(RESEARCH_RO_TOML)
     before = moto.assume_role_calls()
     first = run_rolehop("credential-process", "research-ro")
     assert first.returncode == 0, first.stderr
@@ -37,11 +23,7 @@ def test_one_hop_then_cache_hit(sandbox: Sandbox, moto: Emulator, run_rolehop: R
     assert moto.assume_role_calls() == before + 1
     one, two = json.loads(first.stdout), json.loads(second.stdout)
     assert one == two
-    caller = moto.client(
-        "sts",
-        aws_access_key_id=one["AccessKeyId"],
-        aws_secret_access_key=one["SecretAccessKey"],
-        aws_session_token=one["SessionToken"],
-    ).get_caller_identity()
-    assert caller["Arn"] == f"arn:aws:sts::{RESEARCH}:assumed-role/{ROLE_NAME}/rolehop-tester"
+    assert (
+        caller_arn(moto, one) == f"arn:aws:sts::{RESEARCH}:assumed-role/{ROLE_NAME}/rolehop-tester"
+    )
     assert COMPANY != RESEARCH

@@ -1,10 +1,14 @@
-"""Finding external tools: a missing one skips a test locally and fails it under CI=true."""
+"""External tools: finding one (a missing one skips a test locally and fails it under CI=true)
+and running one with its output captured.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -32,3 +36,19 @@ def aws_cli_dir() -> str:
     if sibling.is_file() and os.access(sibling, os.X_OK):
         return str(sibling.parent)
     return str(found.parent)
+
+
+def run_captured(
+    args: Sequence[str],
+    env: Mapping[str, str],
+    *,
+    cwd: Path | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``args`` with exactly ``env``, stdout and stderr captured as text.
+
+    A non-zero exit does not raise: the test asserts on ``returncode``.
+    """
+    return subprocess.run(
+        args, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+    )

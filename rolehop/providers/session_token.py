@@ -1,0 +1,50 @@
+"""The MFA session of a base: GetSessionToken with a code, asked once per session."""
+
+from __future__ import annotations
+
+import logging
+
+from rolehop.chain import MfaHop
+from rolehop.credentials import Credentials
+from rolehop.providers import MfaCodeSource, Provider
+from rolehop.sts import StsClientFactory, get_session_token
+
+log = logging.getLogger(__name__)
+
+
+class SessionTokenProvider:
+    def __init__(
+        self,
+        hop: MfaHop,
+        source: Provider,
+        client_factory: StsClientFactory,
+        codes: MfaCodeSource,
+        target: str,
+    ) -> None:
+        self.hop = hop
+        self.source = source
+        self.client_factory = client_factory
+        self.codes = codes
+        self.target = target
+
+    @property
+    def key(self) -> str:
+        return self.hop.key
+
+    @property
+    def name(self) -> str:
+        return self.hop.name
+
+    def load(self) -> Credentials:
+        source_credentials = self.source.load()
+        client = self.client_factory(source_credentials, self.hop.region)
+        code = self.codes(self.hop.serial, self.target, self.hop.mfa_process)
+        log.debug(
+            "%s: GetSessionToken via %s with %s",
+            self.name,
+            client.meta.endpoint_url,
+            self.hop.params(),
+        )
+        return get_session_token(
+            client, self.hop, source_credentials, target=self.target, token_code=code
+        )
