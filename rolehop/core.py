@@ -73,6 +73,31 @@ class ProfileSummary:
     chain: tuple[str, ...]
     region: str | None
     error: str | None
+    # where the base's credentials come from: "keyring", "keys in ~/.aws/credentials"...
+    credentials: str | None = None
+
+
+def describe_base(chain: Chain, stored: set[str]) -> str:
+    """Where a chain's first credentials come from, for ``list``."""
+    base = chain.base
+    if base.credential_source is not None:
+        where = f"credential_source {base.credential_source}"
+    elif base.may_use_stored_keys and base.name in stored:
+        where = "keyring"
+    elif base.aws is None:
+        where = "nowhere yet (rolehop keys add " + base.name + ")"
+    else:
+        identity = dict(base.aws.identity)
+        if base.aws.has_static_keys:
+            kind = "keys"
+        elif "sso_start_url" in identity or "sso_session" in identity:
+            kind = "SSO"
+        elif "credential_process" in identity:
+            kind = "credential_process"
+        else:
+            kind = "AWS profile"
+        where = f"{kind} in {base.aws.path}"
+    return where + (" + MFA" if chain.mfa else "")
 
 
 class Rolehop:
@@ -196,9 +221,10 @@ class Rolehop:
 
     def profiles(self) -> list[ProfileSummary]:
         summaries = []
+        stored = self._stored_names() if self.config.profiles else set()
         for name in sorted({*self.config.profiles, *self.config.broken}):
             try:
-                built = chains.build(self.config, name, self.environ)
+                built = chains.build(self.config, name, self.environ, lambda: stored)
             except RolehopError as error:
                 profile = self.config.profiles.get(name)
                 summaries.append(
@@ -225,6 +251,7 @@ class Rolehop:
                     chain=built.names,
                     region=self.config.region_for(profile, {}),
                     error=None,
+                    credentials=describe_base(built, stored),
                 )
             )
         return summaries

@@ -885,6 +885,7 @@ def test_profiles_summarises_every_profile(world: World) -> None:
         """
     )
     rolehop_path, aws_path = str(sandbox.rolehop_config), str(sandbox.aws_config)
+    keys = f"keys in {sandbox.aws_credentials}"
 
     assert world.app().profiles() == [
         ProfileSummary(
@@ -907,9 +908,18 @@ def test_profiles_summarises_every_profile(world: World) -> None:
             ("joe", "company"),
             "eu-west-1",
             None,
+            keys,
         ),
         ProfileSummary(
-            "legacy", "aws", aws_path, LEGACY_ROLE, "joe", ("joe", "legacy"), "eu-west-1", None
+            "legacy",
+            "aws",
+            aws_path,
+            LEGACY_ROLE,
+            "joe",
+            ("joe", "legacy"),
+            "eu-west-1",
+            None,
+            keys,
         ),
         ProfileSummary(
             name="orphan",
@@ -932,6 +942,7 @@ def test_profiles_summarises_every_profile(world: World) -> None:
             ("joe", "company", "research"),
             "us-west-2",
             None,
+            keys,
         ),
     ]
     assert world.sts.calls == []

@@ -26,7 +26,7 @@ def list_(state: AppState, as_json: bool) -> None:
     if not summaries:
         click.echo(f"no profiles: add [profiles.NAME] to {state.app.config.path}", err=True)
         return
-    header = ("PROFILE", "ROLE", "SOURCE", "HOPS", "REGION", "FROM")
+    header = ("PROFILE", "ROLE", "SOURCE", "HOPS", "REGION", "FROM", "CREDENTIALS")
     table = [header]
     for s in summaries:
         table.append(
@@ -37,6 +37,7 @@ def list_(state: AppState, as_json: bool) -> None:
                 str(len(s.chain) - 1) if s.chain else "!",
                 s.region or "-",
                 s.origin,
+                s.credentials or "-",
             )
         )
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]

@@ -334,16 +334,20 @@ def test_list_table(sts: StubSts, sandbox: Sandbox) -> None:
     outcome = rolehop_main("list")
 
     assert outcome.code == 0
+    creds = f"keys in {sandbox.aws_credentials}"
     assert outcome.stdout.splitlines() == [
-        "PROFILE   ROLE                                          SOURCE  HOPS  REGION        FROM",
-        "bad       -                                             -       !     -             aws",
+        "PROFILE   ROLE                                          SOURCE  HOPS  REGION        FROM"
+        "     CREDENTIALS",
+        "bad       -                                             -       !     -             aws"
+        "      -",
         "company   arn:aws:iam::111111111111:role/company-admin  "
-        "joe     1     eu-west-1     rolehop",
-        "legacy    arn:aws:iam::333333333333:role/legacy         joe     1     eu-central-1  aws",
+        f"joe     1     eu-west-1     rolehop  {creds}",
+        f"legacy    arn:aws:iam::333333333333:role/legacy         joe     1     eu-central-1  aws"
+        f"      {creds}",
         "research  arn:aws:iam::222222222222:role/research-ro    "
-        "joe     2     -             rolehop",
+        f"joe     2     -             rolehop  {creds}",
     ]
-    assert outcome.stdout.endswith("rolehop\n")
+    assert outcome.stdout.endswith(f"{creds}\n")
     assert outcome.stderr == (
         f"rolehop: warning: {aws}:7: profile 'bad', key 'role_arn': 'not-an-arn' is not an IAM "
         "role ARN (arn:aws:iam::123456789012:role/NAME)\n"
@@ -375,6 +379,7 @@ def test_list_json(sts: StubSts, sandbox: Sandbox) -> None:
             "chain": chain,
             "region": region,
             "error": error,
+            "credentials": None if error else f"keys in {sandbox.aws_credentials}",
             "hops": max(len(chain) - 1, 0),
         }
 
