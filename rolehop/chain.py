@@ -51,10 +51,6 @@ class BaseHop:
     source_identity: tuple[tuple[str, str], ...] = ()
 
     @property
-    def base(self) -> AwsBase | None:
-        return self.aws
-
-    @property
     def may_use_stored_keys(self) -> bool:
         return self.credential_source is None and not self.static_keys_only
 

@@ -257,8 +257,9 @@ def test_self_referencing_aws_profile_with_static_keys_is_a_base(sandbox: Sandbo
     built = build("me")
     assert built.names == ("me", "me")
     assert built.base.static_keys_only is True
-    assert built.base.base.has_static_keys is True
-    assert built.base.base.path == sandbox.aws_config
+    assert built.base.aws is not None
+    assert built.base.aws.has_static_keys is True
+    assert built.base.aws.path == sandbox.aws_config
     assert built.hops[0].role_arn == arn("me")
     assert built.hops[0].chained is False
 
