@@ -13,13 +13,12 @@ from functools import cached_property
 
 from rolehop import chain as chains
 from rolehop import config as configs
-from rolehop import validate
 from rolehop.cache import Cache, NullCache, load_backend, open_cache
 from rolehop.chain import Chain
 from rolehop.config import Config, Profile
 from rolehop.credentials import Credentials
-from rolehop.errors import CacheError, ChainLoopError, RolehopError, UsageError
-from rolehop.keystore import KeyStore, StoredKey
+from rolehop.errors import CacheError, ChainLoopError, RolehopError
+from rolehop.keystore import KeyStore, StoredKey, check_name
 from rolehop.mfa import MfaCodes
 from rolehop.providers import MfaCodeSource, Provider
 from rolehop.providers.assume_role import AssumeRoleProvider
@@ -168,21 +167,17 @@ class Rolehop:
         # keys stored in the keyring under the base's name come first
         return StoredKeysProvider(base.name, base.key, self.keystore, profile, target, self.warn)
 
-    def _providers(self, chain: Chain, refresh: bool) -> list[CachedProvider]:
+    def _providers(self, chain: Chain, refresh: bool, codes: MfaCodeSource) -> list[CachedProvider]:
         target = chain.profile.name
         source: Provider = self._base_provider(chain)
         margin = self.config.settings.refresh_margin
         if chain.mfa is not None:
-            session = SessionTokenProvider(
-                chain.mfa, source, self.sts_factory, self.mfa_codes, target
-            )
+            session = SessionTokenProvider(chain.mfa, source, self.sts_factory, codes, target)
             # --refresh renews roles, not the MFA session: no new code for that
             source = CachedProvider(session, self.cache, self.clock, margin)
         wrapped: list[CachedProvider] = []
         for hop in chain.hops:
-            inner = AssumeRoleProvider(
-                hop, source, self.sts_factory, target, self.warn, self.mfa_codes
-            )
+            inner = AssumeRoleProvider(hop, source, self.sts_factory, target, self.warn, codes)
             cached = CachedProvider(inner, self.cache, self.clock, margin, refresh=refresh)
             wrapped.append(cached)
             source = cached
@@ -196,8 +191,7 @@ class Rolehop:
         ``mfa_token`` is the first MFA code to use (``--mfa-token``), before mfa_process or
         the terminal are asked.
         """
-        if mfa_token is not None:
-            self.mfa_codes = MfaCodes(mfa_token)
+        codes = MfaCodes(mfa_token) if mfa_token is not None else self.mfa_codes
         chain = self.chain(name)
         looping = [hop for hop in chain.names[1:] if hop in resolving(self.environ)]
         if looping:
@@ -206,7 +200,7 @@ class Rolehop:
                 f"credential_process that asks rolehop for {looping[0]!r} again "
                 f"(resolving: {', '.join(resolving(self.environ))})"
             )
-        providers = self._providers(chain, refresh)
+        providers = self._providers(chain, refresh, codes)
         credentials = providers[-1].load()
         return Resolution(
             profile=chain.profile,
@@ -265,11 +259,7 @@ class Rolehop:
 
     def add_keys(self, name: str, credentials: Credentials) -> StoredKey:
         """Store ``name``'s long-term keys; cached credentials made from older keys go."""
-        try:
-            validate.profile_name(name)
-        except ValueError as error:
-            raise UsageError(f"keys name: {error}") from None
-        stored = self.keystore().add(name, credentials)
+        stored = self.keystore().add(check_name(name), credentials)
         self._forget_chains_from(name)
         return stored
 

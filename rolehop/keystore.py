@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from rolehop import validate
 from rolehop.credentials import Credentials, format_expiration, parse_expiration
-from rolehop.errors import CacheError
+from rolehop.errors import CacheError, UsageError
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
@@ -32,6 +33,14 @@ class StoredKey:
     name: str
     key_id_suffix: str
     added: datetime | None
+
+
+def check_name(name: str) -> str:
+    """Stored keys are named like profiles (a source_profile finds them by that name)."""
+    try:
+        return validate.profile_name(name)
+    except ValueError as error:
+        raise UsageError(f"keys name: {error}") from None
 
 
 def _entry(name: str) -> str:
@@ -78,19 +87,19 @@ class KeyStore:
             }
         )
         previous = self._raw(name)
+        stored = StoredKey(name, credentials.access_key_id[-4:], added)
         try:
             self.backend.set_password(SERVICE, _entry(name), text)
             if self.backend.get_password(SERVICE, _entry(name)) != text:
                 raise CacheError("what was read back differs from what was written")
-        except Exception as error:
+            index = self._index()
+            index[name] = stored
+            self._write_index(index)
+        except Exception as error:  # all or nothing: the previous keys come back
             self._restore(name, previous)
             if isinstance(error, CacheError):
                 raise CacheError(f"storing keys {name!r} failed: {error}") from None
             raise self._fail(f"store keys {name!r}", error) from None
-        stored = StoredKey(name, credentials.access_key_id[-4:], added)
-        index = self._index()
-        index[name] = stored
-        self._write_index(index)
         return stored
 
     def remove(self, name: str) -> bool:

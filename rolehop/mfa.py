@@ -17,7 +17,7 @@ from typing import Protocol
 
 from rolehop.errors import MfaError
 
-CODE = re.compile(r"\d{6}")
+CODE = re.compile(r"[0-9]{6}")  # not \d: it would take other scripts' digits
 PROCESS_TIMEOUT = 120  # seconds: long enough to touch a YubiKey
 ATTEMPTS = 3
 

@@ -11,6 +11,7 @@ import click
 from rolehop.cli import AppState, pass_state
 from rolehop.credentials import Credentials, format_expiration
 from rolehop.errors import UsageError
+from rolehop.keystore import check_name
 
 KEY_ID = re.compile(r"AKIA[A-Z0-9]{12,124}")
 
@@ -57,6 +58,8 @@ def add(state: AppState, name: str, from_env: bool, no_verify: bool) -> None:
     The keys are asked for on the terminal (the secret is not echoed), or taken from the
     environment with --from-env; never from the command line.
     """
+    check_name(name)  # before anything is typed or sent
+    state.app.keystore()  # no usable keyring: say so before asking for the keys
     credentials = _read_keys(from_env)
     identity = None if no_verify else state.app.check_keys(credentials)
     stored = state.app.add_keys(name, credentials)

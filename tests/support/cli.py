@@ -79,10 +79,16 @@ class Installed:
 installed = Installed()
 
 
-def rolehop_main(*args: str, env: Mapping[str, str | None] | None = None) -> Outcome:
-    """Run ``rolehop.cli.main(args)`` with stdout and stderr captured apart."""
+def rolehop_main(
+    *args: str, env: Mapping[str, str | None] | None = None, input: str | None = None
+) -> Outcome:
+    """Run ``rolehop.cli.main(args)`` with stdout and stderr captured apart.
+
+    ``input`` is what the user types at click's prompts (CliRunner echoes visible input to
+    stdout, as a terminal would; hidden input is not echoed).
+    """
     runner = CliRunner()
-    with runner.isolation(env=env) as (out, err, _):
+    with runner.isolation(input=input, env=env) as (out, err, _):
         code: object = "main() returned without sys.exit"
         try:
             main(list(args), state=installed.state)
