@@ -32,6 +32,12 @@ class Settings:
     default_region: str | None = None
     keyring_backend: str | None = None
     cache: bool = True
+    # how long a process waits for another one refreshing the same credentials
+    lock_timeout: float = 120.0
+    # STS calls: botocore's standard retry mode, and timeouts that fail within seconds
+    sts_max_attempts: int = 3
+    sts_connect_timeout: float = 3.0
+    sts_read_timeout: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,10 @@ SETTINGS_KEYS: dict[str, Callable[[Any], Any]] = {
     "default_region": validate.region,
     "keyring_backend": validate.string,
     "cache": validate.boolean,
+    "lock_timeout": lambda value: validate.seconds(value, 1, 3600),
+    "sts_max_attempts": validate.attempts,
+    "sts_connect_timeout": lambda value: validate.seconds(value, 0.1, 60),
+    "sts_read_timeout": lambda value: validate.seconds(value, 0.1, 300),
 }
 
 

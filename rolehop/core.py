@@ -19,12 +19,14 @@ from rolehop.config import Config, Profile
 from rolehop.credentials import Credentials
 from rolehop.errors import CacheError, ChainLoopError, RolehopError
 from rolehop.keystore import KeyStore, StoredKey, check_name
+from rolehop.lock import FileLocks, NoLocks, lock_dir
 from rolehop.mfa import MfaCodes
 from rolehop.providers import MfaCodeSource, Provider
 from rolehop.providers.assume_role import AssumeRoleProvider
 from rolehop.providers.aws_profile import AwsProfileProvider, resolving
 from rolehop.providers.cached import CachedProvider, Status
 from rolehop.providers.credential_source import CredentialSourceProvider
+from rolehop.providers.locked import LockedProvider, Locks
 from rolehop.providers.session_token import SessionTokenProvider
 from rolehop.providers.stored_keys import StoredKeysProvider
 from rolehop.sts import Boto3StsClientFactory, StsClientFactory, caller_identity
@@ -109,6 +111,7 @@ class Rolehop:
         sts_factory: StsClientFactory | None = None,
         cache: Cache | None = None,
         keystore: KeyStore | None = None,
+        locks: Locks | None = None,
         mfa_codes: MfaCodeSource | None = None,
         warn: Callable[[str], None] = lambda message: None,
     ) -> None:
@@ -117,7 +120,8 @@ class Rolehop:
         self.mfa_codes: MfaCodeSource = mfa_codes or MfaCodes()
         self.config_path = config_path
         self.clock = clock
-        self.sts_factory = sts_factory or Boto3StsClientFactory()
+        self._sts_factory = sts_factory
+        self._locks = locks
         self._cache = cache
         self.warn = warn
 
@@ -137,6 +141,25 @@ class Rolehop:
             warn=self.warn,
             clock=self.clock,
         )
+
+    @cached_property
+    def sts_factory(self) -> StsClientFactory:
+        if self._sts_factory is not None:
+            return self._sts_factory
+        settings = self.config.settings
+        return Boto3StsClientFactory(
+            max_attempts=settings.sts_max_attempts,
+            connect_timeout=settings.sts_connect_timeout,
+            read_timeout=settings.sts_read_timeout,
+        )
+
+    @cached_property
+    def locks(self) -> Locks:
+        if self._locks is not None:
+            return self._locks
+        if isinstance(self.cache, NullCache):
+            return NoLocks()  # nothing to share: waiting would only slow everyone down
+        return FileLocks(lock_dir(self.environ), self.config.settings.lock_timeout)
 
     def keystore(self) -> KeyStore:
         """The long-term keys in the keyring; raises CacheError when no keyring is usable."""
@@ -174,13 +197,14 @@ class Rolehop:
         if chain.mfa is not None:
             session = SessionTokenProvider(chain.mfa, source, self.sts_factory, codes, target)
             # --refresh renews roles, not the MFA session: no new code for that
-            source = CachedProvider(session, self.cache, self.clock, margin)
+            cached_session = CachedProvider(session, self.cache, self.clock, margin)
+            source = LockedProvider(cached_session, self.locks, target)
         wrapped: list[CachedProvider] = []
         for hop in chain.hops:
             inner = AssumeRoleProvider(hop, source, self.sts_factory, target, self.warn, codes)
             cached = CachedProvider(inner, self.cache, self.clock, margin, refresh=refresh)
             wrapped.append(cached)
-            source = cached
+            source = LockedProvider(cached, self.locks, target)
         return wrapped
 
     def resolve(
@@ -201,7 +225,7 @@ class Rolehop:
                 f"(resolving: {', '.join(resolving(self.environ))})"
             )
         providers = self._providers(chain, refresh, codes)
-        credentials = providers[-1].load()
+        credentials = LockedProvider(providers[-1], self.locks, chain.profile.name).load()
         return Resolution(
             profile=chain.profile,
             chain=chain,

@@ -107,6 +107,12 @@ class CacheError(RolehopError):
     exit_code = 8
 
 
+class LockTimeoutError(RolehopError):
+    """Waited too long for another rolehop process refreshing the same credentials."""
+
+    exit_code = 10
+
+
 class CommandNotFoundError(RolehopError):
     """``rolehop exec``: the command to run does not exist or is not executable."""
 

@@ -46,9 +46,17 @@ class Boto3StsClientFactory:
     and ``AWS_ENDPOINT_URL_STS``: nothing is hard-coded here.
     """
 
-    def __init__(self, **client_options: Any) -> None:
+    def __init__(
+        self,
+        *,
+        max_attempts: int = MAX_ATTEMPTS,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        read_timeout: float = READ_TIMEOUT,
+        **client_options: Any,
+    ) -> None:
         self._session: Any = None
         self._client_options = client_options
+        self._retry = (max_attempts, connect_timeout, read_timeout)
 
     def __call__(self, credentials: Credentials, region: str | None) -> STSClient:
         import boto3.session
@@ -60,10 +68,11 @@ class Boto3StsClientFactory:
             # rolehop-only name, or the very profile being resolved) is not theirs to use.
             core = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
             self._session = boto3.session.Session(botocore_session=core)
+        attempts, connect_timeout, read_timeout = self._retry
         config = Config(
-            connect_timeout=CONNECT_TIMEOUT,
-            read_timeout=READ_TIMEOUT,
-            retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            retries={"mode": "standard", "total_max_attempts": attempts},
         )
         try:
             client: STSClient = self._session.client(

@@ -185,6 +185,23 @@ def refresh_margin(value: Any) -> timedelta:
     return margin
 
 
+def seconds(value: Any, low: float, high: float) -> float:
+    """A number of seconds within [low, high]: an int, a float, or a duration string."""
+    if isinstance(value, float) and not isinstance(value, bool):
+        amount = value
+    else:
+        amount = duration(value).total_seconds()
+    if not low <= amount <= high:
+        raise ValueError(f"{value!r} is outside {low:g}-{high:g} seconds")
+    return amount
+
+
+def attempts(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10:
+        raise ValueError("must be a whole number from 1 to 10")
+    return value
+
+
 def boolean(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError("must be true or false")

@@ -538,7 +538,8 @@ BAD_TOML: dict[str, Bad] = {
         3,
         None,
         "settings.colour",
-        "unknown setting (known: refresh_margin, default_region, keyring_backend, cache)",
+        "unknown setting (known: refresh_margin, default_region, keyring_backend, cache, "
+        "lock_timeout, sts_max_attempts, sts_connect_timeout, sts_read_timeout)",
     ),
     "refresh-margin-10m": Bad(
         '[settings]\ncache = true\nrefresh_margin = "10m"\n',

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import textwrap
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -21,11 +20,15 @@ import pytest
 
 from rolehop.demo import RESEARCH, ROLE_ARN, ROLE_NAME, Emulator
 from tests.conftest import RunRolehop, Sandbox
-from tests.support.emulator import RESEARCH_RO_TOML, caller_arn
+from tests.support.emulator import (
+    RESEARCH_RO_TOML,
+    WAREHOUSE,
+    WAREHOUSE_ARN,
+    WAREHOUSE_ROLE,
+    caller_arn,
+    warehouse_chain,
+)
 
-WAREHOUSE = "777788889999"
-WAREHOUSE_ROLE = "Warehouse-Reader"
-WAREHOUSE_ARN = f"arn:aws:iam::{WAREHOUSE}:role/{WAREHOUSE_ROLE}"
 RESEARCH_CALLER = f"arn:aws:sts::{RESEARCH}:assumed-role/{ROLE_NAME}/rolehop-tester"
 WAREHOUSE_CALLER = f"arn:aws:sts::{WAREHOUSE}:assumed-role/{WAREHOUSE_ROLE}/rolehop-tester"
 CLAMP_WARNING = (
@@ -87,33 +90,6 @@ def recorded_assume_roles(moto: Emulator) -> list[tuple[str, dict[str, str]]]:
     return calls
 
 
-def _warehouse_chain(sandbox: Sandbox, moto: Emulator, warehouse_extra: str = "") -> None:
-    """The warehouse role, trusting the research role; rolehop profiles for both hops."""
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": ROLE_ARN},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-    iam = moto.client("iam", **moto._admin_of(WAREHOUSE))
-    iam.create_role(RoleName=WAREHOUSE_ROLE, AssumeRolePolicyDocument=json.dumps(trust))
-    sandbox.write_rolehop(
-        RESEARCH_RO_TOML
-        + textwrap.dedent(
-            f"""
-            [profiles.warehouse]
-            role_arn = "{WAREHOUSE_ARN}"
-            source_profile = "research-ro"
-            {warehouse_extra}
-            """
-        )
-    )
-
-
 def _issued(run_rolehop: RunRolehop, *args: str) -> dict[str, Any]:
     result = run_rolehop("credential-process", *args)
     assert result.returncode == 0, result.stderr
@@ -136,7 +112,7 @@ def test_two_hops_cold_then_cached(
     run_rolehop: RunRolehop,
     joe: dict[str, str],
 ) -> None:
-    _warehouse_chain(sandbox, moto)
+    warehouse_chain(sandbox, moto)
     setup_calls = len(assumed_roles(moto))
 
     warehouse = _issued(run_rolehop, "warehouse")
@@ -173,7 +149,7 @@ def test_two_hops_cold_then_cached(
 def test_refresh_then_cache_clear(
     sandbox: Sandbox, moto: Emulator, run_rolehop: RunRolehop
 ) -> None:
-    _warehouse_chain(sandbox, moto)
+    warehouse_chain(sandbox, moto)
     first = _issued(run_rolehop, "warehouse")
     calls = moto.assume_role_calls()
 
@@ -198,7 +174,7 @@ def test_refresh_then_cache_clear(
 def test_chained_duration_is_lowered_to_one_hour(
     sandbox: Sandbox, moto: Emulator, recorder: None, run_rolehop: RunRolehop
 ) -> None:
-    _warehouse_chain(sandbox, moto, warehouse_extra="duration_seconds = 7200")
+    warehouse_chain(sandbox, moto, warehouse_extra="duration_seconds = 7200")
 
     started = datetime.now(UTC)
     result = run_rolehop("credential-process", "warehouse")
@@ -223,7 +199,7 @@ def test_first_hop_keeps_its_duration(
     sandbox: Sandbox, moto: Emulator, run_rolehop: RunRolehop
 ) -> None:
     """Only hops after the first are capped: the first is assumed with Joe's own keys."""
-    _warehouse_chain(sandbox, moto)
+    warehouse_chain(sandbox, moto)
     sandbox.write_rolehop(RESEARCH_RO_TOML + "duration_seconds = 7200\n")
     started = datetime.now(UTC)
     result = run_rolehop("credential-process", "research-ro")

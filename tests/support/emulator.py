@@ -7,9 +7,12 @@ profile that assumes the research role with it.
 
 from __future__ import annotations
 
+import json
+import textwrap
 from typing import Any
 
 from rolehop.demo import ROLE_ARN, Emulator
+from tests.conftest import Sandbox
 
 # rolehop.toml: the research role, assumed with Joe's keys (append lines to add settings)
 RESEARCH_RO_TOML = f"""\
@@ -29,3 +32,32 @@ def caller_arn(moto: Emulator, document: dict[str, Any]) -> str:
     )
     arn: str = sts.get_caller_identity()["Arn"]
     return arn
+
+
+WAREHOUSE = "777788889999"
+WAREHOUSE_ROLE = "Warehouse-Reader"
+WAREHOUSE_ARN = f"arn:aws:iam::{WAREHOUSE}:role/{WAREHOUSE_ROLE}"
+
+
+def warehouse_chain(sandbox: Sandbox, moto: Emulator, warehouse_extra: str = "") -> None:
+    """A second hop: the warehouse role (a third account) trusting the research role, and
+    rolehop profiles research-ro (joe -> research) and warehouse (research -> warehouse)."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": ROLE_ARN}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    iam = moto.client("iam", **moto._admin_of(WAREHOUSE))
+    iam.create_role(RoleName=WAREHOUSE_ROLE, AssumeRolePolicyDocument=json.dumps(trust))
+    sandbox.write_rolehop(
+        RESEARCH_RO_TOML
+        + textwrap.dedent(
+            f"""
+            [profiles.warehouse]
+            role_arn = "{WAREHOUSE_ARN}"
+            source_profile = "research-ro"
+            {warehouse_extra}
+            """
+        )
+    )

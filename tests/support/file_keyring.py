@@ -6,8 +6,11 @@ Selected with ``PYTHON_KEYRING_BACKEND=tests.support.file_keyring.FileKeyring`` 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from keyring.backend import KeyringBackend
@@ -24,6 +27,13 @@ class FileKeyring(KeyringBackend):
     def path(self) -> Path:
         return Path(os.environ["ROLEHOP_TEST_KEYRING"])
 
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Processes of one test update the file one at a time, as a real keyring would."""
+        with open(self.path.with_suffix(".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
     def _load(self) -> dict[str, str]:
         try:
             data = json.loads(self.path.read_text())
@@ -33,7 +43,7 @@ class FileKeyring(KeyringBackend):
         return data
 
     def _save(self, data: dict[str, str]) -> None:
-        tmp = self.path.with_suffix(".tmp")
+        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(data))
         tmp.replace(self.path)
 
@@ -41,12 +51,14 @@ class FileKeyring(KeyringBackend):
         return self._load().get(f"{service}\0{username}")
 
     def set_password(self, service: str, username: str, password: str) -> None:
-        data = self._load()
-        data[f"{service}\0{username}"] = password
-        self._save(data)
+        with self._locked():
+            data = self._load()
+            data[f"{service}\0{username}"] = password
+            self._save(data)
 
     def delete_password(self, service: str, username: str) -> None:
-        data = self._load()
-        if data.pop(f"{service}\0{username}", None) is None:
-            raise PasswordDeleteError(username)
-        self._save(data)
+        with self._locked():
+            data = self._load()
+            if data.pop(f"{service}\0{username}", None) is None:
+                raise PasswordDeleteError(username)
+            self._save(data)

@@ -1,0 +1,114 @@
+"""Single-flight across real processes: 32 cold calls, exactly one AssumeRole per hop."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rolehop.core import Rolehop
+from rolehop.demo import Emulator
+from rolehop.lock import lock_dir
+from tests.conftest import Sandbox
+from tests.support.emulator import WAREHOUSE_ARN, caller_arn, warehouse_chain
+
+PROCESSES = 32
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from rolehop.lock import FileLocks
+locks = FileLocks(Path(sys.argv[1]))
+with locks.hold(sys.argv[2], "holder"), locks.hold(sys.argv[3], "holder"):
+    print("held", flush=True)
+    time.sleep(120)
+"""
+
+
+def _start(env: dict[str, str]) -> list[subprocess.Popen[str]]:
+    return [
+        subprocess.Popen(
+            [sys.executable, "-m", "rolehop", "credential-process", "warehouse"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(PROCESSES)
+    ]
+
+
+def _finish(processes: list[subprocess.Popen[str]], moto: Emulator) -> list[dict[str, str]]:
+    documents = []
+    for process in processes:
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+        assert err == ""
+        documents.append(json.loads(out))
+    assert all(document == documents[0] for document in documents)
+    assert caller_arn(moto, documents[0]).startswith(
+        WAREHOUSE_ARN.replace(":iam::", ":sts::").replace(":role/", ":assumed-role/")
+    )
+    return documents
+
+
+@pytest.fixture
+def cold_chain(sandbox: Sandbox, moto: Emulator, joe: dict[str, str]) -> None:
+    warehouse_chain(sandbox, moto)
+
+
+@pytest.mark.usefixtures("cold_chain")
+def test_parallel_cold_calls_make_one_sts_call_per_hop(
+    moto: Emulator, subprocess_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {**subprocess_env, "AWS_ENDPOINT_URL": moto.url}
+    before = moto.assume_role_calls()
+    started = time.monotonic()
+    _finish(_start(env), moto)
+    elapsed = time.monotonic() - started
+    calls = moto.assume_role_calls() - before
+    with capsys.disabled():
+        print(
+            f"\n[parallel] {PROCESSES} processes, 2-hop chain: {calls} AssumeRole, {elapsed:.1f} s"
+        )
+    assert calls == 2
+
+
+@pytest.mark.usefixtures("cold_chain")
+def test_a_holder_killed_mid_refresh_never_blocks_the_others(
+    moto: Emulator, subprocess_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {**subprocess_env, "AWS_ENDPOINT_URL": moto.url}
+    keys = Rolehop(env).chain("warehouse").keys
+    directory = lock_dir(env)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(directory), keys[-1], keys[-2]],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        before = moto.assume_role_calls()
+        processes = _start(env)
+        time.sleep(1.0)  # they are all waiting on the holder's locks now
+        assert all(process.poll() is None for process in processes)
+        assert moto.assume_role_calls() == before
+        os.kill(holder.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        _finish(processes, moto)
+        elapsed = time.monotonic() - killed
+        calls = moto.assume_role_calls() - before
+        with capsys.disabled():
+            print(f"\n[parallel] holder killed: {calls} AssumeRole, all done {elapsed:.1f} s later")
+        assert calls == 2
+    finally:
+        holder.kill()
+        holder.wait()
+    assert Path(directory).is_dir()
