@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 from rolehop import chain as chains
@@ -32,6 +32,7 @@ from rolehop.providers.stored_keys import StoredKeysProvider
 from rolehop.sts import Boto3StsClientFactory, StsClientFactory, caller_identity
 
 Clock = Callable[[], datetime]
+MFA_SESSION_MARGIN = timedelta(minutes=5)
 
 
 def utcnow() -> datetime:
@@ -197,7 +198,9 @@ class Rolehop:
         if chain.mfa is not None:
             session = SessionTokenProvider(chain.mfa, source, self.sts_factory, codes, target)
             # --refresh renews roles, not the MFA session: no new code for that
-            cached_session = CachedProvider(session, self.cache, self.clock, margin)
+            # Its credentials are only used at once to call AssumeRole, never handed to an
+            # SDK: the 15-minute cushion of refresh_margin is not needed, a short one is.
+            cached_session = CachedProvider(session, self.cache, self.clock, MFA_SESSION_MARGIN)
             source = LockedProvider(cached_session, self.locks, target)
         wrapped: list[CachedProvider] = []
         for hop in chain.hops:

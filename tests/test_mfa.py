@@ -25,7 +25,7 @@ import pytest
 from botocore.stub import Stubber
 
 from rolehop.cache import SERVICE, KeyringCache
-from rolehop.core import Rolehop
+from rolehop.core import MFA_SESSION_MARGIN, Rolehop
 from rolehop.credentials import Credentials
 from rolehop.errors import AccessDeniedError, MfaError
 from rolehop.keystore import KeyStore
@@ -352,7 +352,9 @@ def test_an_expired_mfa_session_asks_for_a_code_and_calls_get_session_token_agai
     app = world.app()
     app.resolve("company")
 
-    world.clock.now = NOW + timedelta(hours=SESSION_HOURS) - MARGIN  # expiry minus the margin
+    # the session is used until 5 minutes before it ends (not refresh_margin: its
+    # credentials go straight into AssumeRole calls, never to an SDK)
+    world.clock.now = NOW + timedelta(hours=SESSION_HOURS) - MFA_SESSION_MARGIN
     session2 = world.expect_session("session2", code="234567")
     company2 = world.expect_role("company", "company2")
     again = app.resolve("company")
