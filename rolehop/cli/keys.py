@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import re
+import warnings
 
 import click
 
@@ -35,7 +37,10 @@ def _read_keys(from_env: bool) -> Credentials:
             raise UsageError("--from-env needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
     else:
         key_id = click.prompt("Access Key ID", err=True)
-        secret = click.prompt("Secret Access Key", hide_input=True, err=True)
+        with warnings.catch_warnings():
+            # piped input has no echo to turn off: getpass's warning would only add noise
+            warnings.simplefilter("ignore", getpass.GetPassWarning)
+            secret = click.prompt("Secret Access Key", hide_input=True, err=True)
     secret = secret.strip()
     if not secret or any(char.isspace() for char in secret):
         raise UsageError("the Secret Access Key is empty or holds spaces")
