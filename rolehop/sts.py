@@ -253,12 +253,13 @@ def _request(
             raise AccessDeniedError(f"{subject}: {denied(caller, message)}") from None
         if code in _INVALID_SOURCE:
             raise SourceCredentialsError(
-                f"{subject}: STS rejected the source credentials to {purpose} ({code}: {message})"
+                f"{subject}: STS ({endpoint}) rejected the source credentials to {purpose} "
+                f"({code}: {message})"
             ) from None
         kind = StsError
         if code == "ValidationError" and "chaining" in message:
             kind = ChainingLimitError
-        raise kind(f"{subject}: {action} failed: {code}: {message}") from None
+        raise kind(f"{subject}: {action} via {endpoint} failed: {code}: {message}") from None
     except (BotoConnectionError, HTTPClientError) as error:  # refused, timeouts, TLS, proxy
         raise NetworkError(
             f"{subject}: cannot reach the STS endpoint {endpoint} to {purpose}: {error}"

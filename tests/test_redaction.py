@@ -402,8 +402,8 @@ def test_debug_error_over_http_redacts_the_traceback(
     lines = result.stderr.splitlines()
     assert "Traceback (most recent call last):" in lines
     message = (
-        f"profile 'company': AssumeRole {COMPANY_ROLE} failed: ValidationError: "
-        "bad token **** in request"
+        f"profile 'company': AssumeRole {COMPANY_ROLE} via {sts_http.url} failed: "
+        "ValidationError: bad token **** in request"
     )
     assert lines[-2:] == [f"rolehop.errors.StsError: {message}", f"rolehop: error: {message}"]
     assert_no_secret(result.stderr, JOE_TEMP_TOKEN, JOE_TEMP_SECRET)

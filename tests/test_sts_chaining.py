@@ -100,6 +100,8 @@ def test_chaining_limit_at_one_hour_is_not_retried(sandbox: Sandbox) -> None:
         http_status_code=400,
     )
     with pytest.raises(
-        StsError, match=f"profile 'long': AssumeRole {ROLE} failed: ValidationError"
+        StsError,
+        match=f"profile 'long': AssumeRole {ROLE} via https://sts.us-east-1.amazonaws.com "
+        "failed: ValidationError",
     ):
         _resolve(stubber, client, [])

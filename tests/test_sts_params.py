@@ -43,6 +43,7 @@ from tests.support.stubs import (
     params,
 )
 
+STS_URL = "https://sts.us-east-1.amazonaws.com"  # the stubbed clients' endpoint
 MARGIN = timedelta(minutes=20)  # rolehop's default refresh_margin
 
 CHAIN_CONFIG = f"""\
@@ -527,7 +528,8 @@ def test_rejected_source_credentials(world: World, code: str) -> None:
 
     world.sts.verify()
     assert str(caught.value) == (
-        f"profile 'company': STS rejected the source credentials to assume {COMPANY_ROLE} "
+        "profile 'company': STS (https://sts.us-east-1.amazonaws.com) rejected the source "
+        f"credentials to assume {COMPANY_ROLE} "
         f"({code}: the token is bad)"
     )
     assert caught.value.exit_code == 6
@@ -553,7 +555,7 @@ def test_validation_error_is_an_sts_error_naming_the_role(world: World) -> None:
     world.sts.verify()
     assert type(caught.value) is StsError
     assert str(caught.value) == (
-        f"profile 'company': AssumeRole {COMPANY_ROLE} failed: ValidationError: "
+        f"profile 'company': AssumeRole {COMPANY_ROLE} via {STS_URL} failed: ValidationError: "
         "1 validation error detected"
     )
     assert caught.value.exit_code == 4
@@ -653,7 +655,8 @@ def test_validation_errors_that_are_not_retried(
 
     world.sts.verify()
     assert str(caught.value) == (
-        f"profile 'company': AssumeRole {COMPANY_ROLE} failed: ValidationError: {message}"
+        f"profile 'company': AssumeRole {COMPANY_ROLE} via {STS_URL} failed: "
+        f"ValidationError: {message}"
     )
     assert caught.value.exit_code == 4
     assert world.warnings == []
