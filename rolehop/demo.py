@@ -24,6 +24,7 @@ from typing import Any
 from rolehop.cache import KeyringCache
 from rolehop.core import Rolehop, utcnow
 from rolehop.errors import RolehopError
+from rolehop.lock import NoLocks
 from rolehop.memory_keyring import MemoryKeyring
 from rolehop.output import credential_process_json, environment, render_env
 from rolehop.sts import Boto3StsClientFactory
@@ -220,6 +221,7 @@ def run() -> Iterator[Step]:
             environ,
             sts_factory=Boto3StsClientFactory(endpoint_url=emulator.url),
             cache=KeyringCache(MemoryKeyring(), warn=lambda message: None, clock=utcnow),
+            locks=NoLocks(),  # one process, an in-memory keyring: nothing to share
         )
         first = app.resolve(PROFILE)
         credentials = first.credentials
