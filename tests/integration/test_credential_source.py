@@ -12,21 +12,20 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from rolehop.demo import RESEARCH, ROLE_ARN, ROLE_NAME, Emulator
 from tests.conftest import REPO, RunRolehop, Sandbox
-from tests.integration.local_endpoints import (
+from tests.support.emulator import caller_arn
+from tests.support.local_endpoints import (
     FakeEndpoint,
     Seen,
     StsRecording,
     serving,
-    sts_recording,
 )
-from tests.support.emulator import caller_arn
 from tests.support.tools import run_captured
 
 ROLE_CALLER = f"arn:aws:sts::{RESEARCH}:assumed-role/{ROLE_NAME}/rolehop-tester"
@@ -46,14 +45,6 @@ credential_source = "{source}"
 
 def _expiration() -> str:
     return (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@pytest.fixture
-def recording(
-    moto: Emulator, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[StsRecording]:
-    with sts_recording(moto.url, tmp_path_factory.mktemp("moto"), monkeypatch) as recorded:
-        yield recorded
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ import subprocess
 import sys
 import time
 import urllib.parse
-from collections.abc import Iterator
 from pathlib import Path
 
 import pexpect
@@ -26,8 +25,8 @@ import pytest
 
 from rolehop.demo import COMPANY, JOE_ARN, RESEARCH, ROLE_ARN, ROLE_NAME, Emulator
 from tests.conftest import REPO, Sandbox
-from tests.integration.local_endpoints import Seen, StsRecording, serving, sts_recording
 from tests.support.emulator import RESEARCH_RO_TOML, caller_arn
+from tests.support.local_endpoints import Seen, StsRecording, serving
 from tests.support.tools import aws_cli_dir, require_tool
 
 SERIAL = "arn:aws:iam::444455556666:mfa/joe"
@@ -58,14 +57,6 @@ mfa_serial = "{SERIAL}"
 def _mfa_process(*code: str) -> str:
     """``mfa_process = ...``: a Python one-liner, as a TOML string."""
     return f"mfa_process = {json.dumps(shlex.join([sys.executable, '-c', *code]))}"
-
-
-@pytest.fixture
-def recording(
-    moto: Emulator, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[StsRecording]:
-    with sts_recording(moto.url, tmp_path_factory.mktemp("moto"), monkeypatch) as recorded:
-        yield recorded
 
 
 @pytest.fixture

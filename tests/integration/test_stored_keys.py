@@ -23,8 +23,8 @@ import pytest
 
 from rolehop.demo import COMPANY, JOE_ARN, RESEARCH, ROLE_NAME, Emulator
 from tests.conftest import Sandbox
-from tests.integration.local_endpoints import StsRecording, sts_recording
 from tests.support.emulator import RESEARCH_RO_TOML, caller_arn
+from tests.support.local_endpoints import StsRecording
 from tests.support.tools import run_captured
 
 ROLE_CALLER = f"arn:aws:sts::{RESEARCH}:assumed-role/{ROLE_NAME}/rolehop-tester"
@@ -54,18 +54,6 @@ def workdir(sandbox: Sandbox) -> Path:
 def key(moto: Emulator) -> dict[str, str]:
     """The emulator seeded: Joe's access key, in no file."""
     return moto.seed()
-
-
-@pytest.fixture
-def recording(
-    moto: Emulator,
-    key: dict[str, str],
-    tmp_path_factory: pytest.TempPathFactory,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[StsRecording]:
-    """STS calls from after the seeding (``key``)."""
-    with sts_recording(moto.url, tmp_path_factory.mktemp("moto"), monkeypatch) as recorded:
-        yield recorded
 
 
 def _rolehop(
