@@ -21,8 +21,9 @@ _PATTERNS = [
     re.compile(r"(<(SecretAccessKey|SessionToken)>)[^<]*(</\2>)", re.IGNORECASE),
     # "key": "value", 'key': b'value' (quoted key: JSON bodies, header dicts)
     re.compile(rf"""(["']{_SECRET_NAME}["']\s*[:=]\s*(?:b?["'])?)[^"'\s,}}<]+""", re.I),
-    # key = value (ini, repr), key:value (a signed header line); not prose like "Token: for"
-    re.compile(rf"""(\b{_SECRET_NAME}(?:\s*=\s*["']?|:(?=\S)))[^"'\s,}}<]+""", re.I),
+    # key = value (ini, repr), key:value (a signed header line); not prose like "Token: for";
+    # ")" ends a value, so code such as f(mfa_token=mfa_token) keeps its shape in tracebacks
+    re.compile(rf"""(\b{_SECRET_NAME}(?:\s*=\s*["']?|:(?=\S)))[^"'\s,}})<]+""", re.I),
     re.compile(r"(Signature=)[0-9a-f]+"),
 ]
 
