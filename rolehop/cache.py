@@ -98,7 +98,7 @@ class KeyringCache:
     @property
     def description(self) -> str:
         kind = type(self.backend)
-        return f"keyring {kind.__module__}.{kind.__qualname__}"
+        return f"{kind.__module__}.{kind.__qualname__}"
 
     def _call(self, action: str, call: Callable[[], Any]) -> Any:
         if self._broken:

@@ -6,6 +6,7 @@ callback), so the CLI, the demo and the tests drive the very same code.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,7 @@ from rolehop.providers.stored_keys import StoredKeysProvider
 from rolehop.sts import Boto3StsClientFactory, StsClientFactory, caller_identity
 
 Clock = Callable[[], datetime]
+log = logging.getLogger(__name__)
 MFA_SESSION_MARGIN = timedelta(minutes=5)
 
 
@@ -125,6 +127,15 @@ class Rolehop:
         self._locks = locks
         self._cache = cache
         self.warn = warn
+        self._keyring_warned = False
+
+    def _warn_keyring(self, message: str) -> None:
+        """A failing keyring is reported once, whichever part of rolehop meets it first."""
+        if self._keyring_warned:
+            log.debug("keyring: %s", message)
+            return
+        self._keyring_warned = True
+        self.warn(message)
 
     @cached_property
     def config(self) -> Config:
@@ -139,7 +150,7 @@ class Rolehop:
             enabled=settings.cache,
             backend_name=settings.keyring_backend,
             environ=self.environ,
-            warn=self.warn,
+            warn=self._warn_keyring,
             clock=self.clock,
         )
 
@@ -189,7 +200,9 @@ class Rolehop:
         if not base.may_use_stored_keys and profile is not None:
             return profile
         # keys stored in the keyring under the base's name come first
-        return StoredKeysProvider(base.name, base.key, self.keystore, profile, target, self.warn)
+        return StoredKeysProvider(
+            base.name, base.key, self.keystore, profile, target, self._warn_keyring
+        )
 
     def _providers(self, chain: Chain, refresh: bool, codes: MfaCodeSource) -> list[CachedProvider]:
         target = chain.profile.name

@@ -86,8 +86,11 @@ class KeyStore:
                 "added": format_expiration(added),
             }
         )
-        previous = self._raw(name)
         stored = StoredKey(name, credentials.access_key_id[-4:], added)
+        try:
+            previous = self._raw(name)
+        except CacheError as error:  # nothing written yet: nothing to undo
+            raise CacheError(f"storing keys {name!r} failed: {error}") from None
         try:
             self.backend.set_password(SERVICE, _entry(name), text)
             if self.backend.get_password(SERVICE, _entry(name)) != text:

@@ -321,7 +321,7 @@ def test_failing_backend_warns_once_and_behaves_as_no_cache(clock: Clock) -> Non
     assert second.load().access_key_id == "ASIATEMPORARY0002"
     assert (first.status, second.status, inner.loads) == ("miss", "miss", 2)
     assert warnings == [
-        "the keyring (keyring tests.test_cache.RaisingKeyring) failed to read: "
+        "the keyring (tests.test_cache.RaisingKeyring) failed to read: "
         "RuntimeError: backend down; continuing without the cache"
     ]
     assert backend.calls == ["get"]
@@ -340,7 +340,7 @@ def test_backend_failing_to_store_warns_once(clock: Clock) -> None:
         CachedProvider(inner, cache, clock, MARGIN).load()
     assert inner.loads == 3
     assert warnings == [
-        "the keyring (keyring tests.test_cache.RaisingKeyring) failed to store: "
+        "the keyring (tests.test_cache.RaisingKeyring) failed to store: "
         "RuntimeError: backend down; continuing without the cache"
     ]
     assert backend.calls == ["get", "set"]
@@ -453,7 +453,7 @@ def test_open_cache_uses_the_installed_keyring(
     opened = open_cache(enabled=True, backend_name=None, environ={}, warn=warnings.append)
     assert isinstance(opened, KeyringCache)
     assert opened.backend is memory_keyring
-    assert opened.description == "keyring rolehop.memory_keyring.MemoryKeyring"
+    assert opened.description == "rolehop.memory_keyring.MemoryKeyring"
     assert warnings == []
 
 

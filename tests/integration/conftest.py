@@ -13,6 +13,7 @@ import pytest
 
 from rolehop.demo import Emulator
 from tests.conftest import Sandbox
+from tests.support.local_endpoints import StsRecording, sts_recording
 
 
 @pytest.fixture(scope="session")
@@ -53,3 +54,14 @@ def joe(sandbox: Sandbox, moto: Emulator) -> dict[str, str]:
         """
     )
     return key
+
+
+@pytest.fixture
+def recording(
+    moto: Emulator, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[StsRecording]:
+    """moto's recorder for this test: the STS calls rolehop makes, but the emulator's own
+    set-up calls (seeding signs with :data:`~tests.support.local_endpoints.SETUP_KEY` and is
+    left out, whether it runs before or after this fixture)."""
+    with sts_recording(moto.url, tmp_path_factory.mktemp("moto"), monkeypatch) as recorded:
+        yield recorded
