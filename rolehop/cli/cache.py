@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from rolehop.cli import AppState, pass_state
+from rolehop.cli.complete import profile_names
 
 
 @click.group("cache")
@@ -13,7 +14,7 @@ def cache_group() -> None:
 
 
 @cache_group.command("clear")
-@click.argument("profile", required=False)
+@click.argument("profile", required=False, shell_complete=profile_names)
 @pass_state
 def clear(state: AppState, profile: str | None) -> None:
     """Remove cached credentials of PROFILE's chain, or of every profile."""

@@ -9,6 +9,7 @@ import sys
 import click
 
 from rolehop.cli import AppState, pass_state
+from rolehop.cli.complete import profile_names
 from rolehop.errors import CommandNotExecutableError, CommandNotFoundError, RolehopError
 from rolehop.output import (
     SHELLS,
@@ -27,7 +28,7 @@ mfa_token_option = click.option(
     metavar="CODE",
     help="The MFA code, if one is needed (else mfa_process, else a prompt on the terminal).",
 )
-profile_argument = click.argument("profile")
+profile_argument = click.argument("profile", shell_complete=profile_names)
 
 
 @click.command()

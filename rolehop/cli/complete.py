@@ -1,0 +1,25 @@
+"""Dynamic completion of profile names: the config files only, no boto3, no keyring."""
+
+from __future__ import annotations
+
+import os
+
+import click
+from click.shell_completion import CompletionItem
+
+from rolehop import config as configs
+from rolehop.errors import RolehopError
+
+
+def profile_names(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """Role profiles of rolehop's TOML and of the AWS config that start with ``incomplete``."""
+    root = ctx.find_root()
+    override = root.params.get("config_path") if root.params else None
+    try:
+        loaded = configs.load(os.environ, override)
+    except RolehopError:
+        return []  # a broken config completes nothing; the command itself will say why
+    names = sorted({*loaded.profiles, *loaded.broken})
+    return [CompletionItem(name) for name in names if name.startswith(incomplete)]
