@@ -104,6 +104,16 @@ def describe_base(chain: Chain, stored: set[str]) -> str:
     return where + (" + MFA" if chain.mfa else "")
 
 
+@dataclass(frozen=True)
+class CacheEntry:
+    """One cached credential, as ``cache list`` shows it."""
+
+    key: str
+    profile: str
+    expiration: datetime | None
+    remaining: timedelta | None
+
+
 class Rolehop:
     def __init__(
         self,
@@ -323,14 +333,35 @@ class Rolehop:
         if keys:
             self.cache.remove(keys)
 
-    def clear_cache(self, name: str | None = None) -> int:
-        """Remove cached credentials of one profile's chain, or every rolehop entry."""
+    def cache_entries(self) -> list[CacheEntry]:
+        """What the cache holds, from its index: never a secret."""
+        cache = self._usable_cache("list")
+        now = self.clock()
+        return sorted(
+            (
+                CacheEntry(
+                    key=key,
+                    profile=entry.profile,
+                    expiration=entry.expiration,
+                    remaining=entry.expiration - now if entry.expiration else None,
+                )
+                for key, entry in cache.index().items()
+            ),
+            key=lambda entry: (entry.profile, entry.expiration or now),
+        )
+
+    def _usable_cache(self, action: str) -> Cache:
         cache = self.cache
         if isinstance(cache, NullCache):
             raise CacheError(
-                "no keyring cache to clear: caching is off ([settings] cache = false) or no "
+                f"no keyring cache to {action}: caching is off ([settings] cache = false) or no "
                 "usable keyring backend was found"
             )
+        return cache
+
+    def clear_cache(self, name: str | None = None) -> int:
+        """Remove cached credentials of one profile's chain, or every rolehop entry."""
+        cache = self._usable_cache("clear")
         if name is not None:
             keys = set(chains.build(self.config, name, self.environ).keys)
         else:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
+
 import click
 
 from rolehop.cli import AppState, pass_state
 from rolehop.cli.complete import profile_names
+from rolehop.credentials import format_expiration
 
 
 @click.group("cache")
@@ -21,6 +25,46 @@ def clear(state: AppState, profile: str | None) -> None:
     removed = state.app.clear_cache(profile)
     what = f"profile {profile!r}" if profile else "all profiles"
     click.echo(f"removed {removed} cached credential{'s' if removed != 1 else ''} ({what})")
+
+
+@cache_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+def list_(state: AppState, as_json: bool) -> None:
+    """List cached credentials: profile, expiry, time left. Never a secret."""
+    entries = state.app.cache_entries()
+    if as_json:
+        rows = [
+            {
+                "key": entry.key,
+                "profile": entry.profile,
+                "expiration": format_expiration(entry.expiration) if entry.expiration else None,
+                "seconds_left": int(entry.remaining.total_seconds()) if entry.remaining else None,
+            }
+            for entry in entries
+        ]
+        click.echo(json.dumps({"version": 1, "entries": rows}, indent=2))
+        return
+    if not entries:
+        click.echo("the cache is empty", err=True)
+        return
+    width = max(len("PROFILE"), *(len(entry.profile) for entry in entries))
+    click.echo(f"{'PROFILE'.ljust(width)}  EXPIRES               LEFT     KEY")
+    for entry in entries:
+        expires = format_expiration(entry.expiration) if entry.expiration else "-"
+        click.echo(
+            f"{entry.profile.ljust(width)}  {expires:<20}  {_left(entry.remaining):<7}  "
+            f"{entry.key[:12]}"
+        )
+
+
+def _left(remaining: timedelta | None) -> str:
+    if remaining is None:
+        return "-"
+    if remaining.total_seconds() <= 0:
+        return "expired"
+    minutes = int(remaining.total_seconds() // 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
 
 
 def register(group: click.Group) -> None:

@@ -442,6 +442,37 @@ def test_list_json_without_profiles() -> None:
 # cache clear
 
 
+def test_cache_list_shows_profiles_and_expiry_never_secrets(
+    sts: StubSts, state: StubbedState
+) -> None:
+    company, research = expect_research(sts)
+    assert rolehop_main("credential-process", "research").code == 0
+
+    table = rolehop_main("cache", "list")
+    document = rolehop_main("cache", "list", "--json")
+
+    assert table.code == 0 and document.code == 0
+    lines = table.stdout.splitlines()
+    assert lines[0].split() == ["PROFILE", "EXPIRES", "LEFT", "KEY"]
+    assert [line.split()[0] for line in lines[1:]] == ["company", "research"]
+    rows = json.loads(document.stdout)["entries"]
+    assert [row["profile"] for row in rows] == ["company", "research"]
+    for row, issued in zip(rows, (company, research), strict=True):
+        assert issued.credentials.expiration is not None
+        left = issued.credentials.expiration - state.clock.now
+        assert row["seconds_left"] == int(left.total_seconds())
+        for secret in (issued.credentials.secret_access_key, issued.credentials.session_token):
+            assert secret and secret not in table.stdout + document.stdout
+    sts.verify()
+
+
+def test_cache_list_without_a_usable_keyring_is_exit_8(sts: StubSts) -> None:
+    outcome = rolehop_main(
+        "cache", "list", env={"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    )
+    assert (outcome.code, outcome.stdout) == (8, "")
+
+
 def test_cache_clear_messages_and_counts(sts: StubSts, memory_keyring: MemoryKeyring) -> None:
     expect_research(sts)
     expect_legacy(sts)
