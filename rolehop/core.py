@@ -18,7 +18,7 @@ from rolehop.cache import Cache, NullCache, load_backend, open_cache
 from rolehop.chain import Chain
 from rolehop.config import Config, Profile
 from rolehop.credentials import Credentials
-from rolehop.errors import CacheError, ChainLoopError, RolehopError
+from rolehop.errors import CacheError, ChainLoopError, RolehopError, SourceCredentialsError
 from rolehop.keystore import KeyStore, StoredKey, check_name
 from rolehop.lock import FileLocks, NoLocks, lock_dir
 from rolehop.mfa import MfaCodes
@@ -30,7 +30,13 @@ from rolehop.providers.credential_source import CredentialSourceProvider
 from rolehop.providers.locked import LockedProvider, Locks
 from rolehop.providers.session_token import SessionTokenProvider
 from rolehop.providers.stored_keys import StoredKeysProvider
-from rolehop.sts import Boto3StsClientFactory, StsClientFactory, caller_identity
+from rolehop.sts import (
+    Boto3StsClientFactory,
+    Identity,
+    StsClientFactory,
+    caller_identity,
+    identity_of,
+)
 
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
@@ -102,6 +108,21 @@ def describe_base(chain: Chain, stored: set[str]) -> str:
             kind = "AWS profile"
         where = f"{kind} in {base.aws.path}"
     return where + (" + MFA" if chain.mfa else "")
+
+
+@dataclass(frozen=True)
+class GraphNode:
+    """One step of a chain for ``graph``: the base, its MFA session, or a role."""
+
+    kind: str  # "base" | "mfa" | "role"
+    name: str
+    role_arn: str | None
+    detail: str | None  # where the base's credentials come from; the MFA serial
+    cached_for: timedelta | None  # time left of its cached credentials, if any
+
+    @property
+    def account(self) -> str | None:
+        return self.role_arn.split(":")[4] if self.role_arn else None
 
 
 @dataclass(frozen=True)
@@ -299,6 +320,60 @@ class Rolehop:
                 )
             )
         return summaries
+
+    # -- who am I, and the shape of a chain ----------------------------------------------
+
+    def whoami(self, name: str | None = None) -> Identity:
+        """GetCallerIdentity for a profile's credentials, or for the active environment."""
+        if name is not None:
+            credentials = self.resolve(name).credentials
+            region = self.config.region_for(self.config.profile(name), self.environ)
+            what = f"profile {name!r}"
+        else:
+            credentials = self._active_credentials()
+            region = self.environ.get("AWS_REGION") or self.environ.get("AWS_DEFAULT_REGION")
+            what = "the active credentials"
+        client = self.sts_factory(credentials, region)
+        return identity_of(client, what=what)
+
+    def _active_credentials(self) -> Credentials:
+        """What an AWS SDK in this environment would use (botocore's own resolution)."""
+        import botocore.session
+
+        session = botocore.session.Session()
+        try:
+            found = session.get_credentials()
+            frozen = found.get_frozen_credentials() if found is not None else None
+        except Exception as error:
+            raise SourceCredentialsError(
+                f"the active credentials: {type(error).__name__}: {error}"
+            ) from None
+        if frozen is None or not frozen.access_key or not frozen.secret_key:
+            raise SourceCredentialsError(
+                "no active AWS credentials in this environment: name a profile, or run "
+                '`rolehop use PROFILE` / `eval "$(rolehop env PROFILE)"` first'
+            )
+        return Credentials(frozen.access_key, frozen.secret_key, frozen.token)
+
+    def graph(self, name: str) -> list[GraphNode]:
+        """The chain of ``name`` from its base to the target, with each hop's cache state."""
+        chain = self.chain(name)
+        now = self.clock()
+        entries = self.cache.index() if not isinstance(self.cache, NullCache) else {}
+
+        def left(key: str) -> timedelta | None:
+            entry = self.cache.get(key) if key in entries else None
+            return entry.remaining(now) if entry else None
+
+        stored = self._stored_names() if chain.base.may_use_stored_keys else set()
+        nodes = [GraphNode("base", chain.base.name, None, describe_base(chain, stored), None)]
+        if chain.mfa is not None:
+            nodes.append(
+                GraphNode("mfa", chain.base.name, None, chain.mfa.serial, left(chain.mfa.key))
+            )
+        for hop in chain.hops:
+            nodes.append(GraphNode("role", hop.name, hop.role_arn, None, left(hop.key)))
+        return nodes
 
     # -- long-term keys ---------------------------------------------------------------
 

@@ -6,6 +6,7 @@ boto3 is imported lazily: nothing here is loaded on a cache hit.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -106,13 +107,28 @@ def _caller_arn(client: STSClient, source: Credentials) -> str | None:
         return None
 
 
+@dataclass(frozen=True)
+class Identity:
+    """What GetCallerIdentity says: who a set of credentials is."""
+
+    account: str
+    arn: str
+    user_id: str
+
+
 def caller_identity(client: STSClient, *, what: str) -> str:
+    """The ARN these credentials act as."""
+    return identity_of(client, what=what).arn
+
+
+def identity_of(client: STSClient, *, what: str) -> Identity:
     """GetCallerIdentity: who these credentials are. Every failure is one clear error."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     endpoint = client.meta.endpoint_url
     try:
-        return client.get_caller_identity()["Arn"]
+        answer = client.get_caller_identity()
+        return Identity(answer["Account"], answer["Arn"], answer["UserId"])
     except ClientError as error:
         details = error.response.get("Error", {})
         code, message = details.get("Code", "Unknown"), details.get("Message", str(error))

@@ -1,0 +1,76 @@
+"""``whoami`` and ``graph``: who a set of credentials is, and what a chain looks like."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import timedelta
+
+import click
+
+from rolehop.cli import AppState, pass_state
+from rolehop.cli.complete import profile_names
+from rolehop.core import GraphNode
+
+
+@click.command()
+@click.argument("profile", required=False, shell_complete=profile_names)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+def whoami(state: AppState, profile: str | None, as_json: bool) -> None:
+    """Who STS says you are: PROFILE's credentials, or the active environment's."""
+    identity = state.app.whoami(profile)
+    if as_json:
+        click.echo(json.dumps({"version": 1, **asdict(identity)}, indent=2))
+        return
+    click.echo(f"Account  {identity.account}\nArn      {identity.arn}\nUserId   {identity.user_id}")
+
+
+def _left(cached_for: timedelta | None) -> str:
+    if cached_for is None or cached_for.total_seconds() <= 0:
+        return "not cached"
+    minutes = int(cached_for.total_seconds() // 60)
+    return f"cached {minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"cached {minutes}m"
+
+
+def _line(node: GraphNode) -> str:
+    if node.kind == "base":
+        return f"{node.name}  ({node.detail})"
+    if node.kind == "mfa":
+        return f"MFA session {node.detail}  {_left(node.cached_for)}"
+    return f"{node.name}  {node.account}  {node.role_arn}  {_left(node.cached_for)}"
+
+
+@click.command()
+@click.argument("profile", required=False, shell_complete=profile_names)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+def graph(state: AppState, profile: str | None, as_json: bool) -> None:
+    """Show PROFILE's chain (or every profile's) as a tree, base -> role -> role."""
+    names = [profile] if profile else sorted(state.app.config.profiles)
+    chains = {name: state.app.graph(name) for name in names}
+    if as_json:
+        document = {
+            name: [
+                {
+                    **asdict(node),
+                    "account": node.account,
+                    "cached_for": int(node.cached_for.total_seconds()) if node.cached_for else None,
+                }
+                for node in nodes
+            ]
+            for name, nodes in chains.items()
+        }
+        click.echo(json.dumps({"version": 1, "chains": document}, indent=2))
+        return
+    for index, nodes in enumerate(chains.values()):
+        if index:
+            click.echo()
+        for depth, node in enumerate(nodes):
+            prefix = "   " * (depth - 1) + "└─ " if depth else ""
+            click.echo(prefix + _line(node))
+
+
+def register(group: click.Group) -> None:
+    group.add_command(whoami)
+    group.add_command(graph)
