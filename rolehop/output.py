@@ -98,7 +98,8 @@ def render_env(env: Environment, shell: Shell) -> str:
             raise RolehopError(f"the value of {name} holds a NUL byte and cannot be exported")
     lines: list[str] = []
     if shell == "fish":
-        lines += [f"set -e {name};" for name in env.unset]
+        # -g: a universal variable (set -U) is the user's own, not this shell's to erase
+        lines += [f"set -eg {name};" for name in env.unset]
         lines += [f"set -gx {name} {quote_fish(value)};" for name, value in env.exports.items()]
     elif shell == "powershell":
         lines += [

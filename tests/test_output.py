@@ -49,9 +49,9 @@ EXPECTED: dict[str, str] = {
         "export ROLEHOP_PROFILE='dev'\n"
     ),
     "fish": (
-        "set -e AWS_PROFILE;\n"
-        "set -e AWS_DEFAULT_PROFILE;\n"
-        "set -e AWS_SECURITY_TOKEN;\n"
+        "set -eg AWS_PROFILE;\n"
+        "set -eg AWS_DEFAULT_PROFILE;\n"
+        "set -eg AWS_SECURITY_TOKEN;\n"
         "set -gx AWS_ACCESS_KEY_ID 'ASIAEXAMPLE';\n"
         "set -gx AWS_SECRET_ACCESS_KEY 'it\\'s $HOME `x` \"q\"';\n"
         "set -gx AWS_SESSION_TOKEN 'back\\\\slash\u2019curly';\n"

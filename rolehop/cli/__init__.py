@@ -89,9 +89,9 @@ def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
 
 
 def _register() -> None:
-    from rolehop.cli import cache, credentials, demo, identity, keys, profiles
+    from rolehop.cli import cache, credentials, demo, identity, keys, profiles, shell
 
-    for module in (credentials, profiles, identity, keys, cache, demo):
+    for module in (credentials, profiles, identity, keys, cache, shell, demo):
         module.register(cli)
 
 

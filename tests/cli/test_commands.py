@@ -197,7 +197,7 @@ def _exports(credentials: Credentials) -> list[tuple[str, str]]:
 def _expected_env(shell: str, credentials: Credentials) -> str:
     exports = _exports(credentials)
     if shell == "fish":
-        lines = [f"set -e {name};" for name in UNSET]
+        lines = [f"set -eg {name};" for name in UNSET]
         lines += [f"set -gx {name} '{value}';" for name, value in exports]
     elif shell == "powershell":
         lines = [f"Remove-Item -Path Env:{name} -ErrorAction SilentlyContinue" for name in UNSET]
@@ -224,7 +224,7 @@ def test_env_literal_lines(sts: StubSts) -> None:
     fish = rolehop_main("env", "company", "--shell", "fish").stdout.splitlines()
     powershell = rolehop_main("env", "company", "--shell", "powershell").stdout.splitlines()
 
-    assert fish[0] == "set -e AWS_PROFILE;"
+    assert fish[0] == "set -eg AWS_PROFILE;"
     assert fish[3] == "set -gx AWS_ACCESS_KEY_ID 'ASIACOMPANY000000000';"
     assert fish[-1] == "set -gx ROLEHOP_PROFILE 'company';"
     assert powershell[0] == "Remove-Item -Path Env:AWS_PROFILE -ErrorAction SilentlyContinue"

@@ -177,7 +177,7 @@ def test_eval_round_trips_hostile_values(shell: Shell, exports: dict[str, str]) 
 def test_env_output_unsets_left_over_profiles(shell: Shell, sandbox: Sandbox) -> None:
     script = render_env(Environment({"ROLEHOP_PROFILE": "research-ro"}), shell)
     expected_unset = (
-        [f"set -e {name};" for name in UNSET] if shell == "fish" else [f"unset {' '.join(UNSET)}"]
+        [f"set -eg {name};" for name in UNSET] if shell == "fish" else [f"unset {' '.join(UNSET)}"]
     )
     assert script.splitlines()[: len(expected_unset)] == expected_unset
     script_file = sandbox.root / "env.sh"
@@ -239,3 +239,24 @@ def test_shell_evals_rolehop_env_then_aws_cli_is_the_role(
     assert child["ROLEHOP_PROFILE"] == "research-ro"
     assert child["AWS_REGION"] == child["AWS_DEFAULT_REGION"] == "us-east-1"
     assert child["AWS_ACCESS_KEY_ID"].startswith("ASIA")
+
+
+def test_fish_env_output_leaves_universal_variables_alone(sandbox: Sandbox) -> None:
+    """A `set -Ux AWS_PROFILE` is the user's setting for every fish: not ours to erase."""
+    script_file = sandbox.root / "env.fish"
+    script_file.write_text(render_env(Environment({"ROLEHOP_PROFILE": "research-ro"}), "fish"))
+    program = (
+        "set -Ux AWS_PROFILE mine; set -gx AWS_DEFAULT_PROFILE shell-only\n"
+        f"source {script_file}\n"
+        "set -qU AWS_PROFILE; and echo universal:$AWS_PROFILE\n"
+        "set -q AWS_DEFAULT_PROFILE; or echo global-erased\n"
+        "set -eU AWS_PROFILE"
+    )
+    env = {k: v for k, v in _base_env(sandbox.home).items() if k not in LEFT_OVER}
+    env["XDG_CONFIG_HOME"] = str(sandbox.home / ".config")  # universals live there
+    fish = require_tool("fish")  # not --no-config: that turns universal variables off
+    result = subprocess.run(
+        [fish, "-c", program], env=env, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["universal:mine", "global-erased"]

@@ -1,0 +1,601 @@
+"""``rolehop init SHELL`` loaded by the real bash, zsh and fish.
+
+Each shell runs the snippet as a user would (``eval "$(rolehop init bash)"``, ``rolehop
+init fish | source``) with ``rolehop`` on PATH being a launcher that records every run of
+the program, next to a ``date`` that records its runs too. The AWS CLI then checks that
+``rolehop use`` really switched the shell to the role (against the moto server), and the
+recordings, a PATH holding nothing but the recorders, and strace (where installed) prove
+that the prompt segment and the hooks start no process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from rolehop.demo import RESEARCH, ROLE_NAME, Emulator
+from rolehop.output import Shell, quote_posix
+from rolehop.shell_init import MANAGED, snippet
+from tests.conftest import Sandbox
+from tests.support.emulator import RESEARCH_RO_TOML
+from tests.support.tools import aws_cli_dir, require_tool, run_captured
+
+REAL_SHELLS: tuple[Shell, ...] = ("bash", "zsh", "fish")
+NAMES = " ".join(MANAGED)
+ROLE_ARN = f"arn:aws:sts::{RESEARCH}:assumed-role/{ROLE_NAME}/rolehop-joe"
+# moto hands out one-hour credentials: the segment right after `use`
+FRESH = re.compile(r"⛅ research-ro (59m|1h00m)")
+CANARY = "canary"
+HOSTILE = f'joe\'s "$(touch {CANARY})" `touch {CANARY}`\nsecond line $HOME'
+
+
+@dataclass
+class Recorders:
+    """A directory put first on PATH: ``rolehop`` (the program, recorded) and ``date``."""
+
+    bin: Path
+    log: Path
+
+    def calls(self) -> list[str]:
+        return self.log.read_text().splitlines() if self.log.exists() else []
+
+    def rolehop_calls(self) -> list[str]:
+        return [call for call in self.calls() if call.startswith("rolehop ")]
+
+
+@dataclass
+class Kit:
+    recorders: Recorders
+    env: dict[str, str]
+    root: Path
+
+
+def _script(path: Path, text: str) -> None:
+    path.write_text(text)
+    path.chmod(0o755)
+
+
+@pytest.fixture
+def kit(
+    sandbox: Sandbox, moto: Emulator, joe: dict[str, str], subprocess_env: dict[str, str]
+) -> Kit:
+    sandbox.write_rolehop(
+        RESEARCH_RO_TOML + 'region = "us-east-1"\nrole_session_name = "rolehop-joe"\n'
+    )
+    bin_dir = sandbox.root / "recorders"
+    bin_dir.mkdir()
+    log = sandbox.root / "calls.log"
+    record = f'printf \'%s %s\\n\' "$(basename "$0")" "$*" >> {quote_posix(str(log))}\n'
+    exports = "".join(
+        f"export {name}={quote_posix(subprocess_env[name])}\n"
+        for name in ("PYTHONPATH", "PYTHON_KEYRING_BACKEND", "ROLEHOP_TEST_KEYRING")
+    )
+    _script(
+        bin_dir / "rolehop",
+        f'#!/bin/sh\n{record}{exports}exec {quote_posix(sys.executable)} -m rolehop "$@"\n',
+    )
+    date = shutil.which("date")
+    assert date
+    _script(bin_dir / "date", f'#!/bin/sh\n{record}exec {quote_posix(date)} "$@"\n')
+    env = {
+        **subprocess_env,
+        "AWS_ENDPOINT_URL": moto.url,
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "TERM": "dumb",
+        "PATH": os.pathsep.join([str(bin_dir), aws_cli_dir(), subprocess_env["PATH"]]),
+    }
+    return Kit(Recorders(bin_dir, log), env, sandbox.root)
+
+
+def _argv(shell: Shell, script: str) -> list[str]:
+    path = require_tool(shell)
+    if shell == "bash":
+        return [path, "--norc", "--noprofile", "-c", script]
+    if shell == "zsh":
+        return [path, "-f", "-c", script]
+    return [path, "--no-config", "-c", script]
+
+
+def _load(shell: Shell) -> str:
+    """The line of the user's rc file."""
+    if shell == "fish":
+        return "rolehop init fish | source"
+    return f'eval "$(rolehop init {shell})"'
+
+
+def _dump(shell: Shell, target: str) -> str:
+    """Each managed variable as the shell itself describes it (value, export, scope)."""
+    if shell == "fish":
+        return (
+            f"for n in {NAMES}; if set -q $n; set -S $n; else; echo unset $n; end; end > {target}"
+        )
+    show = "declare -p" if shell == "bash" else "typeset -p"
+    return f'for n in {NAMES}; do {show} "$n" 2>/dev/null || echo "unset $n"; done > {target}'
+
+
+def _or_exit(shell: Shell, command: str, code: int) -> str:
+    return f"{command}; or exit {code}" if shell == "fish" else f"{command} || exit {code}"
+
+
+def _environ(raw: bytes) -> dict[str, str]:
+    entries = [entry.decode("utf-8") for entry in raw.split(b"\0") if entry]
+    return dict(entry.split("=", 1) for entry in entries)
+
+
+def _managed(environ: dict[str, str]) -> dict[str, str]:
+    return {name: value for name, value in environ.items() if name in MANAGED}
+
+
+# What the shell holds before the first `use`: exported from the parent, or a variable of
+# the shell only (not exported), or nothing at all.
+BEFORE = {
+    "set": (
+        {"AWS_PROFILE": "joe", "AWS_REGION": "eu-west-3", "AWS_DEFAULT_PROFILE": HOSTILE},
+        ("AWS_DEFAULT_REGION", "shell only"),
+    ),
+    "unset": ({}, None),
+}
+
+
+@pytest.mark.parametrize("before", sorted(BEFORE))
+@pytest.mark.parametrize("shell", REAL_SHELLS)
+def test_use_switches_the_shell_and_off_restores_it(
+    shell: Shell, before: str, kit: Kit, moto: Emulator
+) -> None:
+    exported, shell_only = BEFORE[before]
+    root = kit.root
+    lines = [_load(shell)]
+    if shell_only:
+        name, value = shell_only
+        lines.append(f"set -g {name} '{value}'" if shell == "fish" else f"{name}='{value}'")
+    lines += [
+        _dump(shell, str(root / "before.txt")),
+        f"env -0 > {root / 'before.env'}",
+        _or_exit(shell, "rolehop use research-ro", 11),
+        _or_exit(shell, "aws sts get-caller-identity --output json", 12),
+        f"env -0 > {root / 'during.env'}",
+        _or_exit(shell, "rolehop use research-ro", 13),  # again: still restores the first
+        _or_exit(shell, "rolehop use --off", 14),
+        _dump(shell, str(root / "after.txt")),
+        f"env -0 > {root / 'after.env'}",
+    ]
+    work = root / "work"
+    work.mkdir()
+    env = {name: value for name, value in kit.env.items() if name not in MANAGED}
+    calls_before = moto.assume_role_calls()
+
+    result = run_captured(_argv(shell, "\n".join(lines)), {**env, **exported}, cwd=work)
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["Arn"] == ROLE_ARN
+    assert moto.assume_role_calls() == calls_before + 1  # the second `use` hit the cache
+    during = _environ((root / "during.env").read_bytes())
+    assert during["ROLEHOP_PROFILE"] == "research-ro"
+    assert during["AWS_REGION"] == "us-east-1"
+    assert "AWS_PROFILE" not in during and "AWS_DEFAULT_PROFILE" not in during
+    # exactly what the shell had: values, set or unset, exported or not
+    assert (root / "after.txt").read_text() == (root / "before.txt").read_text()
+    after_env = _environ((root / "after.env").read_bytes())
+    assert _managed(after_env) == _managed(_environ((root / "before.env").read_bytes()))
+    assert _managed(after_env) == exported
+    if shell_only:
+        assert shell_only[0] not in after_env
+    assert os.listdir(work) == []  # nothing in a restored value ran
+    program = kit.recorders.rolehop_calls()
+    assert program == [
+        f"rolehop init {shell}",
+        f"rolehop env research-ro --shell {shell}",
+        f"rolehop env research-ro --shell {shell}",
+    ]  # `use --off` is the shell's own work
+
+
+@pytest.mark.parametrize("shell", REAL_SHELLS)
+def test_a_failing_use_changes_nothing(shell: Shell, kit: Kit) -> None:
+    status = "$status" if shell == "fish" else "$?"
+    script = "\n".join(
+        [
+            _load(shell),
+            "rolehop use no-such-profile",
+            f"echo status={status}",
+            'echo "profile=$AWS_PROFILE rolehop=$ROLEHOP_PROFILE"',
+            "rolehop use --off",
+            'echo "profile=$AWS_PROFILE"',
+        ]
+    )
+
+    result = run_captured(_argv(shell, script), {**kit.env, "AWS_PROFILE": "joe"})
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["status=3", "profile=joe rolehop=", "profile=joe"]
+    assert "no-such-profile" in result.stderr
+
+
+def _prompt_lines(shell: Shell, soon: int) -> list[str]:
+    """rolehop_prompt under several environments, one output per line."""
+    now = int(time.time())
+    cases = [
+        "",
+        "ROLEHOP_PROMPT_ASCII=1",
+        f"ROLEHOP_PROMPT_FORMAT='%p:%t' ROLEHOP_EXPIRATION={soon}",
+        f"ROLEHOP_EXPIRATION={now + 2 * 3600 + 5 * 60 + 40}",
+        f"ROLEHOP_EXPIRATION={now + 40}",  # the last minute
+        "ROLEHOP_EXPIRATION=1000000000",  # long gone
+        "ROLEHOP_EXPIRATION='1; touch canary'",
+    ]
+    return [f"{case} rolehop_prompt; echo".strip() for case in cases]
+
+
+EXPECTED_PROMPTS = [
+    FRESH,
+    re.compile(r"\[research-ro (59m|1h00m)\]"),
+    re.compile(r"research-ro:42m"),
+    re.compile(r"⛅ research-ro 2h05m"),
+    re.compile(r"⛅ research-ro expired"),
+    re.compile(r"⛅ research-ro expired"),
+    re.compile(r"⛅ research-ro \?"),
+]
+
+
+def _shims_only(shell: Shell, log: Path) -> list[str]:
+    """PATH holding only the recorders, and a command-not-found handler that records."""
+    if shell == "fish":
+        return [
+            f"function fish_command_not_found; echo not-found $argv[1] >> {log}; end",
+            "set -l saved_path $PATH",
+            "set PATH $ROLEHOP_TEST_SHIMS",
+        ]
+    handler = "command_not_found_handle" if shell == "bash" else "command_not_found_handler"
+    return [
+        f'{handler}() {{ echo "not-found $1" >> {log}; return 127; }}',
+        "saved_path=$PATH; PATH=$ROLEHOP_TEST_SHIMS",
+    ]
+
+
+@pytest.mark.parametrize("shell", REAL_SHELLS)
+def test_prompt_segment_is_computed_without_any_process(shell: Shell, kit: Kit) -> None:
+    log = kit.recorders.log
+    soon = int(time.time()) + 42 * 60 + 40
+    truncate = f"true > {log}" if shell == "fish" else f": > {log}"
+    restore = "set PATH $saved_path" if shell == "fish" else "PATH=$saved_path"
+    script = "\n".join(
+        [
+            _load(shell),
+            "rolehop use research-ro",
+            truncate,
+            *_shims_only(shell, log),
+            *_prompt_lines(shell, soon),
+            restore,
+            "rolehop use --off",
+            "rolehop_prompt; echo '|'",
+        ]
+    )
+    work = kit.root / "work"
+    work.mkdir()
+    env = {**kit.env, "ROLEHOP_TEST_SHIMS": str(kit.recorders.bin)}
+
+    result = run_captured(_argv(shell, script), env, cwd=work)
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(EXPECTED_PROMPTS) + 1, result.stdout
+    for line, expected in zip(lines, EXPECTED_PROMPTS, strict=False):
+        assert expected.fullmatch(line), (line, expected.pattern)
+    assert lines[-1] == "|"  # no profile: nothing at all
+    # between the truncation and `use --off`: no rolehop, no date, no command looked up
+    assert kit.recorders.calls() == []
+    assert os.listdir(work) == []
+
+
+def _strace_or_skip() -> str:
+    # Not in .ci/run's packages: without it, the recorder test above is the proof.
+    path = shutil.which("strace")
+    if path is None:
+        pytest.skip("strace is not installed")
+    return path
+
+
+HOOKS = {
+    # the way each shell runs its hooks, outside an interactive session
+    "bash": ['eval "$PROMPT_COMMAND"', "true", 'printf "%s\\n" "${PS1@P}"'],
+    "zsh": [
+        'for hook in $precmd_functions; do "$hook"; done',
+        "for hook in $preexec_functions; do \"$hook\" 'aws s3 ls'; done",
+        'print -r -- "$PROMPT"',
+    ],
+    "fish": ["fish_right_prompt; echo", "emit fish_preexec 'aws s3 ls'"],
+}
+
+
+@pytest.mark.parametrize("shell", REAL_SHELLS)
+def test_strace_sees_no_process_for_the_prompt_and_the_hooks(shell: Shell, kit: Kit) -> None:
+    strace = _strace_or_skip()
+    snippet = kit.root / f"init.{shell}"
+    made = run_captured([str(kit.recorders.bin / "rolehop"), "init", shell], kit.env)
+    assert made.returncode == 0, made.stderr
+    snippet.write_text(made.stdout)
+    start, end = kit.root / "start.mark", kit.root / "end.mark"
+    touch = "true >" if shell == "fish" else ":>"
+    expiration = int(time.time()) + 42 * 60 + 40  # outside the 20-minute margin
+    script = "\n".join(
+        [
+            "PS1='$ '; PROMPT='$ '" if shell != "fish" else "true",
+            f"{'source' if shell == 'fish' else '.'} {snippet}",
+            f"{touch} {start}",
+            "rolehop_prompt; echo",
+            *HOOKS[shell],
+            f"{touch} {end}",
+        ]
+    )
+    env = {
+        **kit.env,
+        "ROLEHOP_PROFILE": "research-ro",
+        "ROLEHOP_EXPIRATION": str(expiration),
+        "ROLEHOP_PROMPT": "1",
+        "ROLEHOP_AUTO_REFRESH": "1",
+    }
+    trace = kit.root / "strace.log"
+    events = "execve,execveat,fork,vfork,clone,clone3,openat"
+
+    result = run_captured(
+        [strace, "-f", "-qq", "-e", f"trace={events}", "-o", str(trace), *_argv(shell, script)],
+        env,
+    )
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "⛅ research-ro 42m"
+    if shell != "fish":
+        assert lines[-1] == "⛅ research-ro 42m $ "  # the segment the hook put in the prompt
+    else:
+        assert lines[-1] == "⛅ research-ro 42m"
+    traced = trace.read_text().splitlines()
+    marks = [i for i, line in enumerate(traced) if str(start) in line or str(end) in line]
+    assert len(marks) == 2, traced
+    between = traced[marks[0] + 1 : marks[1]]
+    spawned = [
+        line
+        for line in between
+        if re.search(r"\b(execve|execveat|v?fork|clone3?)\(", line)
+        and "CLONE_THREAD" not in line  # fish's own I/O threads are no process
+    ]
+    assert spawned == []
+    assert kit.recorders.rolehop_calls() == [f"rolehop init {shell}"]
+
+
+@pytest.mark.parametrize("shell", REAL_SHELLS)
+def test_the_prompt_hook_keeps_the_users_prompt(shell: Shell, kit: Kit) -> None:
+    user = {
+        "bash": "PS1='\\u@host \\$ '",
+        "zsh": "PROMPT='%n@host %# '",
+        "fish": "function fish_right_prompt; printf 'user-right'; end",
+    }[shell]
+    show = {
+        "bash": ['eval "$PROMPT_COMMAND"', 'printf "%s\\n" "$PS1"'],
+        "zsh": ["_rolehop_precmd; _rolehop_precmd", 'print -r -- "$PROMPT"'],
+        "fish": ["fish_right_prompt; echo"],
+    }[shell]
+    script = "\n".join([user, _load(shell), *show, *show])
+    env = {
+        **kit.env,
+        "ROLEHOP_PROFILE": "research-ro",
+        "ROLEHOP_EXPIRATION": str(int(time.time()) + 42 * 60 + 40),
+        "ROLEHOP_PROMPT": "1",
+    }
+
+    result = run_captured(_argv(shell, script), env)
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    expected = {
+        "bash": "${_ROLEHOP_PS1}\\u@host \\$ ",
+        "zsh": "⛅ research-ro 42m %n@host %# ",
+        "fish": "⛅ research-ro 42m user-right",
+    }[shell]
+    assert lines == [expected, expected]  # added once, however often the hook runs
+
+
+class Session:
+    """An interactive shell on a pseudo-terminal, its rc file loading the snippet."""
+
+    PROMPT = "READY"
+
+    def __init__(self, shell: Shell, kit: Kit, extra: dict[str, str]) -> None:
+        path = require_tool(shell)
+        home = kit.root / f"{shell}-home"
+        home.mkdir()
+        env = {**kit.env, **extra}
+        if shell == "bash":
+            rc = home / ".bashrc"
+            rc.write_text(f"PS1='{self.PROMPT}$ '\n{_load(shell)}\n")
+            argv = [path, "--noprofile", "--rcfile", str(rc), "-i"]
+        elif shell == "zsh":
+            (home / ".zshrc").write_text(f"PROMPT='{self.PROMPT}%# '\n{_load(shell)}\n")
+            env["ZDOTDIR"] = str(home)
+            argv = [path, "--no-globalrcs", "-i"]
+        else:
+            init = f"function fish_prompt; printf '{self.PROMPT}> '; end; {_load(shell)}"
+            env["TERM"] = "xterm"  # fish draws no right prompt on a dumb terminal
+            argv = [path, "--no-config", "-i", "-C", init]
+        self.child = pexpect.spawn(
+            argv[0], argv[1:], env=env, encoding="utf-8", timeout=60, dimensions=(24, 200)
+        )
+        self.child.expect(self.PROMPT)
+        self.count = 0
+
+    def run(self, command: str) -> str:
+        """Run one command line; return what the terminal showed between its end and the
+        next prompt (where bash and zsh draw the segment)."""
+        self.count += 1
+        # the marker printed differs from the marker typed (which the terminal echoes)
+        self.child.sendline(f"{command}; printf 'DO%sNE\\n' {self.count}")
+        self.child.expect(f"DO{self.count}NE")
+        self.child.expect(self.PROMPT)
+        return str(self.child.before)
+
+    def close(self) -> None:
+        self.child.sendline("exit")
+        self.child.expect(pexpect.EOF)
+        self.child.close()
+
+
+@pytest.fixture
+def sessions() -> Iterator[list[Session]]:
+    opened: list[Session] = []
+    yield opened
+    for session in opened:
+        session.child.close(force=True)
+
+
+def test_interactive_bash_prompt_shows_the_segment_after_use(
+    kit: Kit, sessions: list[Session]
+) -> None:
+    session = Session("bash", kit, {"ROLEHOP_PROMPT": "1"})
+    sessions.append(session)
+
+    assert session.run("true") == "\r\n"
+    assert FRESH.fullmatch(session.run("rolehop use research-ro").strip())
+    assert session.run("true").strip() == session.run("echo").strip()  # still there
+    assert session.run("rolehop use --off") == "\r\n"
+    session.close()
+
+
+@pytest.mark.parametrize("shell", ["zsh", "fish"])
+def test_interactive_prompt_segment_in_zsh_and_fish(
+    shell: Shell, kit: Kit, sessions: list[Session]
+) -> None:
+    session = Session(shell, kit, {"ROLEHOP_PROMPT": "1"})
+    sessions.append(session)
+
+    session.run("rolehop use research-ro")
+    if shell == "zsh":
+        assert FRESH.search(session.child.before), session.child.before
+    else:  # fish draws the right prompt after the left one
+        session.child.expect(FRESH)
+    session.close()
+
+
+@pytest.mark.parametrize("shell", REAL_SHELLS)
+def test_auto_refresh_runs_once_inside_the_margin(
+    shell: Shell, kit: Kit, sessions: list[Session]
+) -> None:
+    # a margin longer than the credentials' one hour: they are inside it from the start
+    session = Session(
+        shell, kit, {"ROLEHOP_AUTO_REFRESH": "1", "ROLEHOP_REFRESH_MARGIN": str(2 * 3600)}
+    )
+    sessions.append(session)
+    env_runs = ["rolehop env research-ro --shell " + shell]
+
+    session.run("rolehop use research-ro")
+    assert kit.recorders.rolehop_calls()[1:] == env_runs
+    session.run("true")  # the next command: refreshed first, once
+    assert kit.recorders.rolehop_calls()[1:] == env_runs * 2
+    session.run("true")
+    session.run("echo still")  # the new credentials are inside the margin too: no loop
+    assert kit.recorders.rolehop_calls()[1:] == env_runs * 2
+    session.close()
+
+
+@pytest.mark.parametrize("shell", REAL_SHELLS)
+def test_auto_refresh_runs_nothing_outside_the_margin(
+    shell: Shell, kit: Kit, sessions: list[Session]
+) -> None:
+    session = Session(shell, kit, {"ROLEHOP_AUTO_REFRESH": "1", "ROLEHOP_PROMPT": "1"})
+    sessions.append(session)
+
+    session.run("rolehop use research-ro")
+    for command in ("true", "echo hello", "true"):
+        session.run(command)
+
+    assert kit.recorders.rolehop_calls() == [
+        f"rolehop init {shell}",
+        f"rolehop env research-ro --shell {shell}",
+    ]
+    assert [call for call in kit.recorders.calls() if not call.startswith("rolehop ")] == []
+    session.close()
+
+
+def test_snippets_parse_in_their_shells(kit: Kit) -> None:
+    for shell, check in (("bash", ["-n"]), ("zsh", ["-n"]), ("fish", ["--no-execute"])):
+        made = run_captured([str(kit.recorders.bin / "rolehop"), "init", shell], kit.env)
+        assert made.returncode == 0, made.stderr
+        assert str(kit.recorders.bin / "rolehop") in made.stdout  # called by its path
+        checked = subprocess.run(
+            [require_tool(shell), *check],
+            input=made.stdout,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert checked.returncode == 0, (shell, checked.stderr)
+
+
+@pytest.mark.parametrize("shell", REAL_SHELLS)
+def test_a_program_path_with_quotes_and_spaces_is_called_as_is(
+    shell: Shell, tmp_path: Path
+) -> None:
+    program = tmp_path / "o'neil" / "my tools" / f"$(touch {CANARY})" / "`id`" / '"q"' / "rolehop"
+    program.parent.mkdir(parents=True)
+    _script(program, '#!/bin/sh\nprintf "called:%s\\n" "$*"\n')
+    loaded = tmp_path / "snippet"
+    loaded.write_text(snippet(shell, str(program)))
+    work = tmp_path / "work"
+    work.mkdir()
+    source = "source" if shell == "fish" else "."
+
+    result = run_captured(
+        _argv(shell, f"{source} {quote_posix(str(loaded))}\nrolehop list --json"),
+        {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "LANG": "C.UTF-8"},
+        cwd=work,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "called:list --json\n"
+    assert os.listdir(work) == []
+
+
+@pytest.mark.parametrize("shell", REAL_SHELLS)
+def test_completion_is_registered_for_the_function(shell: Shell, kit: Kit) -> None:
+    show = {
+        "bash": "complete -p rolehop",
+        "zsh": "print -r -- $_comps[rolehop]",
+        "fish": "complete -c rolehop",
+    }[shell]
+    setup = "autoload -Uz compinit && compinit -u -d $HOME/.zcompdump" if shell == "zsh" else ""
+
+    result = run_captured(_argv(shell, f"{setup}\n{_load(shell)}\n{show}"), kit.env)
+
+    assert result.returncode == 0, result.stderr
+    assert "_rolehop_completion" in result.stdout
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh"])
+def test_nounset_shells_load_and_use_it(shell: Shell, kit: Kit) -> None:
+    script = "\n".join(
+        [
+            "set -u",
+            _load(shell),
+            "rolehop use research-ro",
+            'eval "$PROMPT_COMMAND"' if shell == "bash" else "_rolehop_precmd",
+            "true",
+            "rolehop use --off",
+            "echo done",
+        ]
+    )
+    env = {**kit.env, "ROLEHOP_PROMPT": "1", "ROLEHOP_AUTO_REFRESH": "1"}
+
+    result = run_captured(_argv(shell, script), env)
+
+    assert (result.returncode, result.stdout, result.stderr) == (0, "done\n", "")

@@ -1,0 +1,195 @@
+"""The snippets of ``rolehop init SHELL``: their pieces, the program's quoting, the command.
+
+The shells run them for real in tests/integration/test_shell_init.py.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
+
+import pytest
+from click.testing import CliRunner
+
+from rolehop.cli import cli
+from rolehop.cli.shell import completion_script, program_path
+from rolehop.core import Resolution
+from rolehop.credentials import Credentials
+from rolehop.output import (
+    SHELLS,
+    UNSET,
+    Shell,
+    environment,
+    quote_fish,
+    quote_posix,
+    quote_powershell,
+)
+from rolehop.shell_init import DEFAULT_MARGIN_SECONDS, MANAGED, invocation, snippet
+
+PROGRAM = "/opt/tools/rolehop"
+HOSTILE = '/home/o\'neil/my tools/$(touch x)/`id`/"q"/@NAMES@/rolehop'
+POSIX_LIKE: tuple[Shell, ...] = ("bash", "zsh", "fish")
+
+
+def test_managed_covers_every_variable_env_sets_or_unsets() -> None:
+    resolution = SimpleNamespace(
+        credentials=Credentials("ASIAEXAMPLE", "secret", "token", datetime(2030, 1, 1, tzinfo=UTC)),
+        region="eu-west-1",
+        profile=SimpleNamespace(name="research-ro"),
+    )
+    env = environment(cast(Resolution, resolution))
+    assert set(env.exports) | set(UNSET) == set(MANAGED)
+    assert len(MANAGED) == len(set(MANAGED))
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_every_snippet_has_the_pieces(shell: Shell) -> None:
+    text = snippet(shell, PROGRAM)
+    for piece in (
+        "rolehop",
+        "_rolehop_use",
+        "_rolehop_off",
+        "rolehop_prompt",
+        "--off",
+        f"--shell {shell}",
+        "ROLEHOP_PROFILE",
+        "ROLEHOP_EXPIRATION",
+        "ROLEHOP_PROMPT_FORMAT",
+        "ROLEHOP_PROMPT_ASCII",
+        "ROLEHOP_PROMPT",
+        "%p",
+        "%t",
+        "expired",
+    ):
+        assert piece in text, piece
+    assert all(name in text for name in MANAGED)
+    assert "@" + "PROGRAM@" not in text and "@" + "NAMES@" not in text
+
+
+@pytest.mark.parametrize("shell", POSIX_LIKE)
+def test_posix_like_snippets_have_hooks_and_a_margin(shell: Shell) -> None:
+    text = snippet(shell, PROGRAM)
+    assert "ROLEHOP_AUTO_REFRESH" in text and "ROLEHOP_REFRESH_MARGIN" in text
+    assert str(DEFAULT_MARGIN_SECONDS) in text
+    hooks = {
+        "bash": ("PROMPT_COMMAND", "DEBUG", "EPOCHSECONDS", "%(%s)T"),
+        "zsh": ("add-zsh-hook precmd", "add-zsh-hook preexec", "zsh/datetime"),
+        "fish": ("fish_right_prompt", "--on-event fish_preexec", "/proc/uptime", "btime"),
+    }[shell]
+    assert all(hook in text for hook in hooks)
+
+
+def test_default_margin_is_the_configs() -> None:
+    assert DEFAULT_MARGIN_SECONDS == 20 * 60
+
+
+@pytest.mark.parametrize(
+    ("shell", "expected"),
+    [
+        ("bash", quote_posix(HOSTILE)),
+        ("zsh", quote_posix(HOSTILE)),
+        ("fish", "command " + quote_fish(HOSTILE)),
+        ("powershell", "& " + quote_powershell(HOSTILE)),
+    ],
+)
+def test_the_program_path_is_quoted_for_its_shell(shell: Shell, expected: str) -> None:
+    assert invocation(shell, HOSTILE) == expected
+    text = snippet(shell, HOSTILE, completion="# @PROGRAM@ stays")
+    assert expected in text
+    # a placeholder inside a substituted value is never expanded again
+    assert "@NAMES@/rolehop" in text
+    assert ("# @PROGRAM@ stays" in text) == (shell != "powershell")
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_without_a_path_the_program_is_looked_up_past_the_function(shell: Shell) -> None:
+    text = snippet(shell, None)
+    expected = {
+        "bash": "command rolehop",
+        "zsh": "command rolehop",
+        "fish": "command rolehop",
+        "powershell": "Get-Command -Name rolehop -CommandType Application",
+    }[shell]
+    assert expected in text
+
+
+@pytest.mark.parametrize("shell", POSIX_LIKE)
+def test_completion_is_clicks_script(shell: Shell) -> None:
+    script = completion_script(shell)
+    registration = {
+        "bash": "complete -o nosort -F _rolehop_completion rolehop",
+        "zsh": "compdef _rolehop_completion rolehop",
+        "fish": "complete --no-files --command rolehop",
+    }[shell]
+    assert registration in script
+    assert "_ROLEHOP_COMPLETE" in script
+    assert script.rstrip() in snippet(shell, PROGRAM, script)
+
+
+def test_powershell_says_it_has_no_completion() -> None:
+    assert completion_script("powershell") == ""
+    assert "click has no PowerShell completion" in snippet("powershell", PROGRAM)
+
+
+def test_program_path_prefers_the_running_script(tmp_path: Path) -> None:
+    script = tmp_path / "bin" / "rolehop"
+    script.parent.mkdir()
+    script.write_text("#!/bin/sh\n")
+    assert program_path(str(script)) == str(script)
+
+
+def test_program_path_falls_back_to_path_then_to_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    found = tmp_path / "rolehop"
+    found.write_text("#!/bin/sh\n")
+    found.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    main = "/somewhere/rolehop/__main__.py"
+    assert program_path(main) == str(found)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert program_path(main) is None
+
+
+def test_init_prints_the_snippet_with_the_programs_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    found = tmp_path / "my bin" / "rolehop"
+    found.parent.mkdir()
+    found.write_text("#!/bin/sh\n")
+    found.chmod(0o755)
+    monkeypatch.setenv("PATH", os.pathsep.join([str(found.parent), os.environ["PATH"]]))
+    monkeypatch.setattr("sys.argv", ["/elsewhere/rolehop/__main__.py"])
+
+    result = CliRunner().invoke(cli, ["init", "bash"])
+
+    assert result.exit_code == 0, result.output
+    assert result.output == snippet("bash", str(found), completion_script("bash"))
+    assert f"_rolehop_program() {{ {quote_posix(str(found))} " in result.output
+
+
+def test_init_refuses_an_unknown_shell() -> None:
+    result = CliRunner().invoke(cli, ["init", "tcsh"])
+    assert result.exit_code == 2
+
+
+def test_use_without_the_integration_says_how_to_load_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from rolehop.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["use", "research-ro"])
+
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert 'eval "$(rolehop init bash)"' in err and "rolehop init fish | source" in err
+
+
+def test_use_help_documents_off() -> None:
+    result = CliRunner().invoke(cli, ["use", "--help"])
+    assert result.exit_code == 0
+    assert "--off" in result.output and "rolehop init SHELL" in result.output
