@@ -14,7 +14,7 @@ from functools import cached_property
 
 from rolehop import chain as chains
 from rolehop import config as configs
-from rolehop.cache import Cache, NullCache, load_backend, open_cache
+from rolehop.cache import Cache, IndexEntry, NullCache, load_backend, open_cache
 from rolehop.chain import Chain
 from rolehop.config import Config, Profile
 from rolehop.credentials import Credentials
@@ -85,6 +85,8 @@ class ProfileSummary:
     error: str | None
     # where the base's credentials come from: "keyring", "keys in ~/.aws/credentials"...
     credentials: str | None = None
+    # when the target's cached credentials expire (from the cache index: no secret read)
+    cached_until: datetime | None = None
 
 
 def describe_base(chain: Chain, stored: set[str]) -> str:
@@ -133,6 +135,11 @@ class CacheEntry:
     profile: str
     expiration: datetime | None
     remaining: timedelta | None
+
+
+def _cached_until(index: Mapping[str, IndexEntry], key: str, now: datetime) -> datetime | None:
+    entry = index.get(key)
+    return entry.expiration if entry and entry.expiration and entry.expiration > now else None
 
 
 class Rolehop:
@@ -287,6 +294,8 @@ class Rolehop:
     def profiles(self) -> list[ProfileSummary]:
         summaries = []
         stored = self._stored_names() if self.config.profiles else set()
+        index = self.cache.index() if self.config.profiles else {}
+        now = self.clock()
         for name in sorted({*self.config.profiles, *self.config.broken}):
             try:
                 built = chains.build(self.config, name, self.environ, lambda: stored)
@@ -317,6 +326,7 @@ class Rolehop:
                     region=self.config.region_for(profile, {}),
                     error=None,
                     credentials=describe_base(built, stored),
+                    cached_until=_cached_until(index, built.keys[-1], now),
                 )
             )
         return summaries

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import asdict
+from datetime import datetime
 
 import click
 
 from rolehop.cli import AppState, pass_state
+from rolehop.core import ProfileSummary
+from rolehop.credentials import format_expiration
 
 
 @click.command("list")
@@ -18,7 +22,12 @@ def list_(state: AppState, as_json: bool) -> None:
     summaries = state.app.profiles()
     if as_json:
         rows = [
-            {**asdict(s), "chain": list(s.chain), "hops": max(len(s.chain) - 1, 0)}
+            {
+                **asdict(s),
+                "chain": list(s.chain),
+                "hops": max(len(s.chain) - 1, 0),
+                "cached_until": format_expiration(s.cached_until) if s.cached_until else None,
+            }
             for s in summaries
         ]
         click.echo(json.dumps({"version": 1, "profiles": rows}, indent=2))
@@ -26,6 +35,55 @@ def list_(state: AppState, as_json: bool) -> None:
     if not summaries:
         click.echo(f"no profiles: add [profiles.NAME] to {state.app.config.path}", err=True)
         return
+    if _is_terminal():
+        _rich_table(summaries, state.app.clock())
+    else:
+        _plain_table(summaries)
+    for s in summaries:
+        if s.error:
+            click.echo(f"rolehop: warning: {s.error}", err=True)
+
+
+def _is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def _left(until: datetime | None, now: datetime) -> str:
+    if until is None:
+        return "-"
+    minutes = int((until - now).total_seconds() // 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+
+
+def _rich_table(summaries: list[ProfileSummary], now: datetime) -> None:
+    """For people: the account of each role stands out; NO_COLOR turns colour off."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, header_style="bold")
+    for column in ("Profile", "Role", "Chain", "Region", "Cached", "Credentials", "From"):
+        table.add_column(column, overflow="fold")
+    for s in summaries:
+        role = Text(s.role_arn or "-")
+        if s.role_arn and s.role_arn.count(":") >= 5:
+            start = len(":".join(s.role_arn.split(":")[:4])) + 1
+            role.stylize("bold cyan", start, start + 12)
+        chain = " → ".join(s.chain) if s.chain else Text("✗ " + (s.error or "?"), "red")
+        table.add_row(
+            s.name,
+            role,
+            chain,
+            s.region or "-",
+            _left(s.cached_until, now),
+            s.credentials or "-",
+            s.origin,
+        )
+    Console().print(table)
+
+
+def _plain_table(summaries: list[ProfileSummary]) -> None:
+    """For pipes and scripts: plain aligned columns, no colour."""
     header = ("PROFILE", "ROLE", "SOURCE", "HOPS", "REGION", "FROM", "CREDENTIALS")
     table = [header]
     for s in summaries:
@@ -45,9 +103,6 @@ def list_(state: AppState, as_json: bool) -> None:
         click.echo(
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
-    for s in summaries:
-        if s.error:
-            click.echo(f"rolehop: warning: {s.error}", err=True)
 
 
 def register(group: click.Group) -> None:

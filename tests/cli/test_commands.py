@@ -380,6 +380,7 @@ def test_list_json(sts: StubSts, sandbox: Sandbox) -> None:
             "region": region,
             "error": error,
             "credentials": None if error else f"keys in {sandbox.aws_credentials}",
+            "cached_until": None,
             "hops": max(len(chain) - 1, 0),
         }
 
@@ -422,6 +423,32 @@ def test_list_json(sts: StubSts, sandbox: Sandbox) -> None:
     }
     assert outcome == Outcome(0, json.dumps(document, indent=2) + "\n", "")
     assert [p["hops"] for p in json.loads(outcome.stdout)["profiles"]] == [0, 1, 1, 2]
+
+
+def test_list_shows_when_cached_credentials_expire(sts: StubSts) -> None:
+    _, research = expect_research(sts)
+    assert rolehop_main("credential-process", "research").code == 0
+
+    rows = json.loads(rolehop_main("list", "--json").stdout)["profiles"]
+
+    until = {row["name"]: row["cached_until"] for row in rows}
+    assert research.credentials.expiration is not None
+    assert until == {
+        "bad": None,
+        "company": EXPIRES_TEXT,  # the first hop was cached on the way
+        "legacy": None,
+        "research": research.credentials.expiration.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def test_list_is_a_rich_table_on_a_terminal(sts: StubSts, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("rolehop.cli.profiles._is_terminal", lambda: True)
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "200")
+    outcome = rolehop_main("list")
+    assert outcome.code == 0
+    assert "joe → company → research" in outcome.stdout
+    assert "\x1b[" not in outcome.stdout  # NO_COLOR
 
 
 def test_list_without_profiles(sandbox: Sandbox) -> None:
