@@ -64,7 +64,7 @@ class Profile:
 
     def error(self, problem: str, key: str | None = None) -> ConfigError:
         """A :class:`ConfigError` pointing at this profile (and key) in its file."""
-        line = self.key_lines.get(key, self.line) if key else self.line
+        line = self.key_lines.get(key, self.line) if key is not None else self.line
         return ConfigError(problem, path=self.path, line=line, profile=self.name, key=key)
 
 
@@ -249,19 +249,31 @@ def _split_header(text: str) -> tuple[str, ...]:
     return tuple(parts)
 
 
-_TOML_HEADER = re.compile(r"\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
 _TOML_KEY_PART = r"""(?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+)"""
 _TOML_KEY = re.compile(rf"\s*({_TOML_KEY_PART}(?:\s*\.\s*{_TOML_KEY_PART})*)\s*=")
+
+
+def _table_header(line: str) -> str | None:
+    """``[a.b]  # note`` -> "a.b"; linear in the line (a regex here backtracked cubically)."""
+    stripped = line.strip()
+    if not stripped.startswith("[") or stripped.startswith("[["):
+        return None
+    end = stripped.find("]")
+    rest = stripped[end + 1 :].strip() if end > 0 else "x"
+    if rest and not rest.startswith("#"):
+        return None
+    return stripped[1:end].strip() or None
 
 
 def _toml_lines(text: str) -> dict[tuple[str, ...], int]:
     """Map each table path and ``table + (key,)`` to its 1-based line number."""
     lines: dict[tuple[str, ...], int] = {}
     table: tuple[str, ...] = ()
-    for number, line in enumerate(text.splitlines(), start=1):
-        header = _TOML_HEADER.match(line)
-        if header:
-            table = _split_header(header.group(1))
+    # TOML ends lines at \n only (str.splitlines would also split at U+2028 and others)
+    for number, line in enumerate(text.split("\n"), start=1):
+        header = _table_header(line)
+        if header is not None:
+            table = _split_header(header)
             lines.setdefault(table, number)
             continue
         key = _TOML_KEY.match(line)
@@ -282,10 +294,12 @@ def _load_toml(path: Path) -> tuple[Settings, dict[str, Profile], dict[str, Base
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        match = re.search(r"line (\d+)", str(error))
+        match = re.search(r"\(at line (\d+), column \d+\)$", str(error))
         raise ConfigError(
             f"invalid TOML: {error}", path=path, line=int(match.group(1)) if match else None
         ) from None
+    except (ValueError, RecursionError) as error:  # a 5000-digit integer, deep nesting
+        raise ConfigError(f"invalid TOML: {type(error).__name__}: {error}", path=path) from None
     lines = _toml_lines(text)
     unknown = sorted(set(document) - {"settings", "profiles"})
     if unknown:
@@ -318,7 +332,7 @@ def _base_profile(
     name: str, table: Mapping[str, Any], path: Path, line: int | None, key_lines: Mapping[str, int]
 ) -> BaseProfile:
     def fail(problem: str, key: str | None = None) -> ConfigError:
-        where = key_lines.get(key, line) if key else line
+        where = key_lines.get(key, line) if key is not None else line
         return ConfigError(problem, path=path, line=where, profile=name, key=key)
 
     try:
@@ -372,7 +386,7 @@ def _profile(
     key_lines: Mapping[str, int],
 ) -> Profile:
     def fail(problem: str, key: str | None = None) -> ConfigError:
-        where = key_lines.get(key, line) if key else line
+        where = key_lines.get(key, line) if key is not None else line
         return ConfigError(problem, path=path, line=where, profile=name, key=key)
 
     try:
@@ -431,7 +445,7 @@ def _read_ini(path: Path) -> tuple[configparser.RawConfigParser, dict[tuple[str,
         raise ConfigError(f"invalid file: {first_line}", path=path, line=number) from None
     section = ""
     # configparser's own patterns, so lines are found exactly where it found the values
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):  # configparser: \n only
         stripped = line.strip()
         if not stripped or stripped.startswith(("#", ";")):
             continue
@@ -440,8 +454,8 @@ def _read_ini(path: Path) -> tuple[configparser.RawConfigParser, dict[tuple[str,
         if header is not None:
             section = header.group("header").strip()
             lines[(section, "")] = number
-        elif option is not None:
-            lines.setdefault((section, option.group("option").strip().lower()), number)
+        elif option is not None:  # a repeated key: configparser keeps the last one, so do we
+            lines[(section, option.group("option").strip().lower())] = number
     return parser, lines
 
 

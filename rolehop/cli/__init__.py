@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import traceback
 from dataclasses import dataclass, field
@@ -21,6 +22,13 @@ from rolehop.errors import RolehopError
 from rolehop.redact import RedactingFormatter, redact
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Names from config files reach the terminal: their control characters (an escape
+    sequence could retitle or rewrite the terminal) are shown escaped, never sent."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
 @dataclass
@@ -34,7 +42,7 @@ class AppState:
     def warn(self, message: str) -> None:
         if message not in self._warned:
             self._warned.add(message)
-            click.echo(f"rolehop: warning: {redact(message)}", err=True)
+            click.echo(f"rolehop: warning: {printable(redact(message))}", err=True)
 
     @cached_property
     def app(self) -> Rolehop:
@@ -142,6 +150,7 @@ def _fail(state: AppState, error: BaseException, line: str, code: int) -> None:
         click.echo(redact("".join(traceback.format_exception(error))), err=True, nl=False)
     # one line, whatever the message holds (botocore quotes a child's stderr, for one)
     click.echo(
-        redact(" ".join(part.strip() for part in line.splitlines() if part.strip())), err=True
+        printable(redact(" ".join(part.strip() for part in line.splitlines() if part.strip()))),
+        err=True,
     )
     sys.exit(code)

@@ -9,7 +9,7 @@ from datetime import datetime
 
 import click
 
-from rolehop.cli import AppState, pass_state
+from rolehop.cli import AppState, pass_state, printable
 from rolehop.core import ProfileSummary
 from rolehop.credentials import format_expiration
 
@@ -69,9 +69,9 @@ def _rich_table(summaries: list[ProfileSummary], now: datetime) -> None:
         if s.role_arn and s.role_arn.count(":") >= 5:
             start = len(":".join(s.role_arn.split(":")[:4])) + 1
             role.stylize("bold cyan", start, start + 12)
-        chain = " → ".join(s.chain) if s.chain else Text("✗ " + (s.error or "?"), "red")
+        chain = " → ".join(s.chain) if s.chain else Text(printable("✗ " + (s.error or "?")), "red")
         table.add_row(
-            s.name,
+            printable(s.name),
             role,
             chain,
             s.region or "-",
@@ -100,9 +100,8 @@ def _plain_table(summaries: list[ProfileSummary]) -> None:
         )
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
-        click.echo(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
+        line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        click.echo(printable(line.rstrip()))
 
 
 def register(group: click.Group) -> None:
