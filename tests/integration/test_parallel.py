@@ -112,3 +112,56 @@ def test_a_holder_killed_mid_refresh_never_blocks_the_others(
         holder.kill()
         holder.wait()
     assert Path(directory).is_dir()
+
+
+RECORDER = """\
+import sys, time
+with open(sys.argv[1], "a") as log:
+    log.write("asked\\n")
+time.sleep(0.5)  # a person typing: the others must wait, not ask too
+print("123456")
+"""
+
+
+def test_parallel_cold_calls_ask_for_one_mfa_code(
+    sandbox: Sandbox,
+    moto: Emulator,
+    joe: dict[str, str],
+    subprocess_env: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    asked = sandbox.root / "mfa-asked.log"
+    recorder = sandbox.root / "mfa_code.py"
+    recorder.write_text(RECORDER)
+    sandbox.write_rolehop(
+        f"""\
+        [profiles.joe]
+        mfa_serial = "arn:aws:iam::444455556666:mfa/joe"
+        mfa_process = "{sys.executable} {recorder} {asked}"
+
+        [profiles.research-ro]
+        role_arn = "arn:aws:iam::111122223333:role/DynamoDB-ReadOnly-role"
+        source_profile = "joe"
+        """
+    )
+    env = {**subprocess_env, "AWS_ENDPOINT_URL": moto.url}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "rolehop", "credential-process", "research-ro"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(16)
+    ]
+    outputs = []
+    for process in processes:
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+        outputs.append(json.loads(out))
+    assert all(output == outputs[0] for output in outputs)
+    prompts = asked.read_text().splitlines()
+    with capsys.disabled():
+        print(f"\n[parallel] 16 processes behind one MFA base: {len(prompts)} code asked")
+    assert prompts == ["asked"]
