@@ -426,6 +426,11 @@ def _profile(
 # the AWS shared files
 
 
+# The key under which _read_ini records a section's own line: no option can be named so
+# (an option may be named "", which configparser accepts).
+HEADER = "\0section"
+
+
 def _read_ini(path: Path) -> tuple[configparser.RawConfigParser, dict[tuple[str, str], int]]:
     parser = configparser.RawConfigParser(interpolation=None, strict=False)
     lines: dict[tuple[str, str], int] = {}
@@ -453,7 +458,7 @@ def _read_ini(path: Path) -> tuple[configparser.RawConfigParser, dict[tuple[str,
         option = parser.OPTCRE.match(stripped) if header is None else None
         if header is not None:
             section = header.group("header").strip()
-            lines[(section, "")] = number
+            lines[(section, HEADER)] = number
         elif option is not None:  # a repeated key: configparser keeps the last one, so do we
             lines[(section, option.group("option").strip().lower())] = number
     return parser, lines
@@ -473,7 +478,7 @@ def _config_profile_name(section: str) -> str | None:
 
 
 def _section_lines(lines: dict[tuple[str, str], int], section: str) -> dict[str, int]:
-    return {key: number for (sec, key), number in lines.items() if sec == section and key}
+    return {key: number for (sec, key), number in lines.items() if sec == section and key != HEADER}
 
 
 def _load_aws(
@@ -490,14 +495,14 @@ def _load_aws(
             found[name] = (
                 dict(config.items(section)),
                 config_path,
-                config_lines.get((section, "")),
+                config_lines.get((section, HEADER)),
                 lines,
             )
     for name in credentials.sections():
         items, path, line, lines = found.get(name, ({}, credentials_path, None, {}))
         extra = dict(credentials.items(name))
         if line is None or ("role_arn" in extra and "role_arn" not in items):
-            path, line = credentials_path, credentials_lines.get((name, ""))
+            path, line = credentials_path, credentials_lines.get((name, HEADER))
         found[name] = (
             {**items, **extra},
             path,

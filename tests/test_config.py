@@ -853,3 +853,10 @@ def test_absurd_refresh_margin_is_a_config_error(sandbox: Sandbox, margin: str) 
     sandbox.write_rolehop(f"[settings]\nrefresh_margin = {margin}\n")
     with pytest.raises(ConfigError, match=r"settings\.refresh_margin"):
         config.load(os.environ)
+
+
+def test_an_option_named_empty_does_not_move_its_section_line(sandbox: Sandbox) -> None:
+    """Found by the fuzzer: ' = ' is an option named '' to configparser."""
+    sandbox.write_aws_credentials("[profile dev]\nrole_arn = arn:aws:iam::123456789012:role/r\n = ")
+    broken = config.load(os.environ).broken["profile dev"]
+    assert (broken.path, broken.line) == (sandbox.aws_credentials, 1)
