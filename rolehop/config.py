@@ -448,19 +448,23 @@ def _read_ini(path: Path) -> tuple[configparser.RawConfigParser, dict[tuple[str,
             number = error.errors[0][0]
         first_line = str(error).splitlines()[0]
         raise ConfigError(f"invalid file: {first_line}", path=path, line=number) from None
-    section = ""
-    # configparser's own patterns, so lines are found exactly where it found the values
+    section, option_indent = "", None
+    # configparser's own rules, so lines are found exactly where it found the values
     for number, line in enumerate(text.split("\n"), start=1):  # configparser: \n only
         stripped = line.strip()
         if not stripped or stripped.startswith(("#", ";")):
             continue
+        indent = len(line) - len(line.lstrip())
+        if option_indent is not None and indent > option_indent:
+            continue  # a continuation line belongs to the value above, whatever it looks like
         header = parser.SECTCRE.match(stripped)
         option = parser.OPTCRE.match(stripped) if header is None else None
         if header is not None:
-            section = header.group("header").strip()
+            section, option_indent = header.group("header"), None
             lines[(section, HEADER)] = number
         elif option is not None:  # a repeated key: configparser keeps the last one, so do we
             lines[(section, option.group("option").strip().lower())] = number
+            option_indent = indent
     return parser, lines
 
 
