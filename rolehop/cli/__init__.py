@@ -12,6 +12,7 @@ import re
 import sys
 import traceback
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cached_property
 
 import click
@@ -23,6 +24,12 @@ from rolehop.redact import RedactingFormatter, redact
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def duration_text(left: timedelta) -> str:
+    """``42m`` or ``2h05m``: how long credentials have left, as every command shows it."""
+    minutes = int(left.total_seconds() // 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
 
 
 def printable(text: str) -> str:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import click
 
-from rolehop.cli import AppState, pass_state
+from rolehop.cli import AppState, duration_text, pass_state
 from rolehop.cli.complete import profile_names
 from rolehop.credentials import format_expiration
 
@@ -63,8 +63,7 @@ def _left(remaining: timedelta | None) -> str:
         return "-"
     if remaining.total_seconds() <= 0:
         return "expired"
-    minutes = int(remaining.total_seconds() // 60)
-    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+    return duration_text(remaining)
 
 
 def register(group: click.Group) -> None:

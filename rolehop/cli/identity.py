@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import click
 
-from rolehop.cli import AppState, pass_state
+from rolehop.cli import AppState, duration_text, pass_state
 from rolehop.cli.complete import profile_names
 from rolehop.core import GraphNode
 
@@ -29,8 +29,7 @@ def whoami(state: AppState, profile: str | None, as_json: bool) -> None:
 def _left(cached_for: timedelta | None) -> str:
     if cached_for is None or cached_for.total_seconds() <= 0:
         return "not cached"
-    minutes = int(cached_for.total_seconds() // 60)
-    return f"cached {minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"cached {minutes}m"
+    return f"cached {duration_text(cached_for)}"
 
 
 def _line(node: GraphNode) -> str:

@@ -9,7 +9,7 @@ from datetime import datetime
 
 import click
 
-from rolehop.cli import AppState, pass_state, printable
+from rolehop.cli import AppState, duration_text, pass_state, printable
 from rolehop.core import ProfileSummary
 from rolehop.credentials import format_expiration
 
@@ -49,10 +49,7 @@ def _is_terminal() -> bool:
 
 
 def _left(until: datetime | None, now: datetime) -> str:
-    if until is None:
-        return "-"
-    minutes = int((until - now).total_seconds() // 60)
-    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+    return "-" if until is None else duration_text(until - now)
 
 
 def _rich_table(summaries: list[ProfileSummary], now: datetime) -> None:
