@@ -102,6 +102,7 @@ class AwsBase:
     has_static_keys: bool
     mfa_serial: str | None = None  # aws-vault's convention: MFA on the source profile
     mfa_process: str | None = None
+    key_lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
 
 
 _SECRET_KEY = re.compile(r"secret|token|password", re.IGNORECASE)
@@ -538,7 +539,9 @@ def _load_aws(
                 where = key_lines.get(key, line)
                 broken[name] = ConfigError(str(error), path=path, line=where, profile=name, key=key)
         if name not in broken or name in roles:
-            bases[name] = AwsBase(name, path, line, identity, has_static_keys=has_keys, **mfa)
+            bases[name] = AwsBase(
+                name, path, line, identity, has_static_keys=has_keys, key_lines=key_lines, **mfa
+            )
     return roles, bases, broken, _endpoint_settings(config)
 
 

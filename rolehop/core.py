@@ -14,10 +14,19 @@ from functools import cached_property
 
 from rolehop import chain as chains
 from rolehop import config as configs
-from rolehop.cache import Cache, IndexEntry, NullCache, load_backend, open_cache
+from rolehop import doctor as doctors
+from rolehop.cache import (
+    HOW_TO_GET_A_KEYRING,
+    Cache,
+    IndexEntry,
+    NullCache,
+    load_backend,
+    open_cache,
+)
 from rolehop.chain import Chain
 from rolehop.config import Config, Profile
 from rolehop.credentials import Credentials
+from rolehop.doctor import Check
 from rolehop.errors import CacheError, ChainLoopError, RolehopError, SourceCredentialsError
 from rolehop.keystore import KeyStore, StoredKey, check_name
 from rolehop.lock import FileLocks, NoLocks, lock_dir
@@ -384,6 +393,40 @@ class Rolehop:
         for hop in chain.hops:
             nodes.append(GraphNode("role", hop.name, hop.role_arn, None, left(hop.key)))
         return nodes
+
+    # -- doctor -------------------------------------------------------------------------
+
+    def doctor(self, program_path: str) -> list[Check]:
+        """Check this setup: files, profiles, keyring, shell, clock, AWS CLI profiles.
+
+        ``program_path`` is how the AWS CLI could run this rolehop (for the fix of a
+        credential_process whose program is not on PATH).
+        """
+        found, config = doctors.load_config(self.environ, self.config_path)
+        checks = [found]
+        settings = config.settings if config is not None else configs.Settings()
+        if config is not None:
+            checks += doctors.aws_files(config)
+            checks += doctors.profile_errors(config, self.environ, self._stored_names)
+        checks.append(
+            doctors.keyring_probe(
+                settings,
+                lambda: load_backend(settings.keyring_backend, self.environ),
+                HOW_TO_GET_A_KEYRING,
+            )
+        )
+        checks.append(doctors.shell_integration(self.environ))
+        endpoint = doctors.sts_endpoint(self.environ, settings)
+        timeout = settings.sts_connect_timeout + settings.sts_read_timeout
+        checks.append(doctors.clock_skew(endpoint, self.clock, timeout))
+        if config is not None:
+            checks += doctors.credential_processes(
+                config,
+                self.environ,
+                lambda override: configs.load(self.environ, override or self.config_path),
+                program_path,
+            )
+        return checks
 
     # -- long-term keys ---------------------------------------------------------------
 

@@ -44,6 +44,8 @@ BASH = r"""# rolehop shell integration for bash (`rolehop init bash`). In ~/.bas
 #   eval "$(rolehop init bash)"
 # Opt in before that line: ROLEHOP_PROMPT=1 (prompt segment), ROLEHOP_AUTO_REFRESH=1.
 _rolehop_program() { @PROGRAM@ "$@"; }
+# tells `rolehop doctor` (a child process: it cannot see functions) the integration is on
+export ROLEHOP_SHELL=@SHELL@
 
 rolehop() {
     if [ "${1-}" = use ]; then
@@ -250,6 +252,8 @@ ZSH = r"""# rolehop shell integration for zsh (`rolehop init zsh`). In ~/.zshrc,
 zmodload -F zsh/datetime p:EPOCHSECONDS 2>/dev/null
 
 _rolehop_program() { @PROGRAM@ "$@"; }
+# tells `rolehop doctor` (a child process: it cannot see functions) the integration is on
+export ROLEHOP_SHELL=@SHELL@
 
 rolehop() {
     if [[ ${1-} == use ]]; then
@@ -426,6 +430,8 @@ FISH = r"""# rolehop shell integration for fish (`rolehop init fish`).
 function _rolehop_program
     @PROGRAM@ $argv
 end
+# tells `rolehop doctor` (a child process: it cannot see functions) the integration is on
+set -gx ROLEHOP_SHELL fish
 
 function rolehop --description 'rolehop; `rolehop use PROFILE` switches this shell'
     if test "$argv[1]" = use
@@ -613,6 +619,8 @@ POWERSHELL = r"""# rolehop shell integration for PowerShell (`rolehop init power
 # Opt in before that line: $Env:ROLEHOP_PROMPT = '1' (prompt segment).
 # Not here: auto-refresh, and completion (click has no PowerShell completion).
 function global:_rolehop_program { @PROGRAM@ @args }
+# tells `rolehop doctor` (a child process: it cannot see functions) the integration is on
+$env:ROLEHOP_SHELL = 'powershell'
 
 $global:_rolehop_names = @(@NAMES@)
 
@@ -703,7 +711,7 @@ if ($Env:ROLEHOP_PROMPT -eq '1' -and $null -eq $global:_rolehop_user_prompt) {
 }
 """
 
-_PLACEHOLDER = re.compile(r"@(PROGRAM|NAMES|MARGIN|COMPLETION)@")
+_PLACEHOLDER = re.compile(r"@(PROGRAM|NAMES|MARGIN|COMPLETION|SHELL)@")
 
 _TEMPLATES: dict[Shell, str] = {
     "bash": BASH,
@@ -740,6 +748,7 @@ def snippet(shell: Shell, program: str | None, completion: str = "") -> str:
         "PROGRAM": invocation(shell, program),
         "NAMES": names,
         "MARGIN": str(DEFAULT_MARGIN_SECONDS),
+        "SHELL": shell,
         "COMPLETION": completion.rstrip("\n") or "# (none)",
     }
     # one pass, so that nothing substituted (a path, say) is ever read as a placeholder

@@ -104,9 +104,9 @@ def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
 
 
 def _register() -> None:
-    from rolehop.cli import cache, credentials, demo, identity, keys, profiles, shell
+    from rolehop.cli import cache, credentials, demo, doctor, identity, keys, profiles, shell
 
-    for module in (credentials, profiles, identity, keys, cache, shell, demo):
+    for module in (credentials, profiles, identity, keys, cache, doctor, shell, demo):
         module.register(cli)
 
 

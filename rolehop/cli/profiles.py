@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import asdict
 from datetime import datetime
 
 import click
 
-from rolehop.cli import AppState, duration_text, pass_state, printable
+from rolehop.cli import AppState, duration_text, pass_state, printable, terminal
 from rolehop.core import ProfileSummary
 from rolehop.credentials import format_expiration
 
@@ -35,17 +34,13 @@ def list_(state: AppState, as_json: bool) -> None:
     if not summaries:
         click.echo(f"no profiles: add [profiles.NAME] to {state.app.config.path}", err=True)
         return
-    if _is_terminal():
+    if terminal.stdout_is_terminal():
         _rich_table(summaries, state.app.clock())
     else:
         _plain_table(summaries)
     for s in summaries:
         if s.error:
             click.echo(f"rolehop: warning: {s.error}", err=True)
-
-
-def _is_terminal() -> bool:
-    return sys.stdout.isatty()
 
 
 def _left(until: datetime | None, now: datetime) -> str:

@@ -442,7 +442,7 @@ def test_list_shows_when_cached_credentials_expire(sts: StubSts) -> None:
 
 
 def test_list_is_a_rich_table_on_a_terminal(sts: StubSts, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("rolehop.cli.profiles._is_terminal", lambda: True)
+    monkeypatch.setattr("rolehop.cli.terminal.stdout_is_terminal", lambda: True)
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
     outcome = rolehop_main("list")

@@ -599,3 +599,25 @@ def test_nounset_shells_load_and_use_it(shell: Shell, kit: Kit) -> None:
     result = run_captured(_argv(shell, script), env)
 
     assert (result.returncode, result.stdout, result.stderr) == (0, "done\n", "")
+
+
+@pytest.mark.parametrize("shell", REAL_SHELLS)
+def test_doctor_sees_the_integration_only_once_loaded(shell: Shell, kit: Kit) -> None:
+    script = "\n".join(
+        ["rolehop doctor --json > before.json", _load(shell), "rolehop doctor --json"]
+    )
+
+    result = run_captured(_argv(shell, script), kit.env, cwd=kit.root)
+
+    def shell_check(text: str) -> dict[str, str]:
+        checks = json.loads(text)["checks"]
+        return next(check for check in checks if check["topic"] == "shell")
+
+    assert result.returncode == 0, result.stderr
+    assert shell_check((kit.root / "before.json").read_text())["verdict"] == "warn"
+    assert shell_check(result.stdout) == {
+        "topic": "shell",
+        "verdict": "ok",
+        "summary": f"shell integration is active ({shell})",
+        "fix": None,
+    }
