@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import click
 
-from rolehop.cli import AppState, duration_text, pass_state
+from rolehop.cli import AppState, duration_text, pass_state, printable, terminal
 from rolehop.cli.complete import profile_names
 from rolehop.core import GraphNode
 
@@ -62,12 +62,42 @@ def graph(state: AppState, profile: str | None, as_json: bool) -> None:
         }
         click.echo(json.dumps({"version": 1, "chains": document}, indent=2))
         return
+    if terminal.stdout_is_terminal():
+        _rich_trees(list(chains.values()))
+        return
     for index, nodes in enumerate(chains.values()):
         if index:
             click.echo()
         for depth, node in enumerate(nodes):
             prefix = "   " * (depth - 1) + "└─ " if depth else ""
-            click.echo(prefix + _line(node))
+            click.echo(printable(prefix + _line(node)))
+
+
+def _rich_trees(chains: list[list[GraphNode]]) -> None:
+    """For people: accounts stand out, cached hops green, the rest dim; NO_COLOR honoured."""
+    from rich.console import Console
+    from rich.text import Text
+    from rich.tree import Tree
+
+    def label(node: GraphNode) -> Text:
+        text = Text(printable(node.name), "bold")
+        if node.kind == "base":
+            return text + Text(f"  ({printable(node.detail or '')})", "dim")
+        if node.kind == "mfa":
+            text = Text("MFA session ", "bold") + Text(printable(node.detail or ""))
+        else:
+            text += Text("  ") + Text(node.account or "?", "cyan") + Text(f"  {node.role_arn}")
+        cached = node.cached_for is not None and node.cached_for.total_seconds() > 0
+        return text + Text(f"  {_left(node.cached_for)}", "green" if cached else "dim")
+
+    console = Console(highlight=False)
+    for index, nodes in enumerate(chains):
+        if index:
+            console.print()
+        tree = branch = Tree(label(nodes[0]))
+        for node in nodes[1:]:
+            branch = branch.add(label(node))
+        console.print(tree)
 
 
 def register(group: click.Group) -> None:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
+import sys
+
+import pexpect
+import pytest
 
 from rolehop.demo import RESEARCH, ROLE_ARN, ROLE_NAME, Emulator
 from tests.conftest import RunRolehop, Sandbox
@@ -78,3 +84,47 @@ def test_graph_shows_an_mfa_session(sandbox: Sandbox, run_rolehop: RunRolehop) -
         "└─ MFA session arn:aws:iam::444455556666:mfa/joe  not cached",
         f"   └─ research-ro  {RESEARCH}  {ROLE_ARN}  not cached",
     ]
+
+
+def _on_a_terminal(env: dict[str, str], *args: str) -> str:
+    """What ``rolehop ARGS`` shows on a real pseudo-terminal (rich output)."""
+    child = pexpect.spawn(
+        sys.executable, ["-m", "rolehop", *args], env=env, encoding="utf-8", timeout=30
+    )
+    child.setwinsize(40, 200)
+    transcript = io.StringIO()
+    child.logfile_read = transcript
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, transcript.getvalue()
+    return transcript.getvalue()
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@pytest.mark.parametrize("no_color", [False, True])
+def test_graph_on_a_terminal_is_a_rich_tree(
+    sandbox: Sandbox,
+    moto: Emulator,
+    joe: dict[str, str],
+    subprocess_env: dict[str, str],
+    no_color: bool,
+) -> None:
+    warehouse_chain(sandbox, moto)
+    env = {**subprocess_env, "TERM": "xterm-256color", "COLUMNS": "200"}
+    env.pop("NO_COLOR", None)
+    if no_color:
+        env["NO_COLOR"] = "1"
+    shown = _on_a_terminal(env, "graph", "warehouse")
+    plain = ANSI.sub("", shown).replace("\r\n", "\n")
+    assert plain.splitlines() == [
+        f"joe  (keys in {sandbox.aws_credentials})",
+        f"└── research-ro  {RESEARCH}  {ROLE_ARN}  not cached",
+        f"    └── warehouse  {WAREHOUSE}  {WAREHOUSE_ARN}  not cached",
+    ]
+    colours = [code for code in ANSI.findall(shown) if code not in ("\x1b[0m", "\x1b[m")]
+    if no_color:
+        assert not [code for code in colours if ";3" in code or "[3" in code], colours
+    else:
+        assert any(code in ("\x1b[36m", "\x1b[0;36m") or "36" in code for code in colours), colours
