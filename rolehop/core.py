@@ -31,6 +31,7 @@ from rolehop.errors import CacheError, ChainLoopError, RolehopError, SourceCrede
 from rolehop.keystore import KeyStore, StoredKey, check_name
 from rolehop.lock import FileLocks, NoLocks, lock_dir
 from rolehop.mfa import MfaCodes
+from rolehop.progress import Busy, quiet
 from rolehop.providers import MfaCodeSource, Provider
 from rolehop.providers.assume_role import AssumeRoleProvider
 from rolehop.providers.aws_profile import AwsProfileProvider, resolving
@@ -164,8 +165,10 @@ class Rolehop:
         locks: Locks | None = None,
         mfa_codes: MfaCodeSource | None = None,
         warn: Callable[[str], None] = lambda message: None,
+        busy: Busy = quiet,
     ) -> None:
         self.environ = environ
+        self.busy = busy
         self._keystore = keystore
         self.mfa_codes: MfaCodeSource = mfa_codes or MfaCodes()
         self.config_path = config_path
@@ -251,23 +254,35 @@ class Rolehop:
             base.name, base.key, self.keystore, profile, target, self._warn_keyring
         )
 
+    def _waiting(self, chain: Chain) -> Busy:
+        """How to wait for another process's lock: with the spinner, unless that process
+        may be prompting for an MFA code on this very terminal (parallel AWS CLI calls) -
+        a spinner would draw over its prompt."""
+        may_prompt = chain.mfa is not None or any(hop.mfa_serial for hop in chain.hops)
+        return quiet if may_prompt else self.busy
+
     def _providers(self, chain: Chain, refresh: bool, codes: MfaCodeSource) -> list[CachedProvider]:
         target = chain.profile.name
         source: Provider = self._base_provider(chain)
         margin = self.config.settings.refresh_margin
+        waiting = self._waiting(chain)
         if chain.mfa is not None:
-            session = SessionTokenProvider(chain.mfa, source, self.sts_factory, codes, target)
+            session = SessionTokenProvider(
+                chain.mfa, source, self.sts_factory, codes, target, self.busy
+            )
             # --refresh renews roles, not the MFA session: no new code for that
             # Its credentials are only used at once to call AssumeRole, never handed to an
             # SDK: the 15-minute cushion of refresh_margin is not needed, a short one is.
             cached_session = CachedProvider(session, self.cache, self.clock, MFA_SESSION_MARGIN)
-            source = LockedProvider(cached_session, self.locks, target)
+            source = LockedProvider(cached_session, self.locks, target, waiting)
         wrapped: list[CachedProvider] = []
         for hop in chain.hops:
-            inner = AssumeRoleProvider(hop, source, self.sts_factory, target, self.warn, codes)
+            inner = AssumeRoleProvider(
+                hop, source, self.sts_factory, target, self.warn, codes, self.busy
+            )
             cached = CachedProvider(inner, self.cache, self.clock, margin, refresh=refresh)
             wrapped.append(cached)
-            source = LockedProvider(cached, self.locks, target)
+            source = LockedProvider(cached, self.locks, target, waiting)
         return wrapped
 
     def resolve(
@@ -288,7 +303,8 @@ class Rolehop:
                 f"(resolving: {', '.join(resolving(self.environ))})"
             )
         providers = self._providers(chain, refresh, codes)
-        credentials = LockedProvider(providers[-1], self.locks, chain.profile.name).load()
+        target = LockedProvider(providers[-1], self.locks, name, self._waiting(chain))
+        credentials = target.load()
         return Resolution(
             profile=chain.profile,
             chain=chain,

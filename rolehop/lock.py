@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rolehop.errors import LockTimeoutError
+from rolehop.progress import Busy, quiet
 
 POLL = 0.05  # seconds between tries: a refresh takes tens of milliseconds
 DEFAULT_TIMEOUT = 120.0
@@ -48,32 +49,42 @@ class FileLocks:
         self._monotonic = monotonic
 
     @contextmanager
-    def hold(self, key: str, what: str) -> Iterator[None]:
+    def hold(self, key: str, what: str, busy: Busy = quiet) -> Iterator[None]:
+        """Hold ``key``'s lock; while another process has it, wait inside ``busy``."""
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = self.directory / f"{key}.lock"
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
-            deadline = self._monotonic() + self.timeout
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if self._monotonic() >= deadline:
-                        raise LockTimeoutError(
-                            f"{what}: another rolehop process has been refreshing these "
-                            f"credentials for over {self.timeout:g} s (lock {path}); raise "
-                            "[settings] lock_timeout, or end that process"
-                        ) from None
-                    self._sleep(POLL)
+            if not self._try(fd):
+                with busy(f"waiting for another rolehop process refreshing {what}"):
+                    self._wait(fd, what, path)
             yield
         finally:
             os.close(fd)  # closing releases the lock
+
+    @staticmethod
+    def _try(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _wait(self, fd: int, what: str, path: Path) -> None:
+        deadline = self._monotonic() + self.timeout
+        while not self._try(fd):
+            if self._monotonic() >= deadline:
+                raise LockTimeoutError(
+                    f"{what}: another rolehop process has been refreshing these "
+                    f"credentials for over {self.timeout:g} s (lock {path}); raise "
+                    "[settings] lock_timeout, or end that process"
+                )
+            self._sleep(POLL)
 
 
 class NoLocks:
     """For callers that need no cross-process lock (the demo, some tests)."""
 
     @contextmanager
-    def hold(self, key: str, what: str) -> Iterator[None]:
+    def hold(self, key: str, what: str, busy: Busy = quiet) -> Iterator[None]:
         yield

@@ -20,6 +20,7 @@ from rolehop.credentials import Credentials
 from rolehop.errors import LockTimeoutError
 from rolehop.lock import FileLocks, lock_dir
 from rolehop.memory_keyring import MemoryKeyring
+from rolehop.progress import Busy, quiet
 from rolehop.providers.cached import CachedProvider
 from rolehop.providers.locked import LockedProvider
 
@@ -55,7 +56,7 @@ class SpyLocks:
         self.on_hold = on_hold
 
     @contextmanager
-    def hold(self, key: str, what: str) -> Iterator[None]:
+    def hold(self, key: str, what: str, busy: Busy = quiet) -> Iterator[None]:
         self.held.append(key)
         if callable(self.on_hold):
             self.on_hold()
@@ -103,6 +104,46 @@ def test_file_lock_excludes_another_holder_until_released(tmp_path: Path) -> Non
         order.append("second in")
     thread.join(5)
     assert order == ["first in", "first out", "second in"]
+
+
+class Recorder:
+    """A ``Busy`` that remembers what it was told and when it was left."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    @contextmanager
+    def __call__(self, message: str) -> Iterator[None]:
+        self.events.append(f"enter {message}")
+        try:
+            yield
+        finally:
+            self.events.append("exit")
+
+
+def test_only_a_contended_lock_is_waited_for_busily(tmp_path: Path) -> None:
+    locks, busy = FileLocks(tmp_path), Recorder()
+    with locks.hold("a" * 64, "profile 'x'", busy):
+        pass
+    assert busy.events == []  # nobody else held it: nothing to tell
+
+    held, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with locks.hold("a" * 64, "one"):
+            held.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    held.wait(5)
+    threading.Timer(0.3, release.set).start()
+    with locks.hold("a" * 64, "profile 'x'", busy):
+        assert busy.events == [
+            "enter waiting for another rolehop process refreshing profile 'x'",
+            "exit",
+        ]  # left before the holder's work begins
+    thread.join(5)
 
 
 def test_different_keys_never_wait_for_each_other(tmp_path: Path) -> None:

@@ -14,8 +14,10 @@ import os
 import shlex
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -29,8 +31,11 @@ from rolehop.core import MFA_SESSION_MARGIN, Rolehop
 from rolehop.credentials import Credentials
 from rolehop.errors import AccessDeniedError, MfaError
 from rolehop.keystore import KeyStore
+from rolehop.lock import FileLocks
 from rolehop.memory_keyring import MemoryKeyring
 from rolehop.mfa import PROCESS_TIMEOUT, MfaCodes, Terminal
+from rolehop.progress import Busy, quiet
+from rolehop.providers.locked import Locks
 from tests.conftest import Sandbox
 from tests.support.stubs import (
     COMPANY_ROLE,
@@ -122,7 +127,7 @@ class World:
     warnings: list[str]
     sandbox: Sandbox
 
-    def app(self) -> Rolehop:
+    def app(self, busy: Busy = quiet, locks: Locks | None = None) -> Rolehop:
         return Rolehop(
             dict(os.environ),
             clock=self.clock,
@@ -131,6 +136,8 @@ class World:
             keystore=KeyStore(self.keyring, self.clock),
             mfa_codes=self.codes,
             warn=self.warnings.append,
+            busy=busy,
+            locks=locks,
         )
 
     def expect_session(
@@ -937,3 +944,80 @@ def test_no_terminal_through_rolehop_makes_no_sts_call_after_the_failure(world: 
     assert world.sts.calls == [(joe(), None)]
     world.sts.verify()
     assert world.keyring.items == {}
+
+
+# ---------------------------------------------------------------------------------------
+# long waits are announced (a spinner on a terminal), never over an MFA prompt
+
+
+class Announced:
+    """A ``busy`` recording each message with how many MFA codes had been asked by then."""
+
+    def __init__(self, codes: Codes) -> None:
+        self.codes = codes
+        self.events: list[tuple[str, int]] = []
+
+    @contextmanager
+    def __call__(self, message: str) -> Iterator[None]:
+        self.events.append((message, len(self.codes.asked)))
+        yield
+
+
+def test_sts_calls_are_announced_after_the_code_is_asked(world: World) -> None:
+    world.sandbox.write_rolehop(THREE_ROLES)
+    world.expect_session()
+    world.expect_role("company")
+    busy = Announced(world.codes)
+
+    world.app(busy=busy).resolve("company")
+
+    assert busy.events == [
+        ("starting the MFA session of 'joe' for profile 'company'", 1),
+        (f"assuming {COMPANY_ROLE} for profile 'company'", 1),
+    ]
+
+
+def _resolve_while_locked(world: World, profile: str, busy: Announced, tmp: Path) -> None:
+    """Resolve ``profile`` while another thread holds its target hop's lock for 0.3 s."""
+    locks = FileLocks(tmp)
+    app = world.app(busy=busy, locks=locks)
+    held, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with locks.hold(app.chain(profile).keys[-1], "the other process"):
+            held.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    held.wait(5)
+    threading.Timer(0.3, release.set).start()
+    app.resolve(profile)
+    thread.join(5)
+
+
+def test_waiting_for_another_process_is_announced(world: World, tmp_path: Path) -> None:
+    world.sandbox.write_rolehop(
+        f'[profiles.company]\nrole_arn = "{COMPANY_ROLE}"\nsource_profile = "joe"\n'
+    )
+    world.expect_role("company")
+    busy = Announced(world.codes)
+
+    _resolve_while_locked(world, "company", busy, tmp_path)
+
+    assert [message for message, _ in busy.events] == [
+        "waiting for another rolehop process refreshing profile 'company'",
+        f"assuming {COMPANY_ROLE} for profile 'company'",
+    ]
+
+
+def test_waiting_behind_a_possible_mfa_prompt_is_quiet(world: World, tmp_path: Path) -> None:
+    world.sandbox.write_rolehop(THREE_ROLES)
+    world.expect_session()
+    world.expect_role("company")
+    busy = Announced(world.codes)
+
+    _resolve_while_locked(world, "company", busy, tmp_path)
+
+    assert not [message for message, _ in busy.events if message.startswith("waiting")]
+    assert len(busy.events) == 2  # the STS calls still are

@@ -53,7 +53,9 @@ class AppState:
 
     @cached_property
     def app(self) -> Rolehop:
-        return Rolehop(os.environ, config_path=self.config_path, warn=self.warn)
+        from rolehop.cli.terminal import spinner
+
+        return Rolehop(os.environ, config_path=self.config_path, warn=self.warn, busy=spinner)
 
 
 pass_state = click.make_pass_decorator(AppState)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from rolehop.chain import RoleHop
 from rolehop.credentials import Credentials
 from rolehop.errors import MfaError
+from rolehop.progress import Busy, quiet
 from rolehop.providers import MfaCodeSource, Provider
 from rolehop.sts import StsClientFactory, assume_role
 
@@ -23,8 +24,10 @@ class AssumeRoleProvider:
         target: str,
         warn: Callable[[str], None] = lambda message: None,
         codes: MfaCodeSource | None = None,
+        busy: Busy = quiet,
     ) -> None:
         self.warn = warn
+        self.busy = busy
         self.codes = codes
         self.hop = hop
         self.source = source
@@ -54,11 +57,13 @@ class AssumeRoleProvider:
             if self.codes is None:
                 raise MfaError(f"profile {self.target!r}: no way to ask for an MFA code")
             code = self.codes(self.hop.mfa_serial, self.target, self.hop.profile.mfa_process)
-        return assume_role(
-            client,
-            self.hop,
-            source_credentials,
-            target=self.target,
-            token_code=code,
-            warn=self.warn,
-        )
+        # after the MFA prompt, never over it: only the call (and its retries) spins
+        with self.busy(f"assuming {self.hop.role_arn} for profile {self.target!r}"):
+            return assume_role(
+                client,
+                self.hop,
+                source_credentials,
+                target=self.target,
+                token_code=code,
+                warn=self.warn,
+            )

@@ -11,18 +11,23 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from rolehop.credentials import Credentials
+from rolehop.progress import Busy, quiet
 from rolehop.providers.cached import CachedProvider
 
 
 class Locks(Protocol):
-    def hold(self, key: str, what: str) -> AbstractContextManager[None]: ...
+    def hold(self, key: str, what: str, busy: Busy = ...) -> AbstractContextManager[None]: ...
 
 
 class LockedProvider:
-    def __init__(self, inner: CachedProvider, locks: Locks, target: str) -> None:
+    def __init__(
+        self, inner: CachedProvider, locks: Locks, target: str, busy: Busy = quiet
+    ) -> None:
         self.inner = inner
         self.locks = locks
         self.target = target
+        # quiet where the lock holder may be prompting for an MFA code on this terminal
+        self.busy = busy
 
     @property
     def key(self) -> str:
@@ -45,5 +50,5 @@ class LockedProvider:
         what = f"profile {self.target!r}" + (
             f" (hop {self.name!r})" if self.name != self.target else ""
         )
-        with self.locks.hold(self.key, what):
+        with self.locks.hold(self.key, what, self.busy):
             return self.inner.load()

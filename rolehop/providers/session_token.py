@@ -6,6 +6,7 @@ import logging
 
 from rolehop.chain import MfaHop
 from rolehop.credentials import Credentials
+from rolehop.progress import Busy, quiet
 from rolehop.providers import MfaCodeSource, Provider
 from rolehop.sts import StsClientFactory, get_session_token
 
@@ -20,7 +21,9 @@ class SessionTokenProvider:
         client_factory: StsClientFactory,
         codes: MfaCodeSource,
         target: str,
+        busy: Busy = quiet,
     ) -> None:
+        self.busy = busy
         self.hop = hop
         self.source = source
         self.client_factory = client_factory
@@ -45,6 +48,7 @@ class SessionTokenProvider:
             client.meta.endpoint_url,
             self.hop.params(),
         )
-        return get_session_token(
-            client, self.hop, source_credentials, target=self.target, token_code=code
-        )
+        with self.busy(f"starting the MFA session of {self.name!r} for profile {self.target!r}"):
+            return get_session_token(
+                client, self.hop, source_credentials, target=self.target, token_code=code
+            )
