@@ -23,6 +23,7 @@ from rolehop.memory_keyring import MemoryKeyring
 from rolehop.progress import Busy, quiet
 from rolehop.providers.cached import CachedProvider
 from rolehop.providers.locked import LockedProvider
+from tests.support.held import held_for
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 FRESH = Credentials("ASIAFRESH", "fresh-secret", "fresh-token", NOW + timedelta(hours=1))
@@ -127,23 +128,11 @@ def test_only_a_contended_lock_is_waited_for_busily(tmp_path: Path) -> None:
         pass
     assert busy.events == []  # nobody else held it: nothing to tell
 
-    held, release = threading.Event(), threading.Event()
-
-    def holder() -> None:
-        with locks.hold("a" * 64, "one"):
-            held.set()
-            release.wait(5)
-
-    thread = threading.Thread(target=holder)
-    thread.start()
-    held.wait(5)
-    threading.Timer(0.3, release.set).start()
-    with locks.hold("a" * 64, "profile 'x'", busy):
+    with held_for(locks, "a" * 64, 0.3), locks.hold("a" * 64, "profile 'x'", busy):
         assert busy.events == [
             "enter waiting for another rolehop process refreshing profile 'x'",
             "exit",
         ]  # left before the holder's work begins
-    thread.join(5)
 
 
 def test_different_keys_never_wait_for_each_other(tmp_path: Path) -> None:

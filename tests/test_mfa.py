@@ -14,7 +14,6 @@ import os
 import shlex
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -37,6 +36,7 @@ from rolehop.mfa import PROCESS_TIMEOUT, MfaCodes, Terminal
 from rolehop.progress import Busy, quiet
 from rolehop.providers.locked import Locks
 from tests.conftest import Sandbox
+from tests.support.held import held_for
 from tests.support.stubs import (
     COMPANY_ROLE,
     JOE_ARN,
@@ -981,19 +981,8 @@ def _resolve_while_locked(world: World, profile: str, busy: Announced, tmp: Path
     """Resolve ``profile`` while another thread holds its target hop's lock for 0.3 s."""
     locks = FileLocks(tmp)
     app = world.app(busy=busy, locks=locks)
-    held, release = threading.Event(), threading.Event()
-
-    def holder() -> None:
-        with locks.hold(app.chain(profile).keys[-1], "the other process"):
-            held.set()
-            release.wait(5)
-
-    thread = threading.Thread(target=holder)
-    thread.start()
-    held.wait(5)
-    threading.Timer(0.3, release.set).start()
-    app.resolve(profile)
-    thread.join(5)
+    with held_for(locks, app.chain(profile).keys[-1], 0.3):
+        app.resolve(profile)
 
 
 def test_waiting_for_another_process_is_announced(world: World, tmp_path: Path) -> None:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import json
 import re
-import sys
 
-import pexpect
 import pytest
 
 from rolehop.demo import RESEARCH, ROLE_ARN, ROLE_NAME, Emulator
 from tests.conftest import RunRolehop, Sandbox
 from tests.support.emulator import WAREHOUSE, WAREHOUSE_ARN, warehouse_chain
+from tests.support.tools import on_a_terminal
 
 RESEARCH_CALLER = f"arn:aws:sts::{RESEARCH}:assumed-role/{ROLE_NAME}/rolehop-tester"
 
@@ -86,20 +84,6 @@ def test_graph_shows_an_mfa_session(sandbox: Sandbox, run_rolehop: RunRolehop) -
     ]
 
 
-def _on_a_terminal(env: dict[str, str], *args: str) -> str:
-    """What ``rolehop ARGS`` shows on a real pseudo-terminal (rich output)."""
-    child = pexpect.spawn(
-        sys.executable, ["-m", "rolehop", *args], env=env, encoding="utf-8", timeout=30
-    )
-    child.setwinsize(40, 200)
-    transcript = io.StringIO()
-    child.logfile_read = transcript
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0, transcript.getvalue()
-    return transcript.getvalue()
-
-
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -116,7 +100,8 @@ def test_graph_on_a_terminal_is_a_rich_tree(
     env.pop("NO_COLOR", None)
     if no_color:
         env["NO_COLOR"] = "1"
-    shown = _on_a_terminal(env, "graph", "warehouse")
+    code, shown = on_a_terminal(env, "graph", "warehouse")
+    assert code == 0, shown
     plain = ANSI.sub("", shown).replace("\r\n", "\n")
     assert plain.splitlines() == [
         f"joe  (keys in {sandbox.aws_credentials})",

@@ -7,12 +7,8 @@ another process's refresh.
 
 from __future__ import annotations
 
-import io
-import sys
-import threading
 from collections.abc import Iterator
 
-import pexpect
 import pytest
 
 from rolehop.core import Rolehop
@@ -21,22 +17,11 @@ from rolehop.lock import FileLocks, lock_dir
 from tests.conftest import RunRolehop, Sandbox
 from tests.support.emulator import RESEARCH_RO_TOML
 from tests.support.fault_proxy import FaultProxy, running
+from tests.support.held import held_for
+from tests.support.tools import on_a_terminal
 
 ASSUMING = f"assuming {ROLE_ARN} for profile 'research-ro'"
 WAITING = "waiting for another rolehop process refreshing profile 'research-ro'"
-
-
-def _on_a_terminal(env: dict[str, str], *args: str) -> tuple[int, str]:
-    child = pexpect.spawn(
-        sys.executable, ["-m", "rolehop", *args], env=env, encoding="utf-8", timeout=60
-    )
-    child.setwinsize(30, 200)
-    transcript = io.StringIO()
-    child.logfile_read = transcript
-    child.expect(pexpect.EOF)
-    child.close()
-    assert isinstance(child.exitstatus, int)
-    return child.exitstatus, transcript.getvalue()
 
 
 @pytest.fixture
@@ -51,10 +36,10 @@ def slow_sts(
         yield proxy, env
 
 
-def test_a_slow_sts_call_spins_on_a_terminal(slow_sts: tuple[FaultProxy, dict[str, str]]) -> None:
+def test_a_slow_sts_call_spinson_a_terminal(slow_sts: tuple[FaultProxy, dict[str, str]]) -> None:
     proxy, env = slow_sts
 
-    code, shown = _on_a_terminal(env, "env", "research-ro", "--shell", "bash")
+    code, shown = on_a_terminal(env, "env", "research-ro", "--shell", "bash")
 
     assert code == 0, shown
     assert ASSUMING in shown
@@ -73,30 +58,16 @@ def test_no_spinner_when_stderr_is_not_a_terminal(
     assert result.stderr == ""
 
 
-def test_waiting_for_a_lock_spins_on_a_terminal(
+def test_waiting_for_a_lock_spinson_a_terminal(
     sandbox: Sandbox, moto: Emulator, joe: dict[str, str], subprocess_env: dict[str, str]
 ) -> None:
     sandbox.write_rolehop(RESEARCH_RO_TOML)
     key = Rolehop(subprocess_env).chain("research-ro").keys[-1]
     locks = FileLocks(lock_dir(subprocess_env))
-    held, release = threading.Event(), threading.Event()
-
-    def other_process() -> None:
-        with locks.hold(key, "the other process"):
-            held.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=other_process)
-    holder.start()
-    held.wait(5)
-    threading.Timer(2.0, release.set).start()
-    try:
-        code, shown = _on_a_terminal(
+    with held_for(locks, key, 2.0):
+        code, shown = on_a_terminal(
             {**subprocess_env, "TERM": "xterm-256color"}, "env", "research-ro"
         )
-    finally:
-        release.set()
-        holder.join(5)
 
     assert code == 0, shown
     assert WAITING in shown

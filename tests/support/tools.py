@@ -52,3 +52,22 @@ def run_captured(
     return subprocess.run(
         args, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
     )
+
+
+def on_a_terminal(env: Mapping[str, str], *args: str) -> tuple[int, str]:
+    """``python -m rolehop ARGS`` on a real pseudo-terminal: its exit code and what it
+    showed there (stdout and stderr, with the terminal's escape sequences)."""
+    import io
+
+    import pexpect
+
+    child = pexpect.spawn(
+        sys.executable, ["-m", "rolehop", *args], env=dict(env), encoding="utf-8", timeout=60
+    )
+    child.setwinsize(40, 200)
+    transcript = io.StringIO()
+    child.logfile_read = transcript
+    child.expect(pexpect.EOF)
+    child.close()
+    assert isinstance(child.exitstatus, int), transcript.getvalue()
+    return child.exitstatus, transcript.getvalue()
