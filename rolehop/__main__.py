@@ -1,3 +1,3 @@
-from rolehop.cli import main
+from rolehop.fast import main
 
 main()

@@ -252,3 +252,35 @@ def open_cache(
             warn(f"{error}; credentials are not cached")
         return NullCache()
     return KeyringCache(backend, warn, clock)
+
+
+class Announcing:
+    """A cache that reports every change it makes (to the agent, which holds copies)."""
+
+    def __init__(self, inner: Cache, changed: Callable[[set[str]], None]) -> None:
+        self.inner = inner
+        self.changed = changed
+
+    @property
+    def description(self) -> str:
+        return self.inner.description
+
+    def get(self, key: str) -> Credentials | None:
+        return self.inner.get(key)
+
+    def put(self, key: str, credentials: Credentials, *, label: str) -> None:
+        self.inner.put(key, credentials, label=label)
+        self.changed({key})
+
+    def delete(self, key: str) -> bool:
+        deleted = self.inner.delete(key)
+        self.changed({key})
+        return deleted
+
+    def index(self) -> dict[str, IndexEntry]:
+        return self.inner.index()
+
+    def remove(self, keys: set[str]) -> int:
+        removed = self.inner.remove(keys)
+        self.changed(set(keys))
+        return removed

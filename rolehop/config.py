@@ -38,6 +38,9 @@ class Settings:
     sts_max_attempts: int = 3
     sts_connect_timeout: float = 3.0
     sts_read_timeout: float = 5.0
+    # the agent (rolehop.agent): on by default; it exits after this long without a request
+    agent: bool = True
+    agent_idle_timeout: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,8 @@ SETTINGS_KEYS: dict[str, Callable[[Any], Any]] = {
     "sts_max_attempts": validate.attempts,
     "sts_connect_timeout": lambda value: validate.seconds(value, 0.1, 60),
     "sts_read_timeout": lambda value: validate.seconds(value, 0.1, 300),
+    "agent": validate.boolean,
+    "agent_idle_timeout": lambda value: validate.seconds(value, 1, 7 * 24 * 3600),
 }
 
 

@@ -11,12 +11,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from rolehop import chain as chains
 from rolehop import config as configs
-from rolehop import doctor as doctors
 from rolehop.cache import (
     HOW_TO_GET_A_KEYRING,
+    Announcing,
     Cache,
     IndexEntry,
     NullCache,
@@ -26,7 +27,6 @@ from rolehop.cache import (
 from rolehop.chain import Chain
 from rolehop.config import Config, Profile
 from rolehop.credentials import Credentials
-from rolehop.doctor import Check
 from rolehop.errors import CacheError, ChainLoopError, RolehopError, SourceCredentialsError
 from rolehop.keystore import KeyStore, StoredKey, check_name
 from rolehop.lock import FileLocks, NoLocks, lock_dir
@@ -47,6 +47,9 @@ from rolehop.sts import (
     caller_identity,
     identity_of,
 )
+
+if TYPE_CHECKING:
+    from rolehop import doctor as doctors
 
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
@@ -166,9 +169,13 @@ class Rolehop:
         mfa_codes: MfaCodeSource | None = None,
         warn: Callable[[str], None] = lambda message: None,
         busy: Busy = quiet,
+        cache_changed: Callable[[set[str] | None], None] | None = None,
     ) -> None:
         self.environ = environ
         self.busy = busy
+        # told of every change to the keyring's entries (None: of the stored keys too), so
+        # that a running agent drops its copies
+        self.cache_changed = cache_changed
         self._keystore = keystore
         self.mfa_codes: MfaCodeSource = mfa_codes or MfaCodes()
         self.config_path = config_path
@@ -196,13 +203,16 @@ class Rolehop:
         if self._cache is not None:
             return self._cache
         settings = self.config.settings
-        return open_cache(
+        opened = open_cache(
             enabled=settings.cache,
             backend_name=settings.keyring_backend,
             environ=self.environ,
             warn=self._warn_keyring,
             clock=self.clock,
         )
+        if self.cache_changed is None or isinstance(opened, NullCache):
+            return opened
+        return Announcing(opened, self.cache_changed)
 
     @cached_property
     def sts_factory(self) -> StsClientFactory:
@@ -316,6 +326,23 @@ class Rolehop:
             ),
         )
 
+    def cached(self, name: str) -> Resolution | None:
+        """``name``'s credentials if the cache holds them good for the margin, else None:
+        no STS call, no prompt, no lock (the agent's way of answering)."""
+        chain = self.chain(name)
+        if any(hop in resolving(self.environ) for hop in chain.names[1:]):
+            return None  # resolve() says what is wrong
+        entry = self.cache.get(chain.keys[-1])
+        if entry is None or not entry.valid_for(self.clock(), self.config.settings.refresh_margin):
+            return None
+        return Resolution(
+            profile=chain.profile,
+            chain=chain,
+            credentials=entry,
+            region=self.config.region_for(chain.profile, {}),
+            hops=(HopResult(chain.hops[-1].name, chain.hops[-1].role_arn, "hit"),),
+        )
+
     def profiles(self) -> list[ProfileSummary]:
         summaries = []
         stored = self._stored_names() if self.config.profiles else set()
@@ -412,12 +439,14 @@ class Rolehop:
 
     # -- doctor -------------------------------------------------------------------------
 
-    def doctor(self, program_path: str) -> list[Check]:
+    def doctor(self, program_path: str) -> list[doctors.Check]:
         """Check this setup: files, profiles, keyring, shell, clock, AWS CLI profiles.
 
         ``program_path`` is how the AWS CLI could run this rolehop (for the fix of a
         credential_process whose program is not on PATH).
         """
+        from rolehop import doctor as doctors  # urllib and friends: only for doctor
+
         found, config = doctors.load_config(self.environ, self.config_path)
         checks = [found]
         settings = config.settings if config is not None else configs.Settings()
@@ -455,11 +484,15 @@ class Rolehop:
         """Store ``name``'s long-term keys; cached credentials made from older keys go."""
         stored = self.keystore().add(check_name(name), credentials)
         self._forget_chains_from(name)
+        if self.cache_changed is not None:
+            self.cache_changed(None)
         return stored
 
     def remove_keys(self, name: str) -> bool:
         removed = self.keystore().remove(name)
         self._forget_chains_from(name)
+        if self.cache_changed is not None:
+            self.cache_changed(None)
         return removed
 
     def list_keys(self) -> list[StoredKey]:

@@ -67,6 +67,9 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox
     monkeypatch.setenv("AWS_CONFIG_FILE", str(box.aws_config))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(box.aws_credentials))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # no agent unless a test asks for one (tests/integration/test_agent.py): a background
+    # process per test would outlive it
+    monkeypatch.setenv("ROLEHOP_AGENT", "0")
     previous = keyring.get_keyring()
     keyring.set_keyring(MemoryKeyring())
     yield box

@@ -53,9 +53,24 @@ class AppState:
 
     @cached_property
     def app(self) -> Rolehop:
+        from rolehop.agent import client
         from rolehop.cli.terminal import spinner
 
-        return Rolehop(os.environ, config_path=self.config_path, warn=self.warn, busy=spinner)
+        return Rolehop(
+            os.environ,
+            config_path=self.config_path,
+            warn=self.warn,
+            busy=spinner,
+            cache_changed=lambda keys: client.forget(os.environ, keys),
+        )
+
+    def start_agent(self) -> None:
+        """After the direct path served a profile: an agent for the next calls, if wanted."""
+        from rolehop.agent import client
+
+        settings = self.app.config.settings
+        if settings.agent and settings.cache:
+            client.start(os.environ, settings.agent_idle_timeout, settings.keyring_backend)
 
 
 pass_state = click.make_pass_decorator(AppState)
@@ -103,12 +118,28 @@ def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
     state.config_path = config_path
     state.debug = debug
     _configure_logging(debug)
+    from rolehop import fast
+
+    if fast.fallback_reason:
+        logging.getLogger("rolehop.agent").debug(
+            "agent: not used (%s): the direct path serves this call", fast.fallback_reason
+        )
 
 
 def _register() -> None:
-    from rolehop.cli import cache, credentials, demo, doctor, identity, keys, profiles, shell
+    from rolehop.cli import (
+        agent,
+        cache,
+        credentials,
+        demo,
+        doctor,
+        identity,
+        keys,
+        profiles,
+        shell,
+    )
 
-    for module in (credentials, profiles, identity, keys, cache, doctor, shell, demo):
+    for module in (credentials, profiles, identity, keys, cache, agent, doctor, shell, demo):
         module.register(cli)
 
 

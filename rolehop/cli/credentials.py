@@ -53,6 +53,7 @@ def env(
     chosen = shell or shell_from_environ(os.environ)  # before any STS call
     resolution = state.app.resolve(profile, refresh=refresh, mfa_token=mfa_token)
     click.echo(render_env(environment(resolution), chosen), nl=False)
+    state.start_agent()
 
 
 @click.command("credential-process")
@@ -70,6 +71,8 @@ def credential_process(state: AppState, profile: str, refresh: bool, mfa_token: 
     """
     resolution = state.app.resolve(profile, refresh=refresh, mfa_token=mfa_token)
     click.echo(credential_process_json(resolution.credentials))
+    sys.stdout.flush()  # the AWS CLI has what it needs before the agent is looked for
+    state.start_agent()
 
 
 @click.command(

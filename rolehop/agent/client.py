@@ -1,0 +1,107 @@
+"""The direct path's side of the agent: start it, stop it, ask its status, tell it to forget.
+
+Everything here is best effort: an agent that is missing, slow or of another version only
+means the direct path does the work, as it would with ``ROLEHOP_AGENT=0``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from rolehop.agent.protocol import AgentUnavailable, call, disabled_by, request, socket_path
+
+log = logging.getLogger(__name__)
+# Never handed to the agent process: it needs no credentials of its caller
+_NOT_FOR_THE_AGENT = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+)
+
+
+def _path(environ: Mapping[str, str]) -> str | None:
+    if sys.platform == "win32":
+        return None
+    return socket_path(environ)
+
+
+def ask(environ: Mapping[str, str], op: str, timeout: float = 1.0, **fields: Any) -> dict[str, Any]:
+    path = _path(environ)
+    if path is None:
+        raise AgentUnavailable("no runtime directory for the agent's socket")
+    return call(path, request(op, **fields), timeout)
+
+
+def status(environ: Mapping[str, str]) -> dict[str, Any] | None:
+    try:
+        return ask(environ, "status")
+    except AgentUnavailable:
+        return None
+
+
+def stop(environ: Mapping[str, str]) -> bool:
+    """Ask the agent to exit (whatever its version); True if one was there to ask."""
+    path = _path(environ)
+    if path is None:
+        return False
+    import socket
+
+    from rolehop.agent.protocol import encode, read_message
+
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        connection.settimeout(2.0)
+        connection.connect(path)
+        connection.sendall(encode(request("stop")))
+        return bool(read_message(connection).get("stopping"))
+    except (OSError, ValueError, AgentUnavailable):
+        return False
+    finally:
+        connection.close()
+
+
+def forget(environ: Mapping[str, str], keys: set[str] | None) -> None:
+    """Tell a running agent that these cache entries (None: everything, and the names of
+    the stored keys) changed in the keyring."""
+    path = _path(environ)
+    if path is None or not os.path.exists(path):
+        return
+    try:
+        ask(environ, "forget", keys=sorted(keys) if keys is not None else None)
+    except AgentUnavailable as error:
+        log.debug("agent: could not tell it to forget: %s", error)
+
+
+def start(environ: Mapping[str, str], idle_timeout: float, keyring_backend: str | None) -> bool:
+    """Start an agent in the background unless one answers; True if one was started."""
+    path = _path(environ)
+    if path is None or disabled_by(environ) or status(environ) is not None:
+        return False
+    args = [sys.executable, "-m", "rolehop.agent", "--socket", path]
+    args += ["--idle-timeout", str(idle_timeout)]
+    if keyring_backend:
+        args += ["--keyring-backend", keyring_backend]
+    env = {name: value for name, value in os.environ.items() if name not in _NOT_FOR_THE_AGENT}
+    try:
+        subprocess.Popen(
+            args,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
+            cwd="/",
+        )
+    except OSError as error:
+        log.debug("agent: cannot start: %s", error)
+        return False
+    log.debug("agent: started for %s", path)
+    return True

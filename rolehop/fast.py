@@ -1,0 +1,94 @@
+"""The ``rolehop`` entry point: answer a cache hit through the agent, else run the CLI.
+
+``rolehop credential-process P`` runs before every AWS CLI call, so a hit must cost little
+more than starting Python: this module imports only the standard library's socket and json
+(and the agent protocol) and asks the agent, which holds the cache in memory and builds the
+answer. Anything else — another command, ``ROLEHOP_AGENT=0``, no agent, a miss, any
+failure — goes to :func:`rolehop.cli.main`, the direct path, which gives every answer and
+every error exactly as it would without an agent.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+SHELLS = ("bash", "zsh", "fish", "powershell")
+# Why the agent did not answer, for the direct path's --debug output
+fallback_reason: str | None = None
+
+
+def _parse(argv: list[str]) -> dict[str, str | None] | None:
+    """``[--config PATH] [--debug] (credential-process | env) PROFILE [--shell SHELL]``."""
+    fields: dict[str, str | None] = {"config": None, "shell": None}
+    words = list(argv)
+    while words and (words[0] in ("--config", "--debug") or words[0].startswith("--config=")):
+        word = words.pop(0)
+        if word == "--config":
+            if not words:
+                return None
+            fields["config"] = words.pop(0)
+        elif word.startswith("--config="):
+            fields["config"] = word.partition("=")[2]
+    if len(words) < 2 or words[0] not in ("credential-process", "env"):
+        return None
+    fields["command"], profile, rest = words[0], words[1], words[2:]
+    if profile.startswith("-"):
+        return None
+    fields["profile"] = profile
+    if fields["command"] == "env" and rest[:1] == ["--shell"] and len(rest) == 2:
+        fields["shell"], rest = rest[1], []
+    elif fields["command"] == "env" and len(rest) == 1 and rest[0].startswith("--shell="):
+        fields["shell"], rest = rest[0].partition("=")[2], []
+    if rest or (fields["shell"] is not None and fields["shell"] not in SHELLS):
+        return None
+    return fields
+
+
+def _from_agent(fields: dict[str, str | None]) -> bool:
+    """Print the agent's answer for a hit and return True; False means: go direct."""
+    global fallback_reason
+    from rolehop.agent.protocol import (
+        AgentMismatch,
+        AgentUnavailable,
+        call,
+        disabled_by,
+        request,
+        socket_path,
+    )
+
+    if disabled_by(os.environ):
+        return False
+    path = socket_path(os.environ) if sys.platform != "win32" else None
+    if path is None:
+        fallback_reason = "no runtime directory for its socket"
+        return False
+    try:
+        answer = call(path, request("resolve", environ=dict(os.environ), **fields))
+    except AgentMismatch as error:
+        fallback_reason = f"{error}: stopping it"
+        from rolehop.agent import client
+
+        client.stop(os.environ)  # the direct path starts one of this version
+        return False
+    except AgentUnavailable as error:
+        fallback_reason = str(error)
+        return False
+    if not answer.get("ok") or not answer.get("hit"):
+        fallback_reason = "a cache miss" if answer.get("ok") else str(answer.get("error"))
+        return False
+    sys.stderr.write(str(answer.get("stderr", "")))
+    sys.stdout.write(str(answer.get("stdout", "")))
+    sys.stdout.flush()
+    return True
+
+
+def main() -> None:
+    fields = _parse(sys.argv[1:])
+    if fields is not None and _from_agent(fields):
+        if "--debug" in sys.argv[1:]:
+            sys.stderr.write("rolehop: debug: served from the agent's cache\n")
+        sys.exit(0)
+    from rolehop.cli import main as direct
+
+    direct()

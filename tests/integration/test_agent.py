@@ -1,0 +1,260 @@
+"""The agent for real: started on demand by the `rolehop` program, serving cache hits over
+its Unix socket, falling back to the direct path whenever it cannot answer.
+
+Each test gets its own XDG_RUNTIME_DIR (the sandbox), so its own agent; the ``agent_env``
+fixture stops it afterwards, whatever happened.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rolehop.agent import client
+from rolehop.agent.protocol import encode, read_message, socket_path
+from rolehop.demo import Emulator
+from tests.conftest import Sandbox
+from tests.support.emulator import RESEARCH_RO_TOML
+from tests.support.tools import run_captured
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def _program() -> str:
+    """The installed `rolehop` script: what the AWS CLI runs (rolehop.fast:main)."""
+    found = shutil.which("rolehop", path=os.path.dirname(sys.executable))
+    assert found, "the rolehop script is not installed next to this Python"
+    return found
+
+
+@pytest.fixture
+def agent_env(
+    sandbox: Sandbox, moto: Emulator, joe: dict[str, str], subprocess_env: dict[str, str]
+) -> Iterator[dict[str, str]]:
+    sandbox.write_rolehop(RESEARCH_RO_TOML)
+    env = {**subprocess_env, "ROLEHOP_AGENT": "1"}
+    yield env
+    client.stop(env)
+    _wait_for(lambda: client.status(env) is None, "the agent to stop")
+
+
+@pytest.fixture
+def run(agent_env: dict[str, str]) -> Run:
+    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return run_captured([_program(), *args], {**agent_env, **(env or {})})
+
+    return run
+
+
+def _wait_for(condition: Callable[[], object], what: str, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def _served(env: dict[str, str]) -> dict[str, int]:
+    status = client.status(env)
+    assert status is not None
+    return dict(status["served"])
+
+
+def _started(env: dict[str, str]) -> dict[str, Any]:
+    _wait_for(lambda: client.status(env) is not None, "the agent to start")
+    status = client.status(env)
+    assert status is not None
+    return status
+
+
+def test_started_on_demand_then_serves_hits(
+    run: Run, agent_env: dict[str, str], moto: Emulator
+) -> None:
+    assert client.status(agent_env) is None
+    before = moto.assume_role_calls()
+    first = run("credential-process", "research-ro")
+    assert first.returncode == 0, first.stderr
+    status = _started(agent_env)
+    assert status["pid"] != os.getpid()
+
+    second = run("credential-process", "research-ro")
+    env = run("env", "research-ro", "--shell", "bash")
+
+    assert second.returncode == 0 and second.stderr == ""
+    assert json.loads(second.stdout) == json.loads(first.stdout)
+    assert "export AWS_SESSION_TOKEN=" in env.stdout and env.returncode == 0
+    assert _served(agent_env) == {"hit": 2, "miss": 0}
+    assert moto.assume_role_calls() == before + 1
+
+
+def test_agent_off_never_starts_one(run: Run, agent_env: dict[str, str]) -> None:
+    for _ in range(2):
+        assert run("credential-process", "research-ro", env={"ROLEHOP_AGENT": "0"}).returncode == 0
+    time.sleep(0.5)
+    assert client.status(agent_env) is None
+    assert not Path(socket_path(agent_env) or "/nonexistent").exists()
+
+
+def test_the_setting_turns_it_off_too(
+    run: Run, agent_env: dict[str, str], sandbox: Sandbox
+) -> None:
+    sandbox.write_rolehop(RESEARCH_RO_TOML + "\n[settings]\nagent = false\n")
+    assert run("credential-process", "research-ro").returncode == 0
+    time.sleep(0.5)
+    assert client.status(agent_env) is None
+
+
+def test_a_cache_clear_reaches_the_agent(
+    run: Run, agent_env: dict[str, str], moto: Emulator
+) -> None:
+    before = moto.assume_role_calls()
+    assert run("credential-process", "research-ro").returncode == 0
+    _started(agent_env)
+    assert run("credential-process", "research-ro").returncode == 0
+    assert run("cache", "clear").returncode == 0
+
+    after = run("credential-process", "research-ro")
+
+    assert after.returncode == 0
+    assert moto.assume_role_calls() == before + 2  # the agent's copy went with the keyring's
+    assert _served(agent_env) == {"hit": 1, "miss": 1}
+
+
+def test_idle_agent_exits_and_removes_its_socket(
+    run: Run, agent_env: dict[str, str], sandbox: Sandbox
+) -> None:
+    sandbox.write_rolehop(RESEARCH_RO_TOML + "\n[settings]\nagent_idle_timeout = 1\n")
+    assert run("credential-process", "research-ro").returncode == 0
+    pid = _started(agent_env)["pid"]
+    _wait_for(lambda: not _alive(pid), "the idle agent to exit", timeout=10)
+    assert not Path(socket_path(agent_env) or "").exists()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie of an exited agent is not alive
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split()[2] == "Z")
+
+
+def test_kill_9_falls_back_and_a_new_agent_takes_over(
+    run: Run, agent_env: dict[str, str], moto: Emulator
+) -> None:
+    before = moto.assume_role_calls()
+    assert run("credential-process", "research-ro").returncode == 0
+    old = _started(agent_env)["pid"]
+    os.kill(old, signal.SIGKILL)
+    _wait_for(lambda: not _alive(old), "the agent to die")
+    assert Path(socket_path(agent_env) or "").exists()  # stale: nobody listens
+
+    fallback = run("--debug", "credential-process", "research-ro")
+
+    assert fallback.returncode == 0
+    assert "agent: not used (ConnectionRefusedError" in fallback.stderr
+    new = _started(agent_env)["pid"]
+    assert new != old
+    assert run("credential-process", "research-ro").returncode == 0
+    assert _served(agent_env)["hit"] == 1
+    assert moto.assume_role_calls() == before + 1  # the keyring kept it across agents
+
+
+@pytest.fixture
+def impostor(agent_env: dict[str, str]) -> Iterator[list[dict[str, Any]]]:
+    """A listener on the agent's socket that speaks protocol v0 and records requests."""
+    path = socket_path(agent_env)
+    assert path
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(8)
+    seen: list[dict[str, Any]] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection:
+                message = read_message(connection)
+                seen.append(message)
+                connection.sendall(encode({"v": 0, "version": "0.0.1", "stopping": True}))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield seen
+    listener.close()
+    os.unlink(path)
+
+
+def test_an_agent_of_another_version_is_stopped(run: Run, impostor: list[dict[str, Any]]) -> None:
+    result = run("credential-process", "research-ro")
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["Version"] == 1
+    assert [message["op"] for message in impostor][:2] == ["resolve", "stop"]
+
+
+def test_the_socket_directory_is_private(run: Run, agent_env: dict[str, str]) -> None:
+    assert run("credential-process", "research-ro").returncode == 0
+    _started(agent_env)
+    path = Path(socket_path(agent_env) or "")
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_secrets_stay_off_disk(
+    run: Run, agent_env: dict[str, str], sandbox: Sandbox, subprocess_env: dict[str, str]
+) -> None:
+    issued = json.loads(run("credential-process", "research-ro").stdout)
+    _started(agent_env)
+    assert run("credential-process", "research-ro").returncode == 0
+    keyring_file = Path(subprocess_env["ROLEHOP_TEST_KEYRING"])
+    secrets = [issued["SecretAccessKey"].encode(), issued["SessionToken"].encode()]
+    for path in sandbox.root.rglob("*"):
+        if path.is_file() and path != keyring_file:
+            data = path.read_bytes()
+            assert not any(secret in data for secret in secrets), path
+
+
+HIT_PROBE = """\
+import atexit, json, sys
+target = sys.argv[1]
+atexit.register(lambda: json.dump(sorted(sys.modules), open(target, "w")))
+sys.argv = ["rolehop", *sys.argv[2:]]
+from rolehop.fast import main
+main()
+"""
+
+
+def test_a_hit_through_the_agent_imports_only_the_standard_library(
+    run: Run, agent_env: dict[str, str], sandbox: Sandbox
+) -> None:
+    assert run("credential-process", "research-ro").returncode == 0
+    _started(agent_env)
+    target = sandbox.root / "modules.json"
+
+    result = run_captured(
+        [sys.executable, "-c", HIT_PROBE, str(target), "credential-process", "research-ro"],
+        agent_env,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert _served(agent_env)["hit"] == 1
+    modules = set(json.loads(target.read_text()))
+    heavy = {"keyring", "click", "boto3", "botocore", "rich", "rolehop.cli", "rolehop.core"}
+    assert not modules & heavy, modules & heavy

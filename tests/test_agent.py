@@ -1,0 +1,215 @@
+"""The agent's parts without processes: argv parsing of the fast path, the protocol, peer
+credentials, the service's answers, and refusing peers of another uid."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import struct
+import sys
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from rolehop import __version__, fast
+from rolehop.agent import peer, protocol
+from rolehop.agent.server import Agent, UnsafeDirectory, private_directory
+from rolehop.agent.service import MemoKeyStore, MemoryCache, Service
+from rolehop.cache import KeyringCache
+from rolehop.credentials import Credentials
+from rolehop.memory_keyring import MemoryKeyring
+from tests.conftest import Sandbox
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["credential-process", "p"], {"command": "credential-process", "profile": "p"}),
+        (["env", "p", "--shell", "fish"], {"command": "env", "profile": "p", "shell": "fish"}),
+        (["env", "p", "--shell=zsh"], {"command": "env", "profile": "p", "shell": "zsh"}),
+        (
+            ["--config", "/c.toml", "env", "p"],
+            {"command": "env", "profile": "p", "config": "/c.toml"},
+        ),
+        (["--debug", "credential-process", "p"], {"command": "credential-process", "profile": "p"}),
+    ],
+)
+def test_the_fast_path_takes_simple_calls(argv: list[str], expected: dict[str, str]) -> None:
+    assert fast._parse(argv) == {"config": None, "shell": None, **expected}
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["credential-process", "p", "--refresh"],
+        ["credential-process", "p", "--mfa-token", "123456"],
+        ["env", "p", "--shell", "tcsh"],
+        ["exec", "p", "--", "true"],
+        ["credential-process", "--help"],
+        ["list"],
+        [],
+        ["--config"],
+    ],
+)
+def test_everything_else_goes_direct(argv: list[str]) -> None:
+    assert fast._parse(argv) is None
+
+
+def test_linux_peer_credentials() -> None:
+    assert peer.linux_uid(struct.pack("3i", 4242, 1000, 1000)) == 1000
+
+
+def test_macos_peer_credentials() -> None:
+    raw = peer.XUCRED.pack(0, 501, 1, *([20] + [0] * 15))
+    assert peer.xucred_uid(raw) == 501
+
+
+def test_peer_of_a_socketpair_is_us() -> None:
+    left, right = socket.socketpair(socket.AF_UNIX)
+    with left, right:
+        assert peer.peer_uid(left) == os.getuid()
+
+
+def test_the_socket_is_per_user_and_keyring_scope(tmp_path: Path) -> None:
+    environ = {"XDG_RUNTIME_DIR": str(tmp_path)}
+    path = protocol.socket_path(environ)
+    assert path and path.startswith(str(tmp_path / "rolehop" / "agent-"))
+    other = protocol.socket_path({**environ, "DBUS_SESSION_BUS_ADDRESS": "unix:path=/x"})
+    assert other != path
+    assert protocol.socket_path({}) is None or sys.platform == "darwin"
+
+
+@pytest.mark.parametrize("value", ["0", "false", "OFF", "no"])
+def test_rolehop_agent_0_disables(value: str) -> None:
+    assert protocol.disabled_by({"ROLEHOP_AGENT": value})
+    assert not protocol.disabled_by({})
+
+
+def test_private_directory_is_fixed_or_refused(tmp_path: Path) -> None:
+    loose = tmp_path / "loose"
+    loose.mkdir(mode=0o755)
+    private_directory(str(loose), os.getuid())
+    assert loose.stat().st_mode & 0o777 == 0o700
+    with pytest.raises(UnsafeDirectory):
+        private_directory(str(loose), os.getuid() + 1)  # someone else's
+
+
+def _service(keyring: MemoryKeyring) -> Service:
+    cache = MemoryCache(KeyringCache(keyring, pytest.fail, lambda: NOW))
+    return Service(cache, MemoKeyStore(keyring, lambda: NOW), idle_timeout=60, clock=lambda: NOW)
+
+
+def test_other_versions_are_refused_but_may_stop_it() -> None:
+    service = _service(MemoryKeyring())
+    answer = service.handle({"v": 0, "version": "0.0.1", "op": "status"})
+    assert (answer["ok"], answer["error"]) == (False, "version mismatch")
+    assert not service.stopping
+    assert service.handle({"v": 99, "op": "stop"})["stopping"] is True
+    assert service.stopping
+
+
+def test_memory_reads_the_keyring_once_and_forgets_on_request() -> None:
+    keyring = MemoryKeyring()
+    cache = MemoryCache(KeyringCache(keyring, pytest.fail, lambda: NOW))
+    one = Credentials("ASIAONE", "s1", "t1", NOW + timedelta(hours=1))
+    cache.inner.put("k", one, label="p")
+    assert cache.get("k") == one
+    keyring.items.clear()  # the memory copy answers now
+    assert cache.get("k") == one
+    cache.forget({"k"})
+    assert cache.get("k") is None
+
+
+def test_a_resolve_miss_and_hit(sandbox: Sandbox) -> None:
+    sandbox.write_aws_credentials("[joe]\naws_access_key_id = AKIAJOE\naws_secret_access_key = s\n")
+    sandbox.write_rolehop(
+        '[profiles.p]\nrole_arn = "arn:aws:iam::111122223333:role/r"\nsource_profile = "joe"\n'
+    )
+    keyring = MemoryKeyring()
+    service = _service(keyring)
+    environ = dict(os.environ)
+    ask = protocol.request("resolve", environ=environ, profile="p", command="credential-process")
+
+    miss = service.handle(ask)
+    assert (miss["ok"], miss["hit"]) == (True, False)
+
+    from rolehop.core import Rolehop
+
+    app = Rolehop(environ, cache=service.cache.inner, clock=lambda: NOW)
+    key = app.chain("p").keys[-1]
+    issued = Credentials("ASIAHIT", "hit-secret", "hit-token", NOW + timedelta(hours=1))
+    service.cache.inner.put(key, issued, label="p")  # what the direct path writes
+
+    hit = service.handle(ask)
+    assert hit["hit"] is True and '"AccessKeyId": "ASIAHIT"' in hit["stdout"]
+    assert service.served == {"hit": 1, "miss": 1}
+    assert hit["v"] == protocol.PROTOCOL and hit["version"] == __version__
+
+
+def test_a_peer_of_another_uid_gets_nothing(tmp_path: Path) -> None:
+    service = _service(MemoryKeyring())
+    agent = Agent(str(tmp_path / "a.sock"), lambda: service, uid=os.getuid(), peer=lambda c: 4242)
+    ours, theirs = socket.socketpair(socket.AF_UNIX)
+    with ours, theirs:
+        theirs.sendall(protocol.encode(protocol.request("status")))
+        agent._one(ours, service)
+        ours.close()
+        theirs.settimeout(2)
+        assert _answer(theirs) == b""  # closed without a word
+
+
+def _answer(connection: socket.socket) -> bytes:
+    try:
+        return connection.recv(100)
+    except ConnectionResetError:  # closed with our request unread: refused all the same
+        return b""
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to connect as another uid")
+def test_a_real_peer_of_another_uid_is_refused() -> None:
+    """As root: open the socket to everyone, connect as nobody from a forked child, and be
+    refused by the kernel's word on the peer (SO_PEERCRED), the only check left."""
+    shared = Path(tempfile.mkdtemp(prefix="rolehop-peer-"))
+    try:
+        shared.chmod(0o755)
+        path = str(shared / "agent.sock")
+        service = _service(MemoryKeyring())
+        agent = Agent(path, lambda: service)
+        listener = socket.socket(socket.AF_UNIX)
+        listener.bind(path)
+        listener.listen(1)
+        os.chmod(path, 0o777)  # noqa: S103
+        reader, writer = os.pipe()
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the child reports through the pipe, only
+            try:
+                os.setgid(65534)
+                os.setuid(65534)
+                connection = socket.socket(socket.AF_UNIX)
+                connection.connect(path)
+                connection.settimeout(5)
+                try:
+                    connection.sendall(protocol.encode(protocol.request("status")))
+                    answer = _answer(connection)
+                except BrokenPipeError:  # closed on us before we could even ask
+                    answer = b""
+                os.write(writer, b"answer:" + answer)
+            except BaseException as error:
+                os.write(writer, f"failed: {error!r}".encode())
+            finally:
+                os._exit(0)
+        os.close(writer)
+        accepted, _ = listener.accept()
+        with accepted:
+            agent._one(accepted, service)
+        os.waitpid(child, 0)
+        assert os.read(reader, 1000) == b"answer:"  # nothing after the colon
+        os.close(reader)
+        listener.close()
+    finally:
+        shutil.rmtree(shared)
