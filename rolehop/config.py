@@ -11,6 +11,7 @@ import os
 import re
 import shlex
 import tomllib
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -41,6 +42,8 @@ class Settings:
     # the agent (rolehop.agent): on by default; it exits after this long without a request
     agent: bool = True
     agent_idle_timeout: float = 3600.0
+    # `rolehop login`: the console federation endpoint (default: that of the role's partition)
+    federation_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,45 @@ PROFILE_KEYS: dict[str, Callable[[Any], Any]] = {
 # A profile without role_arn is a base profile: these are the keys that make sense there.
 BASE_KEYS = ("mfa_serial", "mfa_process", "session_duration", "region")
 
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _federation_url(value: Any) -> str:
+    """An https URL, or plain http to a loopback host (a local stand-in) only: ``login``
+    sends the credentials themselves there."""
+    text = validate.string(value).strip()
+    if not text.isprintable() or " " in text:  # urlsplit would drop tabs and newlines
+        raise ValueError(f"{text!r} has spaces or control characters: not a URL")
+    try:
+        parts = urllib.parse.urlsplit(text)
+        parts.port  # noqa: B018 - a port that is not a number raises ValueError here
+    except ValueError as error:
+        raise ValueError(f"{text!r} is not a URL ({error})") from None
+    if "@" in parts.netloc:
+        raise ValueError("must not hold a user name or password")
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError(
+            f"{text!r} is not an https URL such as https://signin.aws.amazon.com/federation"
+        )
+    if parts.scheme == "http" and not _loopback(parts.hostname):
+        raise ValueError(
+            f"{text!r}: plain http only to a loopback host (127.0.0.1, ::1, localhost); "
+            "the credentials are sent there"
+        )
+    if parts.query or parts.fragment:
+        raise ValueError(f"{text!r} must have no query or fragment: rolehop adds its own query")
+    return text
+
+
 SETTINGS_KEYS: dict[str, Callable[[Any], Any]] = {
     "refresh_margin": validate.refresh_margin,
     "default_region": validate.region,
@@ -139,6 +181,7 @@ SETTINGS_KEYS: dict[str, Callable[[Any], Any]] = {
     "sts_read_timeout": lambda value: validate.seconds(value, 0.1, 300),
     "agent": validate.boolean,
     "agent_idle_timeout": lambda value: validate.seconds(value, 1, 7 * 24 * 3600),
+    "federation_url": _federation_url,
 }
 
 

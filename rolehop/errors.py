@@ -96,7 +96,8 @@ class MfaError(RolehopError):
 
 
 class NetworkError(RolehopError):
-    """The STS endpoint could not be reached in time."""
+    """The STS endpoint (or, for ``login``, the console federation endpoint) could not be
+    reached in time."""
 
     exit_code = 7
 
@@ -111,6 +112,14 @@ class LockTimeoutError(RolehopError):
     """Waited too long for another rolehop process refreshing the same credentials."""
 
     exit_code = 10
+
+
+class FederationError(RolehopError):
+    """``login``: the console federation endpoint refused ``getSigninToken`` or answered
+    without a sign-in token. The message names the profile and the endpoint, never the
+    session it was sent (the credentials) nor a sign-in token."""
+
+    exit_code = 11
 
 
 class CommandNotFoundError(RolehopError):

@@ -10,7 +10,6 @@ import logging
 import os
 import re
 import sys
-import traceback
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
@@ -135,11 +134,12 @@ def _register() -> None:
         doctor,
         identity,
         keys,
+        login,
         profiles,
         shell,
     )
 
-    for module in (credentials, profiles, identity, keys, cache, agent, doctor, shell, demo):
+    for module in (credentials, profiles, identity, keys, cache, agent, login, doctor, shell, demo):
         module.register(cli)
 
 
@@ -187,6 +187,8 @@ def main(argv: list[str] | None = None, state: AppState | None = None) -> None:
 
 def _fail(state: AppState, error: BaseException, line: str, code: int) -> None:
     if state.debug:
+        import traceback
+
         click.echo(redact("".join(traceback.format_exception(error))), err=True, nl=False)
     # one line, whatever the message holds (botocore quotes a child's stderr, for one)
     click.echo(

@@ -7,8 +7,10 @@ is searched: every file under the sandbox HOME and ``tmp_path`` (the TMPDIR and 
 directory of the processes are there), rolehop's platformdirs directories, the stderr of
 every command, the stdout of the commands that print no credentials, and the argv of every
 process rolehop starts. Those children (``mfa_process``, an AWS profile's
-``credential_process``, the command of ``exec``) are one recorder script, which logs its argv
-and the names (not the values) of its environment variables, then does its job.
+``credential_process``, the command of ``exec``, the browser of ``login``) are one recorder
+script, which logs its argv and the names (not the values) of its environment variables, then
+does its job. ``login``'s sign-in token (a fake federation endpoint's) is looked for too: it
+may be only on the stdout of ``login --print``.
 
 The profiles cover each way a secret travels: Joe's keys from the keyring (research-ro), MFA
 on the role (research-mfa), a ``credential_process`` base with an MFA session, so
@@ -41,6 +43,7 @@ from rolehop.demo import JOE_ARN, RESEARCH, ROLE_ARN, Emulator
 from rolehop.output import SHELLS
 from tests.conftest import Sandbox
 from tests.support.emulator import WAREHOUSE, WAREHOUSE_ARN, WAREHOUSE_ROLE
+from tests.support.federation import FakeFederation, fake_federation
 from tests.support.leaks import Secrets, app_dirs, files_under, moto_issued
 from tests.support.tools import run_captured
 
@@ -65,6 +68,12 @@ elif job == "credentials":
     print(os.environ[{variable!r}])
 elif job == "exec":
     print(json.dumps({{k: v for k, v in os.environ.items() if k.startswith("AWS_")}}))
+elif job == "browser":  # fetch the address given, as a browser would; not the redirect
+    import http.client, urllib.parse
+    address = urllib.parse.urlsplit(sys.argv[2])
+    connection = http.client.HTTPConnection(address.netloc, timeout=10)
+    connection.request("GET", address.path)
+    connection.getresponse().read()
 else:
     sys.exit("recorder: unknown job " + repr(job))
 """
@@ -119,6 +128,12 @@ def recorder(sandbox: Sandbox) -> Recorder:
     return Recorder(path, log)
 
 
+@pytest.fixture
+def federation() -> Iterator[FakeFederation]:
+    with fake_federation() as fake:
+        yield fake
+
+
 @contextmanager
 def iam_enforced(url: str) -> Iterator[None]:
     """moto checks signatures and IAM policies (not trust policies) until the block ends."""
@@ -152,7 +167,9 @@ def _trusting(principal: str) -> str:
     )
 
 
-def _setup(sandbox: Sandbox, moto: Emulator, recorder: Recorder) -> dict[str, str]:
+def _setup(
+    sandbox: Sandbox, moto: Emulator, recorder: Recorder, federation: FakeFederation
+) -> dict[str, str]:
     """Joe (his key in no file), the warehouse role, one Joe may not assume, the profiles."""
     key = moto.seed()
     research = moto.client("iam", **moto._admin_of(RESEARCH))
@@ -190,6 +207,9 @@ def _setup(sandbox: Sandbox, moto: Emulator, recorder: Recorder) -> dict[str, st
         [profiles.denied]
         role_arn = "{DENIED_ARN}"
         source_profile = "joe"
+
+        [settings]
+        federation_url = "{federation.url}"
         """
     )
     sandbox.write_aws_config(
@@ -210,10 +230,14 @@ def _mfa_session(moto: Emulator) -> dict[str, Any]:
 
 
 def test_no_secret_leaks_from_any_command(
-    sandbox: Sandbox, moto: Emulator, env: dict[str, str], recorder: Recorder
+    sandbox: Sandbox,
+    moto: Emulator,
+    env: dict[str, str],
+    recorder: Recorder,
+    federation: FakeFederation,
 ) -> None:
     started = time.monotonic()
-    key = _setup(sandbox, moto, recorder)
+    key = _setup(sandbox, moto, recorder, federation)
     workdir = sandbox.root / "cwd"
     workdir.mkdir()
     keyring_file = Path(env["ROLEHOP_TEST_KEYRING"])
@@ -267,6 +291,18 @@ def test_no_secret_leaks_from_any_command(
     assert recorder.jobs() == ["credentials", "exec", "mfa", "mfa"]
     chained = credentials("warehouse")
     assert "x-amz-security-token" in runs[-1].result.stderr.lower()  # a signed session token
+    assert moto.assume_role_calls() == before + 4
+
+    # login: the sign-in URL printed; then a browser given a one-time address only
+    assert federation.token in rolehop("login", "research-ro", "--print")
+    assert rolehop("login", "research-ro", extra={"BROWSER": f"{recorder.path} browser %s"}) == ""
+    assert [request.session for request in federation.requests] == 2 * [
+        {
+            "sessionId": research["AccessKeyId"],
+            "sessionKey": research["SecretAccessKey"],
+            "sessionToken": research["SessionToken"],
+        }
+    ]
     assert moto.assume_role_calls() == before + 4
 
     secrets = Secrets()
@@ -326,10 +362,16 @@ def test_no_secret_leaks_from_any_command(
         if ran.gives is None:
             outputs[f"#{number:02d} {ran.what}: stdout"] = ran.result.stdout
     assert secrets.in_texts(outputs) == {}
+    # the sign-in token: only on the stdout of login --print, nowhere else from here on
+    assert [ran.what for ran in runs if federation.token in ran.result.stdout] == [
+        "login research-ro --print"
+    ]
+    assert not any(federation.token in ran.result.stderr for ran in runs)
+    secrets.add("SigninToken", federation.token)
 
     # ...nor the argv of a child; and only exec's child has credentials in its environment
     entries = recorder.entries()
-    assert recorder.jobs() == ["credentials", "exec", "mfa", "mfa"]  # no other child ran
+    assert recorder.jobs() == ["browser", "credentials", "exec", "mfa", "mfa"]  # no other
     argv = {f"child {n} argv": json.dumps(entry["argv"]) for n, entry in enumerate(entries)}
     assert secrets.in_texts(argv) == {}
     for entry in entries:

@@ -1,0 +1,74 @@
+"""``login``: open the AWS console as a profile's role, or print its sign-in URL."""
+
+from __future__ import annotations
+
+import click
+
+from rolehop.cli import AppState, pass_state, printable
+from rolehop.cli.credentials import mfa_token_option, profile_argument, refresh_option
+
+
+@click.command()
+@profile_argument
+@click.option(
+    "--destination",
+    metavar="URL",
+    help="The console page to open: an https URL, or a path such as /s3/home "
+    "(default: the console home, in the profile's region).",
+)
+@click.option(
+    "--duration",
+    type=click.IntRange(900, 43200),
+    metavar="SECONDS",
+    help="How long the console session lasts. Only for a role assumed straight "
+    "from long-term keys; otherwise, and by default, it lasts as long as the credentials.",
+)
+@click.option(
+    "--print",
+    "print_url",
+    is_flag=True,
+    help="Print the sign-in URL instead of opening a browser. It is a credential: anyone "
+    "holding it signs in, for 15 minutes.",
+)
+@refresh_option
+@mfa_token_option
+@pass_state
+def login(
+    state: AppState,
+    profile: str,
+    destination: str | None,
+    duration: int | None,
+    print_url: bool,
+    refresh: bool,
+    mfa_token: str | None,
+) -> None:
+    """Sign in to the AWS console as PROFILE, in the browser.
+
+    \b
+      rolehop login research-ro
+      rolehop login research-ro --destination /s3/home
+      rolehop login research-ro --print       # the sign-in URL itself
+    """
+    # imported here: urllib.request, http.server and webbrowser stay off the cache-hit path
+    from rolehop import browser, federation
+
+    signed = federation.login(
+        state.app,
+        profile,
+        destination=destination,
+        duration=duration,
+        refresh=refresh,
+        mfa_token=mfa_token,
+    )
+    if print_url:
+        click.echo(signed.url)
+        return
+    browser.open_in_browser(signed.url)
+    click.echo(
+        f"rolehop: opened the AWS console as {profile!r}: {printable(signed.destination)}",
+        err=True,
+    )
+
+
+def register(group: click.Group) -> None:
+    group.add_command(login)

@@ -1,0 +1,747 @@
+"""``rolehop login``'s parts: the federation endpoint, SessionDuration rules, the login URL,
+the ``federation_url`` setting and the one-time redirect that keeps the URL out of argv.
+
+The federation endpoint is :mod:`tests.support.federation`'s fake, over real HTTP; STS is
+stubbed (:class:`tests.support.stubs.StubSts`).
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rolehop import chain as chains
+from rolehop import config as configs
+from rolehop import federation, redact
+from rolehop.browser import OneTimeRedirect, connection_uid, open_in_browser, same_user
+from rolehop.core import Rolehop
+from rolehop.credentials import Credentials
+from rolehop.errors import (
+    ConfigError,
+    FederationError,
+    NetworkError,
+    ProfileNotFoundError,
+    RolehopError,
+    UsageError,
+)
+from rolehop.federation import FederationEndpoint, SigninRefusedError
+from tests.conftest import Sandbox
+from tests.support.federation import SESSION_KEYS, FakeFederation, fake_federation
+from tests.support.leaks import Secrets
+from tests.support.stubs import (
+    COMPANY_ROLE,
+    JOE_CREDENTIALS,
+    NOW,
+    RESEARCH_ROLE,
+    FakeClock,
+    StubSts,
+    issue,
+    params,
+)
+
+CN_ROLE = "arn:aws-cn:iam::111111111111:role/company-admin"
+GOV_ROLE = "arn:aws-us-gov:iam::111111111111:role/company-admin"
+CREDENTIALS = Credentials(
+    "ASIAFEDERATION000001",
+    "federation-secret-access-key/0123456789abcdef",
+    "federation-session-token+FwoGZXIvYXdzEJr//////////wEaDA==",
+    NOW + timedelta(hours=1),
+)
+SUBJECT = "profile 'company'"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeFederation]:
+    with fake_federation() as running:
+        yield running
+
+
+def secrets_of(credentials: Credentials, *more: str) -> Secrets:
+    found = Secrets()
+    found.add("SecretAccessKey", credentials.secret_access_key)
+    found.add("SessionToken", credentials.session_token)
+    for number, value in enumerate(more):
+        found.add(f"secret {number}", value)
+    return found
+
+
+# -- partitions, destinations, the login URL ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("role_arn", "federation_url", "console"),
+    [
+        (COMPANY_ROLE, "https://signin.aws.amazon.com/federation", "console.aws.amazon.com"),
+        (CN_ROLE, "https://signin.amazonaws.cn/federation", "console.amazonaws.cn"),
+        (
+            GOV_ROLE,
+            "https://signin.amazonaws-us-gov.com/federation",
+            "console.amazonaws-us-gov.com",
+        ),
+    ],
+)
+def test_the_role_arn_picks_the_partition(role_arn: str, federation_url: str, console: str) -> None:
+    assert federation.partition(role_arn, SUBJECT) == federation.Partition(federation_url, console)
+
+
+def test_an_unknown_partition_is_refused() -> None:
+    with pytest.raises(UsageError) as refused:
+        federation.partition("arn:aws-iso:iam::111111111111:role/x", SUBJECT)
+    assert str(refused.value).startswith("profile 'company': no console sign-in is known for ")
+    assert "'aws-iso'" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("console", "region", "expected"),
+    [
+        (
+            "console.aws.amazon.com",
+            "eu-west-1",
+            "https://console.aws.amazon.com/console/home?region=eu-west-1",
+        ),
+        ("console.aws.amazon.com", None, "https://console.aws.amazon.com/console/home"),
+        (
+            "console.amazonaws.cn",
+            "cn-north-1",
+            "https://console.amazonaws.cn/console/home?region=cn-north-1",
+        ),
+    ],
+)
+def test_the_default_destination_is_the_console_home_in_the_region(
+    console: str, region: str | None, expected: str
+) -> None:
+    assert federation.destination_url(console, region) == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("/s3/home?region=eu-west-1", "https://console.aws.amazon.com/s3/home?region=eu-west-1"),
+        (
+            "https://eu-west-1.console.aws.amazon.com/ec2/",
+            "https://eu-west-1.console.aws.amazon.com/ec2/",
+        ),
+    ],
+)
+def test_a_destination_is_a_url_or_a_path_on_the_console(given: str, expected: str) -> None:
+    assert federation.destination_url("console.aws.amazon.com", "us-east-1", given) == expected
+
+
+@pytest.mark.parametrize(
+    "given", ["s3/home", "http://console.aws.amazon.com/", "javascript:alert(1)", "https://[x"]
+)
+def test_a_bad_destination_is_refused(given: str) -> None:
+    with pytest.raises(UsageError, match="is neither an https URL nor a path on the console"):
+        federation.destination_url("console.aws.amazon.com", None, given)
+
+
+def test_the_login_url_carries_the_token_and_the_destination() -> None:
+    token = "a+b/c=d&e f"  # what form encoding must survive
+    url = federation.login_url(
+        "https://signin.aws.amazon.com/federation", token, "https://console.aws.amazon.com/a?b=c"
+    )
+    parts = urllib.parse.urlsplit(url)
+    assert (parts.scheme, parts.netloc, parts.path) == (
+        "https",
+        "signin.aws.amazon.com",
+        "/federation",
+    )
+    assert urllib.parse.parse_qsl(parts.query) == [
+        ("Action", "login"),
+        ("Issuer", "rolehop"),
+        ("Destination", "https://console.aws.amazon.com/a?b=c"),
+        ("SigninToken", token),
+    ]
+
+
+# -- SessionDuration ---------------------------------------------------------------------
+
+CHAINS = f"""\
+    [profiles.company]
+    role_arn = "{COMPANY_ROLE}"
+    source_profile = "joe"
+
+    [profiles.research]
+    role_arn = "{RESEARCH_ROLE}"
+    source_profile = "company"
+
+    [profiles.with-mfa]
+    role_arn = "{COMPANY_ROLE}"
+    source_profile = "joe-mfa"
+
+    [profiles.joe-mfa]
+    mfa_serial = "arn:aws:iam::111111111111:mfa/joe"
+
+    [profiles.from-env]
+    role_arn = "{COMPANY_ROLE}"
+    credential_source = "Environment"
+
+    [profiles.from-sso]
+    role_arn = "{COMPANY_ROLE}"
+    source_profile = "sso"
+
+    [profiles.from-keyring]
+    role_arn = "{COMPANY_ROLE}"
+    source_profile = "vault"
+
+    [profiles.vault]
+    """
+
+
+@pytest.mark.parametrize(
+    ("name", "long_term"),
+    [
+        ("company", True),  # joe's static keys in ~/.aws/credentials
+        ("from-keyring", True),  # keys stored with `rolehop keys add vault`
+        ("research", False),  # role chaining
+        ("with-mfa", False),  # from an MFA session: GetSessionToken's credentials
+        ("from-env", False),  # credential_source: unknown, perhaps temporary
+        ("from-sso", False),  # SSO: a role session already
+    ],
+)
+def test_which_credentials_come_straight_from_long_term_keys(
+    sandbox: Sandbox, name: str, long_term: bool
+) -> None:
+    sandbox.write_aws_credentials(JOE_CREDENTIALS)
+    with sandbox.aws_credentials.open("a") as credentials:  # long-term keys: the MFA decides
+        credentials.write(
+            "[joe-mfa]\naws_access_key_id = AKIAJOEMFA0000000001\n"
+            "aws_secret_access_key = joe-mfa-secret-access-key-00000000001\n"
+        )
+    sandbox.write_aws_config(
+        "[profile sso]\nsso_start_url = https://example.awsapps.com/start\n"
+        "sso_region = eu-west-1\nsso_account_id = 111111111111\nsso_role_name = admin\n"
+    )
+    sandbox.write_rolehop(CHAINS)
+    config = configs.load(os.environ)
+    stored = {"vault"}
+    chain = chains.build(config, name, os.environ, lambda: stored)
+    assert federation.from_long_term_keys(chain, lambda: stored) is long_term
+
+
+def test_the_keyring_is_asked_only_when_it_decides(sandbox: Sandbox) -> None:
+    sandbox.write_aws_credentials(JOE_CREDENTIALS)
+    sandbox.write_rolehop(CHAINS)
+    chain = chains.build(configs.load(os.environ), "research", os.environ)
+    assert not federation.from_long_term_keys(chain, lambda: pytest.fail("keyring asked"))
+
+
+def test_session_duration_is_sent_only_for_long_term_keys() -> None:
+    warnings: list[str] = []
+
+    def never() -> bool:
+        raise AssertionError("not asked when no duration is requested")
+
+    assert federation.session_duration(None, SUBJECT, long_term=never, warn=warnings.append) is None
+    assert (
+        federation.session_duration(3600, SUBJECT, long_term=lambda: True, warn=warnings.append)
+        == 3600
+    )
+    assert warnings == []
+    chained = federation.session_duration(
+        3600, SUBJECT, long_term=lambda: False, warn=warnings.append
+    )
+    assert chained is None
+    assert len(warnings) == 1
+    assert warnings[0].startswith("profile 'company': --duration 3600 left out: ")
+    assert "role chaining" in warnings[0]
+
+
+@pytest.mark.parametrize("duration", [899, 43201, 0])
+def test_session_duration_has_the_console_limits(duration: int) -> None:
+    with pytest.raises(UsageError, match="outside 900-43200 seconds"):
+        federation.session_duration(duration, SUBJECT, long_term=lambda: True, warn=print)
+
+
+# -- the federation endpoint ---------------------------------------------------------------
+
+
+def endpoint(url: str, timeout: float = 5) -> FederationEndpoint:
+    return FederationEndpoint(url, timeout)
+
+
+def test_the_session_is_posted_never_put_in_a_url(fake: FakeFederation) -> None:
+    token = endpoint(fake.url).signin_token(CREDENTIALS, SUBJECT, None)
+    assert token == fake.token
+    [request] = fake.requests
+    assert (request.method, request.path, request.query) == ("POST", "/federation", {})
+    assert sorted(request.form) == ["Action", "Session"]
+    assert request.form["Action"] == "getSigninToken"
+    assert request.session == {
+        "sessionId": CREDENTIALS.access_key_id,
+        "sessionKey": CREDENTIALS.secret_access_key,
+        "sessionToken": CREDENTIALS.session_token,
+    }
+    assert set(request.session) == SESSION_KEYS
+    assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert redact.redact(f"token {token}") == "token ****"  # the token is a known secret now
+
+
+def test_session_duration_goes_with_the_session(fake: FakeFederation) -> None:
+    endpoint(fake.url).signin_token(CREDENTIALS, SUBJECT, 7200)
+    assert fake.requests[0].session_duration == "7200"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (400, "<html>Invalid credentials parameter</html>", "refused getSigninToken: HTTP 400"),
+        (403, "", "refused getSigninToken: HTTP 403"),
+        (500, "Internal error", "refused getSigninToken: HTTP 500"),
+        (200, "<html>Sign in</html>", "answered getSigninToken without a SigninToken"),
+        (200, '{"Something": "else"}', "answered getSigninToken without a SigninToken"),
+        (200, '{"SigninToken": ""}', "answered getSigninToken without a SigninToken"),
+        (200, '["SigninToken"]', "answered getSigninToken without a SigninToken"),
+    ],
+)
+def test_a_failing_endpoint_is_one_clear_error_without_secrets(
+    fake: FakeFederation, status: int, body: str, expected: str
+) -> None:
+    fake.fail_next(status, body + CREDENTIALS.secret_access_key)  # an echo is not repeated
+    with pytest.raises(FederationError) as failed:
+        endpoint(fake.url).signin_token(CREDENTIALS, SUBJECT, None)
+    message = str(failed.value)
+    assert failed.value.exit_code == 11
+    assert message.startswith(f"profile 'company': the federation endpoint {fake.url} ")
+    assert expected in message
+    assert "\n" not in message
+    assert secrets_of(CREDENTIALS).found_in(message) == []
+    assert "sessionKey" not in message
+    if status != 200:
+        assert isinstance(failed.value, SigninRefusedError)
+        assert failed.value.status == status
+
+
+def test_a_redirect_is_not_followed(fake: FakeFederation) -> None:
+    class Redirect(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", fake.url)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Redirect)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/federation"
+        with pytest.raises(FederationError, match="refused getSigninToken: HTTP 302"):
+            endpoint(url).signin_token(CREDENTIALS, SUBJECT, None)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert fake.requests == []  # neither the session nor a bare GET went there
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def test_an_unreachable_endpoint_is_a_network_error() -> None:
+    url = f"http://127.0.0.1:{_closed_port()}/federation"
+    with pytest.raises(NetworkError) as failed:
+        endpoint(url).signin_token(CREDENTIALS, SUBJECT, None)
+    assert failed.value.exit_code == 7
+    assert str(failed.value).startswith(
+        f"profile 'company': cannot reach the federation endpoint {url} to get a console "
+        "sign-in token: "
+    )
+    assert secrets_of(CREDENTIALS).found_in(str(failed.value)) == []
+
+
+def test_a_silent_endpoint_times_out() -> None:
+    with socket.socket() as silent:  # accepts connections (the backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/federation"
+        started = time.monotonic()
+        with pytest.raises(NetworkError, match="timed out"):
+            endpoint(url, timeout=0.3).signin_token(CREDENTIALS, SUBJECT, None)
+    assert time.monotonic() - started < 5
+
+
+def test_long_term_keys_are_not_sent(fake: FakeFederation) -> None:
+    keys = Credentials("AKIAJOE0000000000001", "joe-secret-access-key-0000000000000001")
+    with pytest.raises(FederationError, match="takes temporary credentials only"):
+        endpoint(fake.url).signin_token(keys, SUBJECT, None)
+    assert fake.requests == []
+
+
+# -- login: through the core -----------------------------------------------------------
+
+
+@dataclass
+class World:
+    app: Rolehop
+    sts: StubSts
+    warnings: list[str]
+
+
+def world(sandbox: Sandbox, fake: FakeFederation) -> World:
+    """joe -> company (eu-west-1) -> research, and china; login's endpoint is the fake."""
+    sandbox.write_aws_credentials(JOE_CREDENTIALS)
+    sandbox.write_rolehop(
+        f"""\
+        [settings]
+        federation_url = "{fake.url}"
+
+        [profiles.company]
+        role_arn = "{COMPANY_ROLE}"
+        source_profile = "joe"
+        region = "eu-west-1"
+
+        [profiles.research]
+        role_arn = "{RESEARCH_ROLE}"
+        source_profile = "company"
+
+        [profiles.china]
+        role_arn = "{CN_ROLE}"
+        source_profile = "joe"
+        region = "cn-north-1"
+        """
+    )
+    sts, warnings = StubSts(), list[str]()
+    app = Rolehop(os.environ, clock=FakeClock(), sts_factory=sts, warn=warnings.append)
+    return World(app, sts, warnings)
+
+
+def test_login_signs_in_with_the_credentials_the_core_resolves(
+    sandbox: Sandbox, fake: FakeFederation
+) -> None:
+    made = world(sandbox, fake)
+    app, sts = made.app, made.sts
+    company = issue("company", COMPANY_ROLE, NOW + timedelta(hours=1))
+    sts.expect_assume_role(params(COMPANY_ROLE), company.response)
+
+    signed = federation.login(app, "company")
+
+    sts.verify()
+    [request] = fake.requests
+    assert request.session == {
+        "sessionId": company.credentials.access_key_id,
+        "sessionKey": company.credentials.secret_access_key,
+        "sessionToken": company.credentials.session_token,
+    }
+    assert request.session_duration is None
+    destination = "https://console.aws.amazon.com/console/home?region=eu-west-1"
+    assert signed == federation.Login(
+        profile="company",
+        url=federation.login_url(fake.url, fake.token, destination),
+        destination=destination,
+        federation_url=fake.url,
+        session_duration=None,
+        expiration=NOW + timedelta(hours=1),
+    )
+    assert fake.token not in repr(signed)
+    # a second login is a cache hit: no STS call (the stub has nothing queued)
+    assert federation.login(app, "company").url == signed.url
+    assert len(sts.calls) == 1
+    assert fake.requests[1].session == request.session
+
+
+def test_login_with_a_duration_from_long_term_keys(sandbox: Sandbox, fake: FakeFederation) -> None:
+    made = world(sandbox, fake)
+    app, sts = made.app, made.sts
+    company = issue("company", COMPANY_ROLE, NOW + timedelta(hours=1))
+    sts.expect_assume_role(params(COMPANY_ROLE), company.response)
+    signed = federation.login(app, "company", duration=43200, destination="/s3/home")
+    assert fake.requests[0].session_duration == "43200"
+    assert signed.session_duration == 43200
+    assert signed.destination == "https://console.aws.amazon.com/s3/home"
+    assert made.warnings == []
+
+
+def test_login_leaves_the_duration_out_for_role_chaining(
+    sandbox: Sandbox, fake: FakeFederation
+) -> None:
+    made = world(sandbox, fake)
+    app, sts = made.app, made.sts
+    company = issue("company", COMPANY_ROLE, NOW + timedelta(hours=1))
+    research = issue("research", RESEARCH_ROLE, NOW + timedelta(hours=1))
+    sts.expect_assume_role(params(COMPANY_ROLE), company.response)
+    sts.expect_assume_role(params(RESEARCH_ROLE), research.response)
+    fake.refuse_session_duration = True  # what the real endpoint does with these
+
+    signed = federation.login(app, "research", duration=7200)
+
+    [request] = fake.requests
+    assert request.session is not None
+    assert request.session["sessionId"] == research.credentials.access_key_id
+    assert request.session_duration is None
+    assert signed.session_duration is None
+    assert signed.destination == "https://console.aws.amazon.com/console/home"  # no region
+    [warning] = made.warnings
+    assert warning.startswith("profile 'research': --duration 7200 left out")
+
+
+def test_a_refused_duration_is_retried_without_it(sandbox: Sandbox, fake: FakeFederation) -> None:
+    made = world(sandbox, fake)
+    app, sts = made.app, made.sts
+    company = issue("company", COMPANY_ROLE, NOW + timedelta(hours=1))
+    sts.expect_assume_role(params(COMPANY_ROLE), company.response)
+    fake.refuse_session_duration = True  # e.g. joe's "keys" held a session token after all
+
+    signed = federation.login(app, "company", duration=3600)
+
+    assert [request.session_duration for request in fake.requests] == ["3600", None]
+    assert signed.session_duration is None
+    assert signed.url.endswith("&SigninToken=" + urllib.parse.quote_plus(fake.token))
+    [warning] = made.warnings
+    assert "refused SessionDuration 3600; signing in without it" in warning
+
+
+def test_other_refusals_are_not_retried(sandbox: Sandbox, fake: FakeFederation) -> None:
+    made = world(sandbox, fake)
+    app, sts = made.app, made.sts
+    company = issue("company", COMPANY_ROLE, NOW + timedelta(hours=1))
+    sts.expect_assume_role(params(COMPANY_ROLE), company.response)
+    fake.fail_next(500, "busy")
+    with pytest.raises(FederationError, match="HTTP 500"):
+        federation.login(app, "company", duration=3600)
+    assert len(fake.requests) == 1
+
+
+def test_login_in_another_partition(sandbox: Sandbox, fake: FakeFederation) -> None:
+    made = world(sandbox, fake)
+    app, sts = made.app, made.sts
+    china = issue("china", CN_ROLE, NOW + timedelta(hours=1))
+    sts.expect_assume_role(params(CN_ROLE), china.response)
+    signed = federation.login(app, "china")
+    assert signed.destination == "https://console.amazonaws.cn/console/home?region=cn-north-1"
+    assert signed.federation_url == fake.url  # federation_url wins over the partition's
+
+
+def test_the_partitions_own_endpoint_without_federation_url(sandbox: Sandbox) -> None:
+    sandbox.write_aws_credentials(JOE_CREDENTIALS)
+    sandbox.write_rolehop(
+        f'[profiles.china]\nrole_arn = "{CN_ROLE}"\nsource_profile = "joe"\nregion = "cn-north-1"\n'
+    )
+    sts = StubSts()
+    china = issue("china", CN_ROLE, NOW + timedelta(hours=1))
+    sts.expect_assume_role(params(CN_ROLE), china.response)
+    sent: list[str] = []
+
+    def send(request: Any, timeout: float) -> bytes:
+        sent.append(request.full_url)
+        return b'{"SigninToken": "china-signin-token-0123456789"}'
+
+    app = Rolehop(os.environ, clock=FakeClock(), sts_factory=sts)
+    signed = federation.login(app, "china", send=send)
+    assert sent == ["https://signin.amazonaws.cn/federation"]
+    assert signed.url.startswith("https://signin.amazonaws.cn/federation?Action=login&")
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "error"),
+    [
+        ("company", {"destination": "s3"}, UsageError),
+        ("company", {"duration": 60}, UsageError),
+        ("nobody", {}, ProfileNotFoundError),
+    ],
+)
+def test_mistakes_are_found_before_any_aws_call(
+    sandbox: Sandbox, fake: FakeFederation, name: str, options: dict[str, Any], error: type
+) -> None:
+    made = world(sandbox, fake)
+    app, sts = made.app, made.sts
+    with pytest.raises(error):
+        federation.login(app, name, **options)
+    assert sts.calls == []
+    assert fake.requests == []
+
+
+# -- the federation_url setting ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://signin.aws.amazon.com/federation",
+        "https://proxy.example.com:8443/aws/federation",
+        "http://127.0.0.1:8080/federation",
+        "http://127.1.2.3/federation",
+        "http://[::1]:8080/federation",
+        "http://localhost:8080/federation",
+    ],
+)
+def test_federation_url_is_read(sandbox: Sandbox, url: str) -> None:
+    sandbox.write_rolehop(f'[settings]\nfederation_url = "{url}"\n')
+    assert configs.load(os.environ).settings.federation_url == url
+
+
+def test_federation_url_is_unset_by_default(sandbox: Sandbox) -> None:
+    sandbox.write_rolehop("[settings]\ncache = true\n")
+    assert configs.load(os.environ).settings.federation_url is None
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ('"http://signin.example.com/federation"', "plain http only to a loopback host"),
+        ('"http://10.0.0.1/federation"', "plain http only to a loopback host"),
+        ('"ftp://127.0.0.1/federation"', "is not an https URL"),
+        ('"signin.aws.amazon.com/federation"', "is not an https URL"),
+        ('"https:///federation"', "is not an https URL"),
+        ('"https://user:pw@signin.aws.amazon.com/"', "must not hold a user name or password"),
+        ('"https://signin.aws.amazon.com/federation?x=1"', "must have no query or fragment"),
+        ('"https://signin.aws.amazon.com:http/"', "is not a URL"),
+        ("443", "must be a string, not int"),
+        ('"https://signin.aws.amazon.com/x\\r\\nSet-Cookie: a=b"', "control characters"),
+        ('"https://signin.aws.amazon.com/a b"', "has spaces"),
+    ],
+)
+def test_a_bad_federation_url_names_file_line_and_key(
+    sandbox: Sandbox, value: str, problem: str
+) -> None:
+    path = sandbox.write_rolehop(f"[settings]\ncache = true\nfederation_url = {value}\n")
+    with pytest.raises(ConfigError) as failed:
+        configs.load(os.environ)
+    error = failed.value
+    assert (error.path, error.line, error.key) == (path, 3, "settings.federation_url")
+    assert problem in error.problem
+    assert "pw" not in str(error)
+
+
+# -- the one-time redirect -------------------------------------------------------------------
+
+LOCATION = "https://signin.aws.amazon.com/federation?Action=login&SigninToken=secret-token"
+
+
+def get(url: str) -> http.client.HTTPResponse:
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.netloc, timeout=5)
+    connection.request("GET", parts.path)
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    return response
+
+
+def test_the_redirect_is_served_once_at_its_own_path() -> None:
+    with OneTimeRedirect(LOCATION) as redirect:
+        parts = urllib.parse.urlsplit(redirect.url)
+        assert parts.hostname == "127.0.0.1"
+        assert len(parts.path) > 40  # 32 random bytes
+        assert LOCATION not in redirect.url and "secret-token" not in redirect.url
+        elsewhere = f"http://{parts.netloc}/favicon.ico"
+        assert get(elsewhere).status == 404
+        assert get(redirect.url + "x").status == 404
+        assert not redirect.wait(0)  # wrong paths used nothing up
+
+        first = get(redirect.url)
+        assert first.status == 302
+        assert first.getheader("Location") == LOCATION
+        assert first.getheader("Cache-Control") == "no-store"
+        assert first.getheader("Referrer-Policy") == "no-referrer"
+        assert redirect.wait(0)
+
+        again = get(redirect.url)
+        assert again.status == 404
+        assert again.getheader("Location") is None
+        assert again.getheader("Cache-Control") == "no-store"
+
+
+def test_each_redirect_has_a_new_path() -> None:
+    with OneTimeRedirect(LOCATION) as one, OneTimeRedirect(LOCATION) as other:
+        assert urllib.parse.urlsplit(one.url).path != urllib.parse.urlsplit(other.url).path
+
+
+def test_another_users_connection_gets_no_redirect() -> None:
+    asked: list[tuple[int, int]] = []
+
+    def stranger(client_port: int, server_port: int) -> bool:
+        asked.append((client_port, server_port))
+        return False
+
+    with OneTimeRedirect(LOCATION, allow=stranger) as redirect:
+        assert get(redirect.url).status == 404
+        assert not redirect.wait(0)
+    [(client_port, server_port)] = asked
+    assert server_port == urllib.parse.urlsplit(redirect.url).port != client_port
+
+
+def test_the_server_stops_with_its_block() -> None:
+    with OneTimeRedirect(LOCATION) as redirect:
+        url = redirect.url
+    with pytest.raises(OSError):
+        get(url)
+
+
+def test_open_in_browser_hands_over_the_one_time_address_only() -> None:
+    given: list[str] = []
+    locations: list[str | None] = []
+    fetches: list[threading.Thread] = []
+
+    def browser(url: str) -> bool:
+        given.append(url)
+        # a real browser comes a moment later, from another process: a thread here
+        fetch = threading.Thread(target=lambda: locations.append(get(url).getheader("Location")))
+        fetch.start()
+        fetches.append(fetch)
+        return True
+
+    open_in_browser(LOCATION, browser=browser, timeout=5)
+    for fetch in fetches:
+        fetch.join(timeout=5)
+    assert locations == [LOCATION]
+    assert len(given) == 1 and "secret-token" not in given[0]
+
+
+def test_no_browser_is_one_clear_error() -> None:
+    started = time.monotonic()
+    with pytest.raises(RolehopError, match=r"no browser could be started .*use --print"):
+        open_in_browser(LOCATION, browser=lambda url: False, timeout=30)
+    assert time.monotonic() - started < 5
+
+
+def test_a_browser_that_never_comes_times_out() -> None:
+    with pytest.raises(RolehopError) as failed:
+        open_in_browser(LOCATION, browser=lambda url: True, timeout=0.2)
+    assert str(failed.value) == (
+        "no browser came for the sign-in URL within 0.2 seconds: use --print to print it instead"
+    )
+    assert "secret-token" not in str(failed.value)
+
+
+TCP_TABLE = """\
+  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 1 1
+   1: 0100007F:D431 0100007F:1F90 01 00000000:00000000 00:00000000 00000000  1001        0 2 1
+   2: 0100007F:1F90 0100007F:D431 01 00000000:00000000 00:00000000 00000000  1000        0 3 1
+   3: garbage
+"""
+
+
+def test_the_uid_of_a_connection_is_read_from_the_tcp_table() -> None:
+    assert connection_uid(0xD431, 0x1F90, ["", TCP_TABLE]) == 1001  # the client's end
+    assert connection_uid(0xD432, 0x1F90, [TCP_TABLE]) is None
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="Linux only")
+def test_a_connection_of_this_user_is_recognised() -> None:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        with socket.create_connection(server.getsockname()) as client:
+            client_port, server_port = client.getsockname()[1], server.getsockname()[1]
+            tables = [Path("/proc/net/tcp").read_text(), Path("/proc/net/tcp6").read_text()]
+            assert connection_uid(client_port, server_port, tables) == os.getuid()
+            assert same_user(client_port, server_port)
