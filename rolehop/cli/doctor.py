@@ -7,11 +7,14 @@ import shutil
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from rolehop.cli import AppState, pass_state, printable, terminal
-from rolehop.doctor import Check
+
+if TYPE_CHECKING:
+    from rolehop.doctor import Check
 
 MARKS = {"ok": "✓", "warn": "!", "fail": "✗"}
 ASCII_MARKS = {"ok": "ok", "warn": "!!", "fail": "XX"}
