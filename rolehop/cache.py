@@ -96,6 +96,11 @@ class KeyringCache:
         self._broken = False
 
     @property
+    def broken(self) -> bool:
+        """Whether the backend failed once: from then on this cache holds nothing."""
+        return self._broken
+
+    @property
     def description(self) -> str:
         kind = type(self.backend)
         return f"{kind.__module__}.{kind.__qualname__}"

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from rolehop import chain as chains
 from rolehop import config as configs
@@ -28,7 +28,7 @@ from rolehop.chain import Chain
 from rolehop.config import Config, Profile
 from rolehop.credentials import Credentials
 from rolehop.errors import CacheError, ChainLoopError, RolehopError, SourceCredentialsError
-from rolehop.keystore import KeyStore, StoredKey, check_name
+from rolehop.keystore import Keys, KeyStore, StoredKey, check_name
 from rolehop.lock import FileLocks, NoLocks, lock_dir
 from rolehop.mfa import MfaCodes
 from rolehop.progress import Busy, quiet
@@ -54,6 +54,46 @@ if TYPE_CHECKING:
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
 MFA_SESSION_MARGIN = timedelta(minutes=5)
+
+
+class Agent(Protocol):
+    """The agent as the direct path sees it (rolehop.agent.remote.AgentLink): the cache
+    and stored keys through it, with the local keyring as the fallback, and word of every
+    change made without it."""
+
+    def cache(self, local: Callable[[], Cache]) -> Cache: ...
+
+    def keys(self, local: Callable[[], Keys]) -> Keys: ...
+
+    def forget(self, keys: set[str] | None) -> None: ...
+
+
+class _Announced:
+    """Stored keys changed without the agent: it forgets the names (and the chains) it
+    knew."""
+
+    def __init__(self, inner: KeyStore, forget: Callable[[set[str] | None], None]) -> None:
+        self.inner = inner
+        self.forget = forget
+
+    def get(self, name: str) -> Credentials | None:
+        return self.inner.get(name)
+
+    def names(self) -> set[str]:
+        return self.inner.names()
+
+    def list(self) -> list[StoredKey]:
+        return self.inner.list()
+
+    def add(self, name: str, credentials: Credentials) -> StoredKey:
+        stored = self.inner.add(name, credentials)
+        self.forget(None)
+        return stored
+
+    def remove(self, name: str) -> bool:
+        removed = self.inner.remove(name)
+        self.forget(None)
+        return removed
 
 
 def utcnow() -> datetime:
@@ -164,18 +204,16 @@ class Rolehop:
         clock: Clock = utcnow,
         sts_factory: StsClientFactory | None = None,
         cache: Cache | None = None,
-        keystore: KeyStore | None = None,
+        keystore: Keys | None = None,
         locks: Locks | None = None,
         mfa_codes: MfaCodeSource | None = None,
         warn: Callable[[str], None] = lambda message: None,
         busy: Busy = quiet,
-        cache_changed: Callable[[set[str] | None], None] | None = None,
+        agent: Agent | None = None,
     ) -> None:
         self.environ = environ
         self.busy = busy
-        # told of every change to the keyring's entries (None: of the stored keys too), so
-        # that a running agent drops its copies
-        self.cache_changed = cache_changed
+        self.agent = agent
         self._keystore = keystore
         self.mfa_codes: MfaCodeSource = mfa_codes or MfaCodes()
         self.config_path = config_path
@@ -203,6 +241,12 @@ class Rolehop:
         if self._cache is not None:
             return self._cache
         settings = self.config.settings
+        if self.agent is not None and settings.agent and settings.cache:
+            return self.agent.cache(self._local_cache)
+        return self._local_cache()
+
+    def _local_cache(self) -> Cache:
+        settings = self.config.settings
         opened = open_cache(
             enabled=settings.cache,
             backend_name=settings.keyring_backend,
@@ -210,9 +254,9 @@ class Rolehop:
             warn=self._warn_keyring,
             clock=self.clock,
         )
-        if self.cache_changed is None or isinstance(opened, NullCache):
+        if self.agent is None or isinstance(opened, NullCache):
             return opened
-        return Announcing(opened, self.cache_changed)
+        return Announcing(opened, self.agent.forget)  # a running agent drops its copies
 
     @cached_property
     def sts_factory(self) -> StsClientFactory:
@@ -233,12 +277,21 @@ class Rolehop:
             return NoLocks()  # nothing to share: waiting would only slow everyone down
         return FileLocks(lock_dir(self.environ), self.config.settings.lock_timeout)
 
-    def keystore(self) -> KeyStore:
+    def keystore(self) -> Keys:
         """The long-term keys in the keyring; raises CacheError when no keyring is usable."""
         if self._keystore is None:
-            backend = load_backend(self.config.settings.keyring_backend, self.environ)
-            self._keystore = KeyStore(backend, self.clock)
+            if self.agent is not None and self.config.settings.agent:
+                self._keystore = self.agent.keys(self._local_keystore)
+            else:
+                self._keystore = self._local_keystore()
         return self._keystore
+
+    def _local_keystore(self) -> Keys:
+        backend = load_backend(self.config.settings.keyring_backend, self.environ)
+        keys = KeyStore(backend, self.clock)
+        if self.agent is None:
+            return keys
+        return _Announced(keys, self.agent.forget)
 
     def _stored_names(self) -> set[str]:
         try:
@@ -484,15 +537,11 @@ class Rolehop:
         """Store ``name``'s long-term keys; cached credentials made from older keys go."""
         stored = self.keystore().add(check_name(name), credentials)
         self._forget_chains_from(name)
-        if self.cache_changed is not None:
-            self.cache_changed(None)
         return stored
 
     def remove_keys(self, name: str) -> bool:
         removed = self.keystore().remove(name)
         self._forget_chains_from(name)
-        if self.cache_changed is not None:
-            self.cache_changed(None)
         return removed
 
     def list_keys(self) -> list[StoredKey]:

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rolehop import validate
 from rolehop.credentials import Credentials, format_expiration, parse_expiration
@@ -45,6 +45,20 @@ def check_name(name: str) -> str:
 
 def _entry(name: str) -> str:
     return f"key:{name}"
+
+
+class Keys(Protocol):
+    """What rolehop does with stored keys: the keyring's :class:`KeyStore`, or the agent's."""
+
+    def get(self, name: str) -> Credentials | None: ...
+
+    def add(self, name: str, credentials: Credentials) -> StoredKey: ...
+
+    def remove(self, name: str) -> bool: ...
+
+    def list(self) -> list[StoredKey]: ...
+
+    def names(self) -> set[str]: ...
 
 
 class KeyStore:

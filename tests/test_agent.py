@@ -213,3 +213,18 @@ def test_a_real_peer_of_another_uid_is_refused() -> None:
         listener.close()
     finally:
         shutil.rmtree(shared)
+
+
+def test_without_an_agent_the_remote_cache_is_the_local_one(tmp_path: Path) -> None:
+    from rolehop.agent.remote import AgentLink
+
+    local = KeyringCache(MemoryKeyring(), pytest.fail, lambda: NOW)
+    link = AgentLink({"XDG_RUNTIME_DIR": str(tmp_path)})  # no agent listens there
+    cache = link.cache(lambda: local)
+    entry = Credentials("ASIALOCAL", "s", "t", NOW + timedelta(hours=1))
+
+    cache.put("k", entry, label="p")
+
+    assert not link.usable  # one failed try, then the local keyring for good
+    assert local.get("k") == entry and cache.get("k") == entry
+    assert set(cache.index()) == {"k"}

@@ -15,14 +15,15 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from rolehop import __version__
 from rolehop.agent.protocol import PROTOCOL
-from rolehop.cache import IndexEntry, KeyringCache
+from rolehop.agent.remote import index_rows
+from rolehop.cache import IndexEntry, KeyringCache, decode_entry, encode_entry
 from rolehop.core import Rolehop, utcnow
 from rolehop.credentials import Credentials
-from rolehop.errors import RolehopError
+from rolehop.errors import CacheError, RolehopError
 from rolehop.keystore import KeyStore
 from rolehop.lock import lock_dir
 
@@ -56,6 +57,8 @@ class MemoryCache:
     def put(self, key: str, credentials: Credentials, *, label: str) -> None:
         self.entries.pop(key, None)
         self.inner.put(key, credentials, label=label)
+        if credentials.expiration is not None:  # what the keyring now holds
+            self.entries[key] = credentials
 
     def delete(self, key: str) -> bool:
         self.entries.pop(key, None)
@@ -117,7 +120,7 @@ class Service:
         if message.get("v") != PROTOCOL or message.get("version") != __version__:
             return self._answer(ok=False, error="version mismatch")
         try:
-            if op == "resolve":
+            if op == "resolve" and not self.cache.inner.broken:
                 return self._resolve(message)
             if op == "forget":
                 keys = message.get("keys")
@@ -127,10 +130,53 @@ class Service:
                 return self._answer()
             if op == "status":
                 return self._answer(**self.status())
+            if self.cache.inner.broken:  # the direct path meets it and says so, once
+                return self._answer(ok=False, error="the agent's keyring failed")
+            if op in self._CACHE_OPS:
+                return self._answer(**self._CACHE_OPS[op](self, message))
+        except CacheError as error:
+            return self._answer(ok=False, error="cache", message=str(error))
         except Exception as error:  # a bug must not take the agent down: the client copes
             log.debug("agent: %s failed: %s", op, type(error).__name__)
             return self._answer(ok=False, error=type(error).__name__)
         return self._answer(ok=False, error=f"unknown op {op!r}")
+
+    # The direct path's cache and stored keys, served from here (rolehop.agent.remote)
+
+    def _get(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        found = self.cache.get(str(message["key"]))
+        return {"entry": encode_entry(found, "agent") if found is not None else None}
+
+    def _put(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        credentials = decode_entry(str(message["entry"]))
+        self.cache.put(str(message["key"]), credentials, label=str(message["label"]))
+        return {}
+
+    def _delete(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        return {"deleted": self.cache.delete(str(message["key"]))}
+
+    def _index(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        return {"index": index_rows(self.cache.index())}
+
+    def _remove(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        return {"removed": self.cache.remove({str(key) for key in message["keys"]})}
+
+    def _stored_names(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        return {"names": sorted(self.keystore.names())}
+
+    def _stored_key(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        found = self.keystore.get(str(message["name"]))
+        return {"keys": [found.access_key_id, found.secret_access_key] if found else None}
+
+    _CACHE_OPS: ClassVar[dict[str, Callable[[Service, Mapping[str, Any]], dict[str, Any]]]] = {
+        "get": _get,
+        "put": _put,
+        "delete": _delete,
+        "index": _index,
+        "remove": _remove,
+        "stored-names": _stored_names,
+        "stored-key": _stored_key,
+    }
 
     def status(self) -> dict[str, Any]:
         return {

@@ -52,7 +52,7 @@ class AppState:
 
     @cached_property
     def app(self) -> Rolehop:
-        from rolehop.agent import client
+        from rolehop.agent.remote import AgentLink
         from rolehop.cli.terminal import spinner
 
         return Rolehop(
@@ -60,7 +60,7 @@ class AppState:
             config_path=self.config_path,
             warn=self.warn,
             busy=spinner,
-            cache_changed=lambda keys: client.forget(os.environ, keys),
+            agent=AgentLink(os.environ),
         )
 
     def start_agent(self) -> None:

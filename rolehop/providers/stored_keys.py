@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from rolehop.credentials import Credentials
 from rolehop.errors import CacheError, SourceCredentialsError
-from rolehop.keystore import KeyStore
+from rolehop.keystore import Keys
 from rolehop.providers import Provider
 
 log = logging.getLogger(__name__)
@@ -18,7 +18,7 @@ class StoredKeysProvider:
         self,
         name: str,
         key: str,
-        keystore: Callable[[], KeyStore | None],
+        keystore: Callable[[], Keys | None],
         fallback: Provider | None,
         target: str,
         warn: Callable[[str], None],

@@ -258,3 +258,35 @@ def test_a_hit_through_the_agent_imports_only_the_standard_library(
     modules = set(json.loads(target.read_text()))
     heavy = {"keyring", "click", "boto3", "botocore", "rich", "rolehop.cli", "rolehop.core"}
     assert not modules & heavy, modules & heavy
+
+
+def test_a_cold_call_leaves_the_keyring_to_the_agent(
+    run: Run, agent_env: dict[str, str], sandbox: Sandbox, moto: Emulator
+) -> None:
+    assert run("credential-process", "research-ro").returncode == 0
+    _started(agent_env)
+    before = moto.assume_role_calls()
+    target = sandbox.root / "modules.json"
+
+    refreshed = run_captured(
+        [
+            sys.executable,
+            "-c",
+            HIT_PROBE,
+            str(target),
+            "credential-process",
+            "research-ro",
+            "--refresh",
+        ],
+        agent_env,
+    )
+
+    assert refreshed.returncode == 0, refreshed.stderr
+    assert moto.assume_role_calls() == before + 1
+    assert "keyring" not in json.loads(target.read_text())  # the agent did the keyring work
+    # ... and the keyring has it: with the agent gone, the direct path finds the new entry
+    client.stop(agent_env)
+    _wait_for(lambda: client.status(agent_env) is None, "the agent to stop")
+    direct = run("credential-process", "research-ro", env={"ROLEHOP_AGENT": "0"})
+    assert json.loads(direct.stdout) == json.loads(refreshed.stdout)
+    assert moto.assume_role_calls() == before + 1

@@ -1,0 +1,178 @@
+"""The direct path's cache and stored keys, through the agent when one runs.
+
+With an agent up, a cold call needs the keyring only through it: the ``keyring`` package
+(0.1-0.2 s to import) and the D-Bus round trips stay in the agent. The first time the
+agent cannot answer, each falls back to the local keyring for the rest of the process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from rolehop.agent import client
+from rolehop.agent.protocol import AgentUnavailable, disabled_by
+from rolehop.cache import Cache, IndexEntry, decode_entry, encode_entry
+from rolehop.credentials import Credentials, format_expiration, parse_expiration
+from rolehop.errors import CacheError
+from rolehop.keystore import Keys, StoredKey
+
+log = logging.getLogger(__name__)
+
+
+class AgentLink:
+    """What core.Rolehop gets to reach the agent (see ``Rolehop(agent=...)``)."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.usable = not disabled_by(environ)
+
+    def ask(self, op: str, **fields: Any) -> dict[str, Any]:
+        if not self.usable:
+            raise AgentUnavailable("not usable in this process")
+        try:
+            answer = client.ask(self.environ, op, timeout=5.0, **fields)
+        except AgentUnavailable as error:
+            self.usable = False  # once: the rest of this process goes the local way
+            log.debug("agent: %s; using the keyring directly", error)
+            raise
+        if answer.get("error") == "cache":
+            raise CacheError(str(answer.get("message")))
+        if not answer.get("ok"):
+            self.usable = False
+            log.debug("agent: %s failed (%s); using the keyring directly", op, answer.get("error"))
+            raise AgentUnavailable(str(answer.get("error")))
+        return answer
+
+    def cache(self, local: Callable[[], Cache]) -> Cache:
+        return AgentCache(self, local)
+
+    def keys(self, local: Callable[[], Keys]) -> Keys:
+        return AgentKeys(self, local)
+
+    def forget(self, keys: set[str] | None) -> None:
+        client.forget(self.environ, keys)
+
+
+class _Fallback:
+    def __init__(self, link: AgentLink) -> None:
+        self.link = link
+
+    def _remote(self) -> bool:
+        return self.link.usable
+
+
+class AgentCache(_Fallback):
+    def __init__(self, link: AgentLink, local: Callable[[], Cache]) -> None:
+        super().__init__(link)
+        self._make_local = local
+        self._local: Cache | None = None
+
+    def _fallback(self) -> Cache:
+        if self._local is None:
+            self._local = self._make_local()
+        return self._local
+
+    @property
+    def description(self) -> str:
+        return "the agent's" if self._remote() else self._fallback().description
+
+    def get(self, key: str) -> Credentials | None:
+        if self._remote():
+            try:
+                text = self.link.ask("get", key=key).get("entry")
+                return decode_entry(text) if isinstance(text, str) else None
+            except AgentUnavailable:
+                pass
+        return self._fallback().get(key)
+
+    def put(self, key: str, credentials: Credentials, *, label: str) -> None:
+        if self._remote():
+            try:
+                self.link.ask("put", key=key, entry=encode_entry(credentials, label), label=label)
+                return
+            except AgentUnavailable:
+                pass
+        self._fallback().put(key, credentials, label=label)
+
+    def delete(self, key: str) -> bool:
+        if self._remote():
+            try:
+                return bool(self.link.ask("delete", key=key).get("deleted"))
+            except AgentUnavailable:
+                pass
+        return self._fallback().delete(key)
+
+    def index(self) -> dict[str, IndexEntry]:
+        if self._remote():
+            try:
+                rows = self.link.ask("index").get("index") or {}
+                return {
+                    key: IndexEntry(profile, parse_expiration(until) if until else None)
+                    for key, (profile, until) in rows.items()
+                }
+            except AgentUnavailable:
+                pass
+        return self._fallback().index()
+
+    def remove(self, keys: set[str]) -> int:
+        if self._remote():
+            try:
+                return int(self.link.ask("remove", keys=sorted(keys)).get("removed", 0))
+            except AgentUnavailable:
+                pass
+        return self._fallback().remove(keys)
+
+
+class AgentKeys(_Fallback):
+    """Names and keys read through the agent; storing and removing stay local (and make
+    the agent forget what it knew)."""
+
+    def __init__(self, link: AgentLink, local: Callable[[], Keys]) -> None:
+        super().__init__(link)
+        self._make_local = local
+        self._local: Keys | None = None
+
+    def _fallback(self) -> Keys:
+        if self._local is None:
+            self._local = self._make_local()
+        return self._local
+
+    def names(self) -> set[str]:
+        if self._remote():
+            try:
+                return set(self.link.ask("stored-names").get("names") or ())
+            except AgentUnavailable:
+                pass
+        return self._fallback().names()
+
+    def get(self, name: str) -> Credentials | None:
+        if self._remote():
+            try:
+                found = self.link.ask("stored-key", name=name).get("keys")
+                return Credentials(found[0], found[1]) if found else None
+            except AgentUnavailable:
+                pass
+        return self._fallback().get(name)
+
+    def add(self, name: str, credentials: Credentials) -> StoredKey:
+        stored = self._fallback().add(name, credentials)
+        self.link.forget(None)
+        return stored
+
+    def remove(self, name: str) -> bool:
+        removed = self._fallback().remove(name)
+        self.link.forget(None)
+        return removed
+
+    def list(self) -> list[StoredKey]:
+        return self._fallback().list()
+
+
+def index_rows(index: Mapping[str, IndexEntry]) -> dict[str, tuple[str, str | None]]:
+    """The index as the agent sends it."""
+    return {
+        key: (entry.profile, format_expiration(entry.expiration) if entry.expiration else None)
+        for key, entry in index.items()
+    }
