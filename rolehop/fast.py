@@ -64,7 +64,7 @@ def _from_agent(fields: dict[str, str | None]) -> bool:
         fallback_reason = "no runtime directory for its socket"
         return False
     try:
-        answer = call(path, request("resolve", environ=dict(os.environ), **fields))
+        answer = call(path, request("resolve", environ=dict(os.environ), pid=os.getpid(), **fields))
     except AgentMismatch as error:
         fallback_reason = f"{error}: stopping it"
         from rolehop.agent import client
@@ -74,12 +74,77 @@ def _from_agent(fields: dict[str, str | None]) -> bool:
     except AgentUnavailable as error:
         fallback_reason = str(error)
         return False
+    try:
+        while answer.get("ok") and not answer.get("hit") and _wait_for_the_lead(answer):
+            answer = call(
+                path, request("resolve", environ=dict(os.environ), pid=os.getpid(), **fields)
+            )
+    except AgentUnavailable as error:
+        fallback_reason = str(error)
+        return False
     if not answer.get("ok") or not answer.get("hit"):
         fallback_reason = "a cache miss" if answer.get("ok") else str(answer.get("error"))
         return False
     sys.stderr.write(str(answer.get("stderr", "")))
     sys.stdout.write(str(answer.get("stdout", "")))
     sys.stdout.flush()
+    return True
+
+
+# Another process leads the refresh of the same credentials: wait for its lock (taken
+# once its direct path has started, released when its entry is in the cache), then ask the
+# agent again. Sleeping on a lock costs nothing; the agent is asked once more per wait.
+POLL = 0.02
+
+
+def _wait_for_the_lead(answer: dict[str, object]) -> bool:
+    """Wait while another process refreshes; True: ask the agent again. False: go direct
+    (we lead, the lead has gone, or a terminal wants the direct path's spinner)."""
+    if answer.get("lead") is not False or sys.stderr.isatty():
+        return False
+    age, lock, timeout = answer.get("lease_age"), answer.get("lock"), answer.get("lock_timeout")
+    lead = answer.get("lead_pid")
+    if not isinstance(age, int | float) or not isinstance(timeout, int | float):
+        return False
+    if not isinstance(lock, str) or not isinstance(lead, int) or age > timeout:
+        return False
+    import fcntl
+    import time
+
+    start = time.monotonic() - age
+    try:
+        os.makedirs(os.path.dirname(lock), mode=0o700, exist_ok=True)  # as FileLocks does
+        fd = os.open(lock, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return False
+    try:
+        seen = False
+        while time.monotonic() - start < timeout:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                seen = True  # the lead is at work
+            else:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                if seen:
+                    return True  # done: its entry is in the cache (or it failed)
+                if not _alive(lead):
+                    return False  # gone before taking the lock
+            time.sleep(POLL)
+        return False
+    finally:
+        os.close(fd)
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
     return True
 
 

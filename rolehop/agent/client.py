@@ -88,7 +88,7 @@ def start(environ: Mapping[str, str], idle_timeout: float, keyring_backend: str 
     args += ["--idle-timeout", str(idle_timeout)]
     if keyring_backend:
         args += ["--keyring-backend", keyring_backend]
-    env = {name: value for name, value in os.environ.items() if name not in _NOT_FOR_THE_AGENT}
+    env = {name: value for name, value in environ.items() if name not in _NOT_FOR_THE_AGENT}
     try:
         subprocess.Popen(
             args,

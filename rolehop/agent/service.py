@@ -111,6 +111,10 @@ class Service:
         self.monotonic = monotonic
         self.served = {"hit": 0, "miss": 0}
         self.stopping = False
+        # Single flight for parallel cold calls: the first client to miss a target leads
+        # (goes the direct way, whose cache puts come back here); the others poll until its
+        # entry arrives. By cache key: when the lead started, and its pid.
+        self.leases: dict[str, tuple[float, int]] = {}
 
     def handle(self, message: Mapping[str, Any]) -> dict[str, Any]:
         op = message.get("op")
@@ -124,6 +128,7 @@ class Service:
                 return self._resolve(message)
             if op == "forget":
                 keys = message.get("keys")
+                self._end_leases(set(keys) if isinstance(keys, list) else None)
                 self.cache.forget(set(keys) if isinstance(keys, list) else None)
                 if keys is None:
                     self.keystore.forget()
@@ -148,6 +153,7 @@ class Service:
         return {"entry": encode_entry(found, "agent") if found is not None else None}
 
     def _put(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        self.leases.pop(str(message["key"]), None)
         credentials = decode_entry(str(message["entry"]))
         self.cache.put(str(message["key"]), credentials, label=str(message["label"]))
         return {}
@@ -159,7 +165,15 @@ class Service:
         return {"index": index_rows(self.cache.index())}
 
     def _remove(self, message: Mapping[str, Any]) -> dict[str, Any]:
-        return {"removed": self.cache.remove({str(key) for key in message["keys"]})}
+        keys = {str(key) for key in message["keys"]}
+        self._end_leases(keys)
+        return {"removed": self.cache.remove(keys)}
+
+    def _end_leases(self, keys: set[str] | None) -> None:
+        if keys is None:
+            self.leases.clear()
+        for key in keys or ():
+            self.leases.pop(key, None)
 
     def _stored_names(self, message: Mapping[str, Any]) -> dict[str, Any]:
         return {"names": sorted(self.keystore.names())}
@@ -190,6 +204,28 @@ class Service:
 
     def _answer(self, ok: bool = True, **fields: Any) -> dict[str, Any]:
         return {"v": PROTOCOL, "version": __version__, "ok": ok, **fields}
+
+    def _miss(self, app: Rolehop, profile: str, pid: object) -> dict[str, Any]:
+        """Who refreshes ``profile``: the first client to miss it leads; the others get how
+        long the lead has been going and its lock, to wait for it without the direct path's
+        imports (``rolehop.fast``). A broken chain: the direct path says what is wrong."""
+        try:
+            key = app.chain(profile).keys[-1]
+            timeout = app.config.settings.lock_timeout
+        except RolehopError:
+            return {"lead": True}
+        now = self.monotonic()
+        started, lead = self.leases.get(key, (None, None))
+        if started is None or now - started > timeout or lead == pid:
+            self.leases[key] = (now, pid if isinstance(pid, int) else 0)
+            return {"lead": True}
+        return {
+            "lead": False,
+            "lead_pid": lead,
+            "lease_age": now - started,
+            "lock": str(lock_dir(app.environ) / f"{key}.lock"),
+            "lock_timeout": timeout,
+        }
 
     def _resolve(self, message: Mapping[str, Any]) -> dict[str, Any]:
         from rolehop.cli import printable
@@ -231,7 +267,7 @@ class Service:
             resolution = None  # the direct path says it, exactly as it always does
         if resolution is None:
             self.served["miss"] += 1
-            return self._answer(hit=False, locks=str(lock_dir(environ)))
+            return self._answer(hit=False, **self._miss(app, profile, message.get("pid")))
         self.served["hit"] += 1
         stderr = "".join(
             f"rolehop: warning: {printable(redact(line))}\n" for line in dict.fromkeys(warnings)

@@ -165,3 +165,33 @@ def test_parallel_cold_calls_ask_for_one_mfa_code(
     with capsys.disabled():
         print(f"\n[parallel] 16 processes behind one MFA base: {len(prompts)} code asked")
     assert prompts == ["asked"]
+
+
+@pytest.mark.usefixtures("cold_chain")
+def test_parallel_cold_calls_with_an_agent(
+    moto: Emulator, subprocess_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With an agent up, the same: the waiters wait for the lock without the direct path's
+    imports, then are served by the agent."""
+    from rolehop.agent import client
+
+    env = {**subprocess_env, "AWS_ENDPOINT_URL": moto.url, "ROLEHOP_AGENT": "1"}
+    assert client.start(env, 60, None)
+    deadline = time.monotonic() + 15
+    while client.status(env) is None:
+        assert time.monotonic() < deadline, "the agent did not start"
+        time.sleep(0.05)
+    try:
+        before = moto.assume_role_calls()
+        started = time.monotonic()
+        _finish(_start(env), moto)
+        elapsed = time.monotonic() - started
+        calls = moto.assume_role_calls() - before
+        status = client.status(env)
+    finally:
+        client.stop(env)
+    assert status is not None
+    with capsys.disabled():
+        print(f"\n[parallel, agent] {calls} AssumeRole, {elapsed:.1f} s, served {status['served']}")
+    assert calls == 2
+    assert status["served"]["hit"] >= 1  # waiters were answered by the agent
