@@ -7,6 +7,7 @@ no I/O, no clock, so the cache key of every hop is known before any call is made
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -174,15 +175,20 @@ _INVALID_SESSION_CHARS = re.compile(r"[^\w+=,.@-]", re.ASCII)
 def default_session_name(environ: Mapping[str, str]) -> str:
     """``rolehop-<user>``: a CloudTrail reader sees who, and which tool, assumed the role."""
     user = next((environ[var] for var in ("USER", "LOGNAME", "USERNAME") if environ.get(var)), "")
-    if not user:
-        try:
-            import getpass
-
-            user = getpass.getuser()
-        except (OSError, KeyError):
-            user = ""
-    user = _INVALID_SESSION_CHARS.sub("-", user)
+    user = _INVALID_SESSION_CHARS.sub("-", user or _login_name())
     return f"rolehop-{user}"[:64] if user else "rolehop"
+
+
+@functools.cache
+def _login_name() -> str:
+    """The user's name from the password database (once a process: ``list`` builds
+    a thousand chains)."""
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return ""
 
 
 def _loop(profile: Profile, names: list[str], why: str = "") -> ChainLoopError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import os
 
 import click
@@ -18,8 +19,7 @@ def profile_names(
     root = ctx.find_root()
     override = root.params.get("config_path") if root.params else None
     try:
-        loaded = configs.load(os.environ, override)
-    except RolehopError:
+        names = sorted(configs.profile_names(os.environ, override))
+    except (RolehopError, ValueError, OSError, RecursionError, configparser.Error):
         return []  # a broken config completes nothing; the command itself will say why
-    names = sorted({*loaded.profiles, *loaded.broken})
     return [CompletionItem(name) for name in names if name.startswith(incomplete)]
