@@ -42,7 +42,7 @@ import pytest
 from rolehop.demo import JOE_ARN, RESEARCH, ROLE_ARN, Emulator
 from rolehop.output import SHELLS
 from tests.conftest import Sandbox
-from tests.support.emulator import WAREHOUSE, WAREHOUSE_ARN, WAREHOUSE_ROLE
+from tests.support.emulator import RESEARCH_RO_TOML, WAREHOUSE, WAREHOUSE_ARN, WAREHOUSE_ROLE
 from tests.support.federation import FakeFederation, fake_federation
 from tests.support.leaks import Secrets, app_dirs, files_under, moto_issued
 from tests.support.tools import run_captured
@@ -394,3 +394,64 @@ def test_no_secret_leaks_from_any_command(
     assert secrets.in_files([keyring_file]) == {}
 
     assert time.monotonic() - started < BUDGET
+
+
+def test_no_secret_leaks_through_the_agent(
+    sandbox: Sandbox, moto: Emulator, env: dict[str, str], joe: dict[str, str]
+) -> None:
+    """The agent's way: misses, hits, env, cache and agent commands with --debug; then the
+    files, every output but the intended ones, and the agent's own argv and environment."""
+    from rolehop.agent import client
+
+    sandbox.write_rolehop(RESEARCH_RO_TOML)
+    agent_env = {**env, "ROLEHOP_AGENT": "1"}
+    # the caller's own credentials must not reach the agent's environment
+    caller = {"AWS_ACCESS_KEY_ID": "AKIACALLEREXAMPLE", "AWS_SECRET_ACCESS_KEY": "caller-" * 6}
+    runs: list[tuple[str, subprocess.CompletedProcess[str], bool]] = []
+
+    def rolehop(*args: str, intended: bool = False) -> str:
+        result = run_captured(
+            [sys.executable, "-m", "rolehop", "--debug", *args], {**agent_env, **caller}
+        )
+        assert result.returncode == 0, f"{args}: {result.stderr[-2000:]}"
+        runs.append((" ".join(args), result, intended))
+        return result.stdout
+
+    try:
+        first = json.loads(rolehop("credential-process", "research-ro", intended=True))
+        deadline = time.monotonic() + 15
+        while (status := client.status(agent_env)) is None:
+            assert time.monotonic() < deadline, "no agent started"
+            time.sleep(0.05)
+        assert json.loads(rolehop("credential-process", "research-ro", intended=True)) == first
+        for shell in SHELLS:
+            rolehop("env", "research-ro", "--shell", shell, intended=True)
+        rolehop("credential-process", "research-ro", "--refresh", intended=True)
+        rolehop("cache", "list")
+        rolehop("agent", "status", "--json")
+        served = client.status(agent_env)
+        assert served is not None and served["served"]["hit"] == 1 + len(SHELLS)
+        pid = int(status["pid"])
+        agent_argv = Path(f"/proc/{pid}/cmdline").read_bytes()
+        agent_environ = Path(f"/proc/{pid}/environ").read_bytes()
+    finally:
+        client.stop(agent_env)
+
+    secrets = Secrets()
+    secrets.add("joe SecretAccessKey", joe["secret"])
+    secrets.add("the caller's SecretAccessKey", caller["AWS_SECRET_ACCESS_KEY"])
+    for number, session in enumerate(moto_issued(moto.url)):
+        secrets.add(f"moto session {number} SecretAccessKey", session["secret_access_key"])
+        secrets.add(f"moto session {number} SessionToken", session["session_token"])
+    assert secrets.owners(json.dumps(first))  # the scan knows what was handed out
+
+    outputs = {f"{what}: stderr": result.stderr for what, result, _ in runs}
+    outputs |= {f"{what}: stdout": result.stdout for what, result, intended in runs if not intended}
+    assert secrets.in_texts(outputs) == {}
+    assert secrets.in_texts({"agent argv": agent_argv, "agent environ": agent_environ}) == {}
+    keyring_file = Path(env["ROLEHOP_TEST_KEYRING"])
+    # Joe's key is in ~/.aws/credentials by this setup's choice; the keyring is a file here
+    where_they_belong = [keyring_file, sandbox.aws_credentials]
+    files = files_under([sandbox.root, *app_dirs(env).values()], exclude=where_they_belong)
+    assert any(path.name.endswith(".sock.lock") for path in files)  # the agent's own files
+    assert secrets.in_files(files) == {}
