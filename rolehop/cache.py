@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 SERVICE = "rolehop"
 INDEX = "index"
 ENTRY_FORMAT = 1
+RETRY_AFTER = 0.1  # seconds before the one retry of a failed keyring call
 
 Warn = Callable[[str], None]
 log = logging.getLogger(__name__)
@@ -108,6 +110,14 @@ class KeyringCache:
     def _call(self, action: str, call: Callable[[], Any]) -> Any:
         if self._broken:
             return None
+        try:
+            return call()
+        except Exception:
+            # Once more, a moment later: under dozens of parallel clients gnome-keyring has
+            # been seen to fail a call now and then ("Prompt dismissed"), and a lost read
+            # costs an STS call (and the single flight) per process.
+            log.debug("keyring: %s failed; trying once more", action)
+            time.sleep(RETRY_AFTER)
         try:
             return call()
         except Exception as error:  # any backend failure: keep working, uncached

@@ -324,11 +324,30 @@ def test_failing_backend_warns_once_and_behaves_as_no_cache(clock: Clock) -> Non
         "the keyring (tests.test_cache.RaisingKeyring) failed to read: "
         "RuntimeError: backend down; continuing without the cache"
     ]
-    assert backend.calls == ["get"]
+    assert backend.calls == ["get", "get"]  # tried once more, then given up
     assert cache.index() == {}
     assert cache.delete("hop-key") is False
     assert cache.remove({"hop-key"}) == 0
     assert len(warnings) == 1
+
+
+class OnceFailingKeyring(RaisingKeyring):
+    """Fails its first call only: gnome-keyring under dozens of parallel clients."""
+
+    def get_password(self, service: str, username: str) -> str | None:
+        self.fail_on = frozenset({"get"}) if not self.calls else frozenset()
+        return super().get_password(service, username)
+
+
+def test_a_keyring_failing_once_is_asked_again(clock: Clock) -> None:
+    backend = OnceFailingKeyring()
+    warnings: list[str] = []
+    cache = KeyringCache(backend, warnings.append, clock)
+    entry = Credentials("ASIAONCE", "s", "t", clock() + timedelta(hours=1))
+    backend.items[(SERVICE, "k")] = encode_entry(entry, "p")
+
+    assert cache.get("k") == entry
+    assert backend.calls == ["get", "get"] and warnings == [] and not cache.broken
 
 
 def test_backend_failing_to_store_warns_once(clock: Clock) -> None:
@@ -343,7 +362,7 @@ def test_backend_failing_to_store_warns_once(clock: Clock) -> None:
         "the keyring (tests.test_cache.RaisingKeyring) failed to store: "
         "RuntimeError: backend down; continuing without the cache"
     ]
-    assert backend.calls == ["get", "set"]
+    assert backend.calls == ["get", "set", "set"]
 
 
 def test_null_cache_stores_nothing() -> None:
