@@ -95,6 +95,7 @@ def _from_agent(fields: dict[str, str | None]) -> bool:
 # once its direct path has started, released when its entry is in the cache), then ask the
 # agent again. Sleeping on a lock costs nothing; the agent is asked once more per wait.
 POLL = 0.02
+ASK_AGAIN = 0.25  # a lock held for less than POLL may go unseen: the agent knows
 
 
 def _wait_for_the_lead(answer: dict[str, object]) -> bool:
@@ -112,6 +113,7 @@ def _wait_for_the_lead(answer: dict[str, object]) -> bool:
     import time
 
     start = time.monotonic() - age
+    asked = time.monotonic()
     try:
         os.makedirs(os.path.dirname(lock), mode=0o700, exist_ok=True)  # as FileLocks does
         fd = os.open(lock, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -130,6 +132,8 @@ def _wait_for_the_lead(answer: dict[str, object]) -> bool:
                     return True  # done: its entry is in the cache (or it failed)
                 if not _alive(lead):
                     return False  # gone before taking the lock
+                if time.monotonic() - asked > ASK_AGAIN:
+                    return True
             time.sleep(POLL)
         return False
     finally:
@@ -137,6 +141,8 @@ def _wait_for_the_lead(answer: dict[str, object]) -> bool:
 
 
 def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs: an exited process its parent has not reaped yet (a
+    zombie) does not, whatever kill(pid, 0) says."""
     if pid <= 0:
         return False
     try:
@@ -145,7 +151,11 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): kill said it is there
 
 
 def main() -> None:

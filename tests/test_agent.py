@@ -7,8 +7,10 @@ import os
 import shutil
 import socket
 import struct
+import subprocess
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -228,3 +230,32 @@ def test_without_an_agent_the_remote_cache_is_the_local_one(tmp_path: Path) -> N
     assert not link.usable  # one failed try, then the local keyring for good
     assert local.get("k") == entry and cache.get("k") == entry
     assert set(cache.index()) == {"k"}
+
+
+def test_an_exited_lead_not_yet_reaped_is_not_waited_for() -> None:
+    """The 32-process benchmark's hang: a lead that exited but was not reaped by its
+    parent (a zombie) still answers kill(pid, 0)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child.pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0] != b"Z":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    try:
+        assert not fast._alive(child.pid)
+        assert fast._alive(os.getpid())
+    finally:
+        child.wait()
+    assert not fast._alive(child.pid)
+
+
+def test_waiting_for_a_lead_that_never_takes_the_lock_ends(tmp_path: Path) -> None:
+    answer = {
+        "lead": False,
+        "lead_pid": 0,  # gone
+        "lease_age": 0.0,
+        "lock": str(tmp_path / "locks" / "k.lock"),
+        "lock_timeout": 60,
+    }
+    started = time.monotonic()
+    assert fast._wait_for_the_lead(answer) is False
+    assert time.monotonic() - started < 1
