@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Mapping
 
 SHELLS = ("bash", "zsh", "fish", "powershell")
 # Why the agent did not answer, for the direct path's --debug output
@@ -46,7 +47,8 @@ def _parse(argv: list[str]) -> dict[str, str | None] | None:
 
 
 def _from_agent(fields: dict[str, str | None]) -> bool:
-    """Print the agent's answer for a hit and return True; False means: go direct."""
+    """Print the agent's answer and return True (exit with its code if it failed);
+    False means: go direct."""
     global fallback_reason
     from rolehop.agent.protocol import (
         AgentMismatch,
@@ -63,8 +65,20 @@ def _from_agent(fields: dict[str, str | None]) -> bool:
     if path is None:
         fallback_reason = "no runtime directory for its socket"
         return False
+    ask = request(
+        "resolve",
+        environ=dict(os.environ),
+        pid=os.getpid(),
+        # the agent may make cold credentials itself; not under --debug, which is for the
+        # direct path's logs and tracebacks
+        work="--debug" not in sys.argv[1:],
+        **fields,
+    )
+    spinner = _Spinner()
     try:
-        answer = call(path, request("resolve", environ=dict(os.environ), pid=os.getpid(), **fields))
+        answer = call(path, ask, working=spinner.start)
+        while answer.get("ok") and not answer.get("hit") and _wait_for_the_lead(answer):
+            answer = call(path, ask, working=spinner.start)
     except AgentMismatch as error:
         fallback_reason = f"{error}: stopping it"
         from rolehop.agent import client
@@ -74,21 +88,63 @@ def _from_agent(fields: dict[str, str | None]) -> bool:
     except AgentUnavailable as error:
         fallback_reason = str(error)
         return False
-    try:
-        while answer.get("ok") and not answer.get("hit") and _wait_for_the_lead(answer):
-            answer = call(
-                path, request("resolve", environ=dict(os.environ), pid=os.getpid(), **fields)
-            )
-    except AgentUnavailable as error:
-        fallback_reason = str(error)
-        return False
+    finally:
+        spinner.stop()
     if not answer.get("ok") or not answer.get("hit"):
         fallback_reason = "a cache miss" if answer.get("ok") else str(answer.get("error"))
         return False
     sys.stderr.write(str(answer.get("stderr", "")))
     sys.stdout.write(str(answer.get("stdout", "")))
     sys.stdout.flush()
+    code = answer.get("code", 0)
+    if code:  # the agent's STS calls failed: the direct path's error line and exit code
+        sys.exit(code if isinstance(code, int) else 1)
     return True
+
+
+def _nothing() -> None:
+    pass
+
+
+class _Spinner:
+    """While the agent works (STS calls, maybe retries) and stderr is a terminal: a line
+    that spins, drawn by a thread with plain writes (rich costs 35 ms to import; threading
+    is imported only when there is work)."""
+
+    FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+    DELAY = 0.4
+
+    def __init__(self) -> None:
+        self.stop: Callable[[], None] = _nothing
+
+    def start(self, note: Mapping[str, object]) -> None:
+        if not sys.stderr.isatty() or os.environ.get("TERM") == "dumb":
+            return
+        import threading
+
+        self.stop()
+        done = threading.Event()
+        text = str(note.get("working") or "working")
+
+        def spin() -> None:
+            if done.wait(self.DELAY):
+                return
+            frame = 0
+            while not done.wait(0.1):
+                sys.stderr.write(f"\r{self.FRAMES[frame % len(self.FRAMES)]} {text} …")
+                sys.stderr.flush()
+                frame += 1
+            sys.stderr.write("\r\x1b[K")  # the line as it was
+            sys.stderr.flush()
+
+        thread = threading.Thread(target=spin, daemon=True)
+        thread.start()
+
+        def stop() -> None:
+            done.set()
+            thread.join()
+
+        self.stop = stop
 
 
 # Another process leads the refresh of the same credentials: wait for its lock (taken

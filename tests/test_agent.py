@@ -149,7 +149,7 @@ def test_a_resolve_miss_and_hit(sandbox: Sandbox) -> None:
 
     hit = service.handle(ask)
     assert hit["hit"] is True and '"AccessKeyId": "ASIAHIT"' in hit["stdout"]
-    assert service.served == {"hit": 1, "miss": 1}
+    assert service.served == {"hit": 1, "miss": 1, "work": 0}
     assert hit["v"] == protocol.PROTOCOL and hit["version"] == __version__
 
 

@@ -16,7 +16,7 @@ import json
 import os
 import socket
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from rolehop import __version__
@@ -27,7 +27,23 @@ PROTOCOL = 1
 TIMEOUT = 2.0
 MAX_MESSAGE = 1 << 22
 # What decides which keyring an agent can reach: one agent per such environment.
-SCOPE_VARIABLES = ("DBUS_SESSION_BUS_ADDRESS", "PYTHON_KEYRING_BACKEND")
+SCOPE_VARIABLES = ("DBUS_SESSION_BUS_ADDRESS", "PYTHON_KEYRING_BACKEND", "HOME")
+# AWS variables that do not reach the agent's STS clients: they are given credentials and a
+# region explicitly, and ignore the caller's profile (rolehop use sets or changes these)
+NOT_SCOPE = frozenset(
+    {
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_CREDENTIAL_EXPIRATION",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+    }
+)
+PROXIES = frozenset({"http_proxy", "https_proxy", "no_proxy", "all_proxy"})
 
 
 def disabled_by(environ: Mapping[str, str]) -> bool:
@@ -53,12 +69,25 @@ def runtime_dir(environ: Mapping[str, str]) -> str | None:
     return os.path.join(base, "rolehop")
 
 
+def scope(environ: Mapping[str, str]) -> list[str]:
+    """What must be the same for two processes to share an agent: the keyring session, and
+    every variable botocore reads for the agent's STS clients (its endpoint, config file,
+    proxies, CA bundle...), but the credentials, profile and region it is always given."""
+    shared = [f"{name}={environ.get(name, '')}" for name in SCOPE_VARIABLES]
+    shared += sorted(
+        f"{name}={value}"
+        for name, value in environ.items()
+        if (name.startswith("AWS_") and name not in NOT_SCOPE) or name.lower() in PROXIES
+    )
+    return shared
+
+
 def socket_path(environ: Mapping[str, str]) -> str | None:
     directory = runtime_dir(environ)
     if directory is None or not hasattr(socket, "AF_UNIX"):
         return None
-    scope = "\0".join(environ.get(name, "") for name in SCOPE_VARIABLES)
-    digest = hashlib.sha256(f"{os.getuid()}\0{scope}".encode()).hexdigest()[:12]
+    scope_text = "\0".join(scope(environ))
+    digest = hashlib.sha256(f"{os.getuid()}\0{scope_text}".encode()).hexdigest()[:12]
     return os.path.join(directory, f"agent-{digest}.sock")
 
 
@@ -74,40 +103,63 @@ def encode(message: Mapping[str, Any]) -> bytes:
     return json.dumps(message, separators=(",", ":")).encode() + b"\n"
 
 
+class Lines:
+    """JSON lines from a socket, one at a time (two may arrive in one read)."""
+
+    def __init__(self, connection: socket.socket) -> None:
+        self.connection = connection
+        self.buffer = b""
+
+    def read(self) -> dict[str, Any]:
+        """The next message (bounded in size; the socket's timeout applies)."""
+        while b"\n" not in self.buffer:
+            if len(self.buffer) > MAX_MESSAGE:
+                raise AgentUnavailable("message too large")
+            chunk = self.connection.recv(65536)
+            if not chunk:
+                raise AgentUnavailable("connection closed mid-message")
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        message = json.loads(line)
+        if not isinstance(message, dict):
+            raise AgentUnavailable("not a JSON object")
+        return message
+
+
 def read_message(connection: socket.socket) -> dict[str, Any]:
-    """One JSON line from ``connection`` (bounded in size; its timeout applies)."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        chunk = connection.recv(65536)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-        if chunk.endswith(b"\n"):
-            break
-        if size > MAX_MESSAGE:
-            raise AgentUnavailable("message too large")
-    data = b"".join(chunks)
-    if not data.endswith(b"\n"):
-        raise AgentUnavailable("connection closed mid-message")
-    message = json.loads(data)
-    if not isinstance(message, dict):
-        raise AgentUnavailable("not a JSON object")
-    return message
+    """One JSON line from ``connection``."""
+    return Lines(connection).read()
 
 
-def call(path: str, message: Mapping[str, Any], timeout: float = TIMEOUT) -> dict[str, Any]:
+# How long a client waits for an agent that said it is working (STS calls, their retries
+# and another process's lock): the longest the direct path could take, bounded.
+WORK_TIMEOUT = 300.0
+
+
+def call(
+    path: str,
+    message: Mapping[str, Any],
+    timeout: float = TIMEOUT,
+    working: Callable[[Mapping[str, Any]], None] | None = None,
+) -> dict[str, Any]:
     """Send one request to the agent at ``path`` and return its answer.
 
-    Raises :class:`AgentUnavailable` for every way this can fail.
+    An agent that does work for the request (cold credentials) first says
+    ``{"working": ...}``: ``working`` is told, and the answer may then take up to
+    :data:`WORK_TIMEOUT`. Raises :class:`AgentUnavailable` for every way this can fail.
     """
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         connection.settimeout(timeout)
         connection.connect(path)
         connection.sendall(encode(message))
-        answer = read_message(connection)
+        lines = Lines(connection)
+        answer = lines.read()
+        while answer.get("working") and compatible(answer):
+            if working is not None:
+                working(answer)
+            connection.settimeout(WORK_TIMEOUT)
+            answer = lines.read()
     except (OSError, ValueError) as error:
         raise AgentUnavailable(f"{type(error).__name__}: {error}") from None
     finally:

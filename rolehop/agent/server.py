@@ -17,6 +17,7 @@ import select
 import socket
 import stat
 import sys
+import threading
 import time
 from collections.abc import Callable
 
@@ -120,7 +121,9 @@ class Agent:
         while not service.stopping:
             ready, _, _ = select.select([listener], [], [], POLL)
             if not ready:
-                if time.monotonic() - last > service.idle_timeout:
+                if service.busy():
+                    last = time.monotonic()  # working for someone is not idle
+                elif time.monotonic() - last > service.idle_timeout:
                     log.debug("agent: idle for %ss, exiting", service.idle_timeout)
                     return
                 if not self._still_ours(inode):
@@ -134,8 +137,14 @@ class Agent:
                     continue
                 raise
             last = time.monotonic()
-            with connection:
-                self._one(connection, service)
+            # one thread a connection: a cold chain's STS calls never hold up cache hits
+            threading.Thread(
+                target=self._serve_one, args=(connection, service), daemon=True
+            ).start()
+
+    def _serve_one(self, connection: socket.socket, service: Service) -> None:
+        with connection:
+            self._one(connection, service)
 
     def _still_ours(self, inode: int) -> bool:
         try:
@@ -153,7 +162,9 @@ class Agent:
             log.warning("agent: refused a peer of uid %s", uid)
             return
         try:
-            answer = service.handle(read_message(connection))
+            message = read_message(connection)
+            connection.settimeout(None)  # the answer may take STS calls
+            answer = service.handle(message, lambda note: connection.sendall(encode(note)))
             connection.sendall(encode(answer))
         except Exception as error:  # one bad client never stops the agent
             log.debug("agent: request failed: %s", type(error).__name__)

@@ -10,22 +10,28 @@ the agent to forget what it changed).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rolehop import __version__
 from rolehop.agent.protocol import PROTOCOL
 from rolehop.agent.remote import index_rows
 from rolehop.cache import IndexEntry, KeyringCache, decode_entry, encode_entry
-from rolehop.core import Rolehop, utcnow
+from rolehop.core import Resolution, Rolehop, utcnow
 from rolehop.credentials import Credentials
-from rolehop.errors import CacheError, RolehopError
+from rolehop.errors import CacheError, MfaError, RolehopError
 from rolehop.keystore import KeyStore
 from rolehop.lock import lock_dir
+from rolehop.sts import Boto3StsClientFactory, StsClientFactory
+
+if TYPE_CHECKING:
+    from mypy_boto3_sts import STSClient
 
 log = logging.getLogger(__name__)
 
@@ -36,58 +42,68 @@ class MemoryCache:
     def __init__(self, inner: KeyringCache) -> None:
         self.inner = inner
         self.entries: dict[str, Credentials] = {}
+        # requests run in threads: one at a time in here (and in the keyring behind it)
+        self.lock = threading.RLock()
 
     @property
     def description(self) -> str:
         return f"agent memory over {self.inner.description}"
 
     def get(self, key: str) -> Credentials | None:
-        if key not in self.entries:
-            found = self.inner.get(key)
-            if found is None:
-                return None
-            self.entries[key] = found
-        return self.entries[key]
-
-    def refreshed(self, key: str) -> Credentials | None:
-        """Read ``key`` from the keyring again: another process may have renewed it."""
-        self.entries.pop(key, None)
-        return self.get(key)
+        with self.lock:
+            if key not in self.entries:
+                found = self.inner.get(key)
+                if found is None:
+                    return None
+                self.entries[key] = found
+            return self.entries[key]
 
     def put(self, key: str, credentials: Credentials, *, label: str) -> None:
-        self.entries.pop(key, None)
-        self.inner.put(key, credentials, label=label)
-        if credentials.expiration is not None:  # what the keyring now holds
-            self.entries[key] = credentials
+        with self.lock:
+            self.entries.pop(key, None)
+            self.inner.put(key, credentials, label=label)
+            if credentials.expiration is not None:  # what the keyring now holds
+                self.entries[key] = credentials
 
     def delete(self, key: str) -> bool:
-        self.entries.pop(key, None)
-        return self.inner.delete(key)
+        with self.lock:
+            self.entries.pop(key, None)
+            return self.inner.delete(key)
 
     def index(self) -> dict[str, IndexEntry]:
-        return self.inner.index()
+        with self.lock:
+            return self.inner.index()
 
     def remove(self, keys: set[str]) -> int:
-        self.forget(keys)
-        return self.inner.remove(keys)
+        with self.lock:
+            self.forget(keys)
+            return self.inner.remove(keys)
 
     def forget(self, keys: set[str] | None) -> None:
-        if keys is None:
-            self.entries.clear()
-        for key in keys or ():
-            self.entries.pop(key, None)
+        with self.lock:
+            if keys is None:
+                self.entries.clear()
+            for key in keys or ():
+                self.entries.pop(key, None)
 
 
 class MemoKeyStore(KeyStore):
     """The names of the stored keys, read from the keyring once (chains are built with
-    them on every request); ``keys add/remove`` make the agent forget them."""
+    them on every request); ``keys add/remove`` make the agent forget them. Its keyring
+    calls take the cache's lock: one keyring connection, one caller at a time."""
 
     _names: set[str] | None = None
+    lock: threading.RLock | None = None
 
     def names(self) -> set[str]:
-        if self._names is None:
-            self._names = super().names()
-        return set(self._names)
+        with self.lock or contextlib.nullcontext():
+            if self._names is None:
+                self._names = super().names()
+            return set(self._names)
+
+    def get(self, name: str) -> Credentials | None:
+        with self.lock or contextlib.nullcontext():
+            return super().get(name)
 
     def forget(self) -> None:
         self._names = None
@@ -105,18 +121,29 @@ class Service:
     ) -> None:
         self.cache = cache
         self.keystore = keystore
+        keystore.lock = cache.lock
         self.clock = clock
         self.idle_timeout = idle_timeout
         self.started = monotonic()
         self.monotonic = monotonic
-        self.served = {"hit": 0, "miss": 0}
+        self.served = {"hit": 0, "miss": 0, "work": 0}
         self.stopping = False
         # Single flight for parallel cold calls: the first client to miss a target leads
         # (goes the direct way, whose cache puts come back here); the others poll until its
         # entry arrives. By cache key: when the lead started, and its pid.
         self.leases: dict[str, tuple[float, int]] = {}
+        self.leases_lock = threading.Lock()
+        self.working = 0
+        self.factories: dict[tuple[object, ...], StsClientFactory] = {}
 
-    def handle(self, message: Mapping[str, Any]) -> dict[str, Any]:
+    def busy(self) -> bool:
+        """Whether a request is being worked on (STS calls): the agent is not idle."""
+        return self.working > 0
+
+    def handle(
+        self, message: Mapping[str, Any], tell: Callable[[dict[str, Any]], None] = lambda _: None
+    ) -> dict[str, Any]:
+        """The answer to ``message``; ``tell`` sends a note before it (that work begins)."""
         op = message.get("op")
         if op == "stop":  # understood whatever the version: how an old agent is replaced
             self.stopping = True
@@ -125,7 +152,7 @@ class Service:
             return self._answer(ok=False, error="version mismatch")
         try:
             if op == "resolve" and not self.cache.inner.broken:
-                return self._resolve(message)
+                return self._resolve(message, tell)
             if op == "forget":
                 keys = message.get("keys")
                 self._end_leases(set(keys) if isinstance(keys, list) else None)
@@ -215,10 +242,11 @@ class Service:
         except RolehopError:
             return {"lead": True}
         now = self.monotonic()
-        started, lead = self.leases.get(key, (None, None))
-        if started is None or now - started > timeout or lead == pid:
-            self.leases[key] = (now, pid if isinstance(pid, int) else 0)
-            return {"lead": True}
+        with self.leases_lock:
+            started, lead = self.leases.get(key, (None, None))
+            if started is None or now - started > timeout or lead == pid:
+                self.leases[key] = (now, pid if isinstance(pid, int) else 0)
+                return {"lead": True, "key": key}
         return {
             "lead": False,
             "lead_pid": lead,
@@ -227,19 +255,11 @@ class Service:
             "lock_timeout": timeout,
         }
 
-    def _resolve(self, message: Mapping[str, Any]) -> dict[str, Any]:
-        from rolehop.cli import printable
-        from rolehop.output import (
-            credential_process_json,
-            environment,
-            render_env,
-            shell_from_environ,
-        )
-        from rolehop.redact import redact
-
+    def _resolve(
+        self, message: Mapping[str, Any], tell: Callable[[dict[str, Any]], None]
+    ) -> dict[str, Any]:
         environ = message.get("environ")
-        profile, command = message.get("profile"), message.get("command")
-        config = message.get("config")
+        profile, config = message.get("profile"), message.get("config")
         if not isinstance(environ, dict) or not isinstance(profile, str):
             return self._answer(ok=False, error="bad request")
         warnings: list[str] = []
@@ -257,19 +277,145 @@ class Service:
                 # a memory copy past the margin: another process may have renewed it since
                 self.cache.forget(set(app.chain(profile).keys))
                 resolution = app.cached(profile)
-            if resolution is not None:
-                if command == "env":
-                    shell = message.get("shell") or shell_from_environ(environ)
-                    stdout = render_env(environment(resolution), shell)
-                else:
-                    stdout = credential_process_json(resolution.credentials) + "\n"
         except RolehopError:
             resolution = None  # the direct path says it, exactly as it always does
-        if resolution is None:
-            self.served["miss"] += 1
-            return self._answer(hit=False, **self._miss(app, profile, message.get("pid")))
-        self.served["hit"] += 1
-        stderr = "".join(
+        if resolution is not None:
+            self.served["hit"] += 1
+            return self._output(resolution, message, warnings)
+        self.served["miss"] += 1
+        miss = self._miss(app, profile, message.get("pid"))
+        if miss.get("key") and message.get("work") and self._can_work(app, profile):
+            tell(self._answer(working=f"assuming roles for profile {profile!r}"))
+            return self._work(app, profile, message, warnings, str(miss["key"]))
+        return self._answer(hit=False, **{k: v for k, v in miss.items() if k != "key"})
+
+    def _can_work(self, app: Rolehop, profile: str) -> bool:
+        """Whether the agent may make ``profile``'s credentials itself: no MFA code to ask
+        for and no program to run, only keys (stored, or static in the AWS files) and STS.
+        Everything else is the direct path's, with its terminal."""
+        try:
+            chain = app.chain(profile)
+            stored = self.keystore.names()
+        except RolehopError:
+            return False
+        base = chain.base
+        if chain.mfa is not None or any(hop.mfa_serial for hop in chain.hops):
+            return False
+        if base.credential_source is not None:
+            return False
+        if base.may_use_stored_keys and base.name in stored:
+            return True
+        if base.aws is None or not base.aws.has_static_keys:
+            return False
+        settings = dict(base.aws.identity)
+        return not any(
+            key.startswith("sso_") or key in ("credential_process", "web_identity_token_file")
+            for key in settings
+        )
+
+    def _work(
+        self,
+        app: Rolehop,
+        profile: str,
+        message: Mapping[str, Any],
+        warnings: list[str],
+        key: str,
+    ) -> dict[str, Any]:
+        """Make the credentials here: STS calls with warm clients, under the same locks as
+        the direct path, written to the keyring (and memory) as the direct path would."""
+        from rolehop.cli import error_line
+        from rolehop.lock import FileLocks
+
+        settings = app.config.settings
+        worker = Rolehop(
+            app.environ,
+            config_path=app.config_path,
+            clock=self.clock,
+            cache=self.cache,
+            keystore=self.keystore,
+            warn=warnings.append,
+            sts_factory=self._factory(app),
+            locks=FileLocks(lock_dir(app.environ), settings.lock_timeout),
+            mfa_codes=_no_terminal,
+        )
+        with self.leases_lock:
+            self.working += 1
+        try:
+            resolution = worker.resolve(profile)
+        except RolehopError as error:
+            stderr = self._warnings(warnings) + error_line(f"rolehop: error: {error}") + "\n"
+            return self._answer(hit=True, stdout="", stderr=stderr, code=error.exit_code)
+        finally:
+            with self.leases_lock:
+                self.working -= 1
+                self.leases.pop(key, None)
+        self.served["work"] += 1
+        return self._output(resolution, message, warnings)
+
+    def _factory(self, app: Rolehop) -> StsClientFactory:
+        """STS clients as the direct path would make them, kept warm; a new set when the
+        AWS config file (which botocore reads for endpoints) or the settings change."""
+        try:
+            info = os.stat(app.config.aws_config_path)
+            stamp: tuple[object, ...] = (info.st_mtime_ns, info.st_size, info.st_ino)
+        except OSError:
+            stamp = ()
+        settings = app.config.settings
+        retry = (settings.sts_max_attempts, settings.sts_connect_timeout, settings.sts_read_timeout)
+        with self.leases_lock:
+            factory = self.factories.get((*stamp, *retry))
+            if factory is None:
+                self.factories = {
+                    (*stamp, *retry): _Serialized(
+                        Boto3StsClientFactory(
+                            max_attempts=retry[0], connect_timeout=retry[1], read_timeout=retry[2]
+                        )
+                    )
+                }
+                factory = self.factories[(*stamp, *retry)]
+        return factory
+
+    def _warnings(self, warnings: list[str]) -> str:
+        from rolehop.cli import printable
+        from rolehop.redact import redact
+
+        return "".join(
             f"rolehop: warning: {printable(redact(line))}\n" for line in dict.fromkeys(warnings)
         )
-        return self._answer(hit=True, stdout=stdout, stderr=stderr)
+
+    def _output(
+        self, resolution: Resolution, message: Mapping[str, Any], warnings: list[str]
+    ) -> dict[str, Any]:
+        from rolehop.output import (
+            credential_process_json,
+            environment,
+            render_env,
+            shell_from_environ,
+        )
+
+        try:
+            if message.get("command") == "env":
+                shell = message.get("shell") or shell_from_environ(message["environ"])
+                stdout = render_env(environment(resolution), shell)
+            else:
+                stdout = credential_process_json(resolution.credentials) + "\n"
+        except RolehopError:
+            return self._answer(hit=False, lead=True)  # the direct path says what is wrong
+        return self._answer(hit=True, stdout=stdout, stderr=self._warnings(warnings))
+
+
+def _no_terminal(serial: str, profile: str, mfa_process: str | None) -> str:
+    raise MfaError(f"profile {profile!r}: the agent cannot ask for an MFA code")
+
+
+class _Serialized:
+    """Client creation from one boto3 session, one thread at a time (sessions are not
+    thread-safe; the clients are)."""
+
+    def __init__(self, inner: Boto3StsClientFactory) -> None:
+        self.inner = inner
+        self.lock = threading.Lock()
+
+    def __call__(self, credentials: Credentials, region: str | None) -> STSClient:
+        with self.lock:
+            return self.inner(credentials, region)

@@ -190,9 +190,11 @@ def _fail(state: AppState, error: BaseException, line: str, code: int) -> None:
         import traceback
 
         click.echo(redact("".join(traceback.format_exception(error))), err=True, nl=False)
-    # one line, whatever the message holds (botocore quotes a child's stderr, for one)
-    click.echo(
-        printable(redact(" ".join(part.strip() for part in line.splitlines() if part.strip()))),
-        err=True,
-    )
+    click.echo(error_line(line), err=True)
     sys.exit(code)
+
+
+def error_line(line: str) -> str:
+    """An error as rolehop prints it: one line, whatever the message holds (botocore
+    quotes a child's stderr, for one), redacted, with no control character."""
+    return printable(redact(" ".join(part.strip() for part in line.splitlines() if part.strip())))

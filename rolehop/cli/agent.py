@@ -32,7 +32,8 @@ def status(as_json: bool) -> None:
             f"agent pid {found.get('pid')} on {socket_path(os.environ)}\n"
             f"up {found.get('uptime')} s, exits after {found.get('idle_timeout')} s idle\n"
             f"{found.get('entries')} entries in memory, over {found.get('keyring')}\n"
-            f"served {served.get('hit', 0)} hits, {served.get('miss', 0)} misses"
+            f"served {served.get('hit', 0)} hits, {served.get('miss', 0)} misses "
+            f"({served.get('work', 0)} of them made here)"
         )
     if found is None:
         raise SystemExit(1)

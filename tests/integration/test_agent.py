@@ -27,6 +27,7 @@ from rolehop.agent.protocol import encode, read_message, socket_path
 from rolehop.demo import Emulator
 from tests.conftest import Sandbox
 from tests.support.emulator import RESEARCH_RO_TOML
+from tests.support.fault_proxy import running
 from tests.support.tools import run_captured
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -94,7 +95,7 @@ def test_started_on_demand_then_serves_hits(
     assert second.returncode == 0 and second.stderr == ""
     assert json.loads(second.stdout) == json.loads(first.stdout)
     assert "export AWS_SESSION_TOKEN=" in env.stdout and env.returncode == 0
-    assert _served(agent_env) == {"hit": 2, "miss": 0}
+    assert _served(agent_env) == {"hit": 2, "miss": 0, "work": 0}
     assert moto.assume_role_calls() == before + 1
 
 
@@ -128,7 +129,7 @@ def test_a_cache_clear_reaches_the_agent(
 
     assert after.returncode == 0
     assert moto.assume_role_calls() == before + 2  # the agent's copy went with the keyring's
-    assert _served(agent_env) == {"hit": 1, "miss": 1}
+    assert _served(agent_env) == {"hit": 1, "miss": 1, "work": 1}  # made by the agent
 
 
 def test_idle_agent_exits_and_removes_its_socket(
@@ -290,3 +291,65 @@ def test_a_cold_call_leaves_the_keyring_to_the_agent(
     direct = run("credential-process", "research-ro", env={"ROLEHOP_AGENT": "0"})
     assert json.loads(direct.stdout) == json.loads(refreshed.stdout)
     assert moto.assume_role_calls() == before + 1
+
+
+def test_a_cold_call_is_made_by_the_agent(
+    run: Run, agent_env: dict[str, str], moto: Emulator
+) -> None:
+    assert run("credential-process", "research-ro").returncode == 0  # starts the agent
+    _started(agent_env)
+    assert run("cache", "clear").returncode == 0
+    before = moto.assume_role_calls()
+
+    cold = run("credential-process", "research-ro")
+
+    assert cold.returncode == 0 and cold.stderr == ""
+    assert moto.assume_role_calls() == before + 1
+    assert _served(agent_env)["work"] == 1
+    # durable: the keyring has what the agent made
+    client.stop(agent_env)
+    _wait_for(lambda: client.status(agent_env) is None, "the agent to stop")
+    direct = run("credential-process", "research-ro", env={"ROLEHOP_AGENT": "0"})
+    assert json.loads(direct.stdout) == json.loads(cold.stdout)
+    assert moto.assume_role_calls() == before + 1
+
+
+def test_the_agents_sts_errors_are_the_direct_paths(
+    run: Run, agent_env: dict[str, str], moto: Emulator
+) -> None:
+    with running(moto.url) as proxy:
+        through = {"AWS_ENDPOINT_URL": proxy.url}
+        assert run("credential-process", "research-ro", env=through).returncode == 0
+        _started({**agent_env, **through})
+        try:
+            outcomes = []
+            for agent in ("1", "0"):
+                assert run("cache", "clear", env=through).returncode == 0
+                proxy.fail("error", 3, match=lambda request: request.action == "AssumeRole")
+                outcomes.append(
+                    run(
+                        "credential-process", "research-ro", env={**through, "ROLEHOP_AGENT": agent}
+                    )
+                )
+            by_agent, direct = outcomes
+            assert _served({**agent_env, **through})["work"] == 0  # it tried, and failed
+        finally:
+            client.stop({**agent_env, **through})
+    assert (by_agent.returncode, by_agent.stdout) == (direct.returncode, direct.stdout) == (4, "")
+    assert by_agent.stderr == direct.stderr
+    assert direct.stderr.startswith("rolehop: error: profile 'research-ro': AssumeRole")
+
+
+def test_mfa_chains_are_left_to_the_direct_path(
+    run: Run, agent_env: dict[str, str], sandbox: Sandbox
+) -> None:
+    assert run("credential-process", "research-ro").returncode == 0
+    _started(agent_env)
+    mfa = 'source_profile = "joe"\nmfa_serial = "arn:aws:iam::444455556666:mfa/joe"'
+    sandbox.write_rolehop(RESEARCH_RO_TOML.replace('source_profile = "joe"', mfa))
+
+    asked = run("credential-process", "research-ro")  # no terminal to ask for a code
+
+    assert asked.returncode == 9, asked.stderr  # the direct path's MfaError
+    assert "MFA" in asked.stderr
+    assert _served(agent_env)["work"] == 0
