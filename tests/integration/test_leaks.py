@@ -409,9 +409,10 @@ def test_no_secret_leaks_through_the_agent(
     caller = {"AWS_ACCESS_KEY_ID": "AKIACALLEREXAMPLE", "AWS_SECRET_ACCESS_KEY": "caller-" * 6}
     runs: list[tuple[str, subprocess.CompletedProcess[str], bool]] = []
 
-    def rolehop(*args: str, intended: bool = False) -> str:
+    def rolehop(*args: str, intended: bool = False, debug: bool = True) -> str:
+        flags = ["--debug"] if debug else []  # without: the agent may make credentials itself
         result = run_captured(
-            [sys.executable, "-m", "rolehop", "--debug", *args], {**agent_env, **caller}
+            [sys.executable, "-m", "rolehop", *flags, *args], {**agent_env, **caller}
         )
         assert result.returncode == 0, f"{args}: {result.stderr[-2000:]}"
         runs.append((" ".join(args), result, intended))
@@ -427,10 +428,13 @@ def test_no_secret_leaks_through_the_agent(
         for shell in SHELLS:
             rolehop("env", "research-ro", "--shell", shell, intended=True)
         rolehop("credential-process", "research-ro", "--refresh", intended=True)
+        rolehop("cache", "clear")
+        rolehop("credential-process", "research-ro", intended=True, debug=False)
         rolehop("cache", "list")
         rolehop("agent", "status", "--json")
         served = client.status(agent_env)
         assert served is not None and served["served"]["hit"] == 1 + len(SHELLS)
+        assert served["served"]["work"] == 1  # the agent made the last cold credentials
         pid = int(status["pid"])
         agent_argv = Path(f"/proc/{pid}/cmdline").read_bytes()
         agent_environ = Path(f"/proc/{pid}/environ").read_bytes()
