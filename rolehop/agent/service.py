@@ -129,8 +129,9 @@ class Service:
         self.served = {"hit": 0, "miss": 0, "work": 0}
         self.stopping = False
         # Single flight for parallel cold calls: the first client to miss a target leads
-        # (goes the direct way, whose cache puts come back here); the others poll until its
-        # entry arrives. By cache key: when the lead started, and its pid.
+        # (the agent works for it, or it goes the direct way, whose cache puts come back
+        # here); the others wait on the target's lock, then ask again. By cache key: when
+        # the lead started, and its pid.
         self.leases: dict[str, tuple[float, int]] = {}
         self.leases_lock = threading.Lock()
         self.working = 0
@@ -180,7 +181,7 @@ class Service:
         return {"entry": encode_entry(found, "agent") if found is not None else None}
 
     def _put(self, message: Mapping[str, Any]) -> dict[str, Any]:
-        self.leases.pop(str(message["key"]), None)
+        self._end_leases({str(message["key"])})
         credentials = decode_entry(str(message["entry"]))
         self.cache.put(str(message["key"]), credentials, label=str(message["label"]))
         return {}
@@ -197,10 +198,11 @@ class Service:
         return {"removed": self.cache.remove(keys)}
 
     def _end_leases(self, keys: set[str] | None) -> None:
-        if keys is None:
-            self.leases.clear()
-        for key in keys or ():
-            self.leases.pop(key, None)
+        with self.leases_lock:
+            if keys is None:
+                self.leases.clear()
+            for key in keys or ():
+                self.leases.pop(key, None)
 
     def _stored_names(self, message: Mapping[str, Any]) -> dict[str, Any]:
         return {"names": sorted(self.keystore.names())}
