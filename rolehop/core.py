@@ -67,6 +67,10 @@ class Agent(Protocol):
 
     def forget(self, keys: set[str] | None) -> None: ...
 
+    def profiles(self, config_path: str | None) -> list[ProfileSummary] | None:
+        """``list``'s rows from the agent (which keeps the parsed files), or None."""
+        ...
+
 
 class _Announced:
     """Stored keys changed without the agent: it forgets the names (and the chains) it
@@ -210,10 +214,13 @@ class Rolehop:
         warn: Callable[[str], None] = lambda message: None,
         busy: Busy = quiet,
         agent: Agent | None = None,
+        config: Config | None = None,
     ) -> None:
         self.environ = environ
         self.busy = busy
         self.agent = agent
+        if config is not None:
+            self.__dict__["config"] = config  # already loaded (the agent keeps it)
         self._keystore = keystore
         self.mfa_codes: MfaCodeSource = mfa_codes or MfaCodes()
         self.config_path = config_path
@@ -397,6 +404,12 @@ class Rolehop:
         )
 
     def profiles(self) -> list[ProfileSummary]:
+        """A row for every profile; from a running agent when there is one: it keeps the
+        files parsed and the chains built while the files stay as they are."""
+        if self.agent is not None and "config" not in self.__dict__:
+            remote = self.agent.profiles(self.config_path)
+            if remote is not None:
+                return remote
         summaries = []
         stored = self._stored_names() if self.config.profiles else set()
         index = self.cache.index() if self.config.profiles else {}

@@ -32,7 +32,9 @@ def _path(environ: Mapping[str, str]) -> str | None:
     return socket_path(environ)
 
 
-def ask(environ: Mapping[str, str], op: str, timeout: float = 1.0, **fields: Any) -> dict[str, Any]:
+def ask(
+    environ: Mapping[str, str], op: str, /, timeout: float = 1.0, **fields: Any
+) -> dict[str, Any]:
     path = _path(environ)
     if path is None:
         raise AgentUnavailable("no runtime directory for the agent's socket")

@@ -7,6 +7,7 @@ agent cannot answer, each falls back to the local keyring for the rest of the pr
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from rolehop.agent import client
 from rolehop.agent.protocol import AgentUnavailable, disabled_by
 from rolehop.cache import Cache, IndexEntry, decode_entry, encode_entry
+from rolehop.core import ProfileSummary
 from rolehop.credentials import Credentials, format_expiration, parse_expiration
 from rolehop.errors import CacheError
 from rolehop.keystore import Keys, StoredKey
@@ -53,6 +55,17 @@ class AgentLink:
 
     def forget(self, keys: set[str] | None) -> None:
         client.forget(self.environ, keys)
+
+    def profiles(self, config_path: str | None) -> list[ProfileSummary] | None:
+        try:
+            answer = self.ask("profiles", environ=dict(self.environ), config=config_path)
+        except (AgentUnavailable, CacheError):
+            return None  # the direct path reads the files (and says what is wrong in them)
+        try:
+            return [summary_from_row(row) for row in answer["rows"]]
+        except (KeyError, TypeError, ValueError) as error:
+            log.debug("agent: unreadable profiles (%s)", type(error).__name__)
+            return None
 
 
 class _Fallback:
@@ -176,3 +189,23 @@ def index_rows(index: Mapping[str, IndexEntry]) -> dict[str, tuple[str, str | No
         key: (entry.profile, format_expiration(entry.expiration) if entry.expiration else None)
         for key, entry in index.items()
     }
+
+
+def summary_row(summary: ProfileSummary) -> dict[str, Any]:
+    """A ``list`` row as the agent sends it."""
+    row = dataclasses.asdict(summary)
+    row["chain"] = list(summary.chain)
+    until = summary.cached_until
+    row["cached_until"] = format_expiration(until) if until else None
+    return row
+
+
+def summary_from_row(row: Mapping[str, Any]) -> ProfileSummary:
+    until = row.get("cached_until")
+    return ProfileSummary(
+        **{
+            **row,
+            "chain": tuple(row["chain"]),
+            "cached_until": parse_expiration(until) if until else None,
+        }
+    )

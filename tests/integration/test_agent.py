@@ -353,3 +353,27 @@ def test_mfa_chains_are_left_to_the_direct_path(
     assert asked.returncode == 9, asked.stderr  # the direct path's MfaError
     assert "MFA" in asked.stderr
     assert _served(agent_env)["work"] == 0
+
+
+def test_list_through_the_agent_is_the_direct_list_and_follows_the_files(
+    run: Run, agent_env: dict[str, str], sandbox: Sandbox
+) -> None:
+    assert run("credential-process", "research-ro").returncode == 0
+    _started(agent_env)
+    direct = run("list", "--json", env={"ROLEHOP_AGENT": "0"})
+
+    through = run("list", "--json")
+
+    assert through.returncode == 0 and through.stdout == direct.stdout
+    status = client.status(agent_env)
+    assert status is not None and status["lists"] == 1  # the agent's rows, not a fallback
+    assert json.loads(through.stdout)["profiles"][0]["cached_until"] is not None
+    # an edit of the file is seen at once, even within the same second
+    other = '[profiles.other]\nrole_arn = "arn:aws:iam::111122223333:role/o"\n'
+    sandbox.write_rolehop(f'{RESEARCH_RO_TOML}\n{other}source_profile = "joe"\n')
+    names = [row["name"] for row in json.loads(run("list", "--json").stdout)["profiles"]]
+    assert names == ["other", "research-ro"]
+    # a broken file: the direct path's error, as without an agent
+    sandbox.write_rolehop("[profiles.x\n")
+    broken = run("list")
+    assert broken.returncode == 3 and f"{sandbox.rolehop_config}:1" in broken.stderr
