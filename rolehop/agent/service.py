@@ -221,15 +221,7 @@ class Service:
         stored keys and the cache index stay the same (a thousand profiles take 60 ms)."""
         environ = message["environ"]
         override = message.get("config")
-        override = override if isinstance(override, str) else None
-        paths = (configs.rolehop_config_path(environ, override), *configs.aws_paths(environ))
-        stamp = tuple((str(path), _stat(path)) for path in paths)
-        with self.leases_lock:
-            config = self.configs.get(stamp)
-        if config is None:
-            config = configs.load(environ, override)
-            with self.leases_lock:
-                self.configs = {stamp: config}  # one set of files at a time
+        stamp, config = self._config(environ, override if isinstance(override, str) else None)
         app = Rolehop(
             environ, config=config, cache=self.cache, keystore=self.keystore, clock=self.clock
         )
@@ -244,6 +236,20 @@ class Service:
                 self.rows = {state: rows}
         self.lists += 1
         return {"rows": rows}
+
+    def _config(
+        self, environ: Mapping[str, str], override: str | None
+    ) -> tuple[tuple[object, ...], configs.Config]:
+        """The files parsed, once while they stay as they are (path and stat of each)."""
+        paths = (configs.rolehop_config_path(environ, override), *configs.aws_paths(environ))
+        stamp = tuple((str(path), _stat(path)) for path in paths)
+        with self.leases_lock:
+            config = self.configs.get(stamp)
+        if config is None:
+            config = configs.load(environ, override)
+            with self.leases_lock:
+                self.configs = {**dict(list(self.configs.items())[-7:]), stamp: config}
+        return stamp, config
 
     _CACHE_OPS: ClassVar[dict[str, Callable[[Service, Mapping[str, Any]], dict[str, Any]]]] = {
         "get": _get,
@@ -301,9 +307,16 @@ class Service:
         if not isinstance(environ, dict) or not isinstance(profile, str):
             return self._answer(ok=False, error="bad request")
         warnings: list[str] = []
+        override = config if isinstance(config, str) else None
+        try:
+            _, loaded = self._config(environ, override)
+        except RolehopError:
+            self.served["miss"] += 1
+            return self._answer(hit=False, lead=True)  # the direct path says what is wrong
         app = Rolehop(
             environ,
-            config_path=config if isinstance(config, str) else None,
+            config_path=override,
+            config=loaded,
             clock=self.clock,
             cache=self.cache,
             keystore=self.keystore,
@@ -368,6 +381,7 @@ class Service:
         worker = Rolehop(
             app.environ,
             config_path=app.config_path,
+            config=app.config,
             clock=self.clock,
             cache=self.cache,
             keystore=self.keystore,
