@@ -32,6 +32,7 @@ CASES = {
     "list.1000.agent",
     "complete.10",
     "complete.1000",
+    "parallel.floor",
     "cold.2hop",
     "parallel.2hop",
     "cold.2hop.agent",

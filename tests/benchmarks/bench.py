@@ -47,6 +47,7 @@ the floor and, where it has one, to its reference case:
   10 and with 1,000 profiles (target for both: at most 20 ms more at 1,000);
 - ``cold.2hop`` and ``parallel.2hop``: one cold call on a 2-hop chain, then 32 cold calls
   at once; those must share exactly 2 AssumeRole calls (target: wall time at most 2x one);
+  ``parallel.floor``: 32 ``python -c pass`` at once, the least any 32 processes cost;
 - ``aws-cli.hit``, ``aws-cli.cold``, ``awsume``: the same chain as AWS CLI profiles
   (``role_arn`` + ``source_profile``) through the AWS CLI, warm and with its cache removed,
   and through awsume (which caches no role credentials: every call is cold), when they are
@@ -643,6 +644,18 @@ def parallel_two_hops(bench: Bench, case: Case, agent: bool = False) -> None:
     case.note = f"{PARALLEL} processes, 2 AssumeRole/batch ✓; RSS: largest process"
 
 
+def parallel_floor(bench: Bench, case: Case) -> None:
+    """32 interpreters at once doing nothing: what any 32 parallel calls cost at least."""
+    argv = [PYTHON, "-c", "pass"]
+    bench.sample(
+        case,
+        lambda: bench.spawner.parallel(argv, bench.env, PARALLEL),
+        expect=0,
+        runs=QUICK_BATCHES if bench.runs == QUICK_RUNS else None,
+    )
+    case.note = f"{PARALLEL} processes; the floor of the parallel rows"
+
+
 def aws_cli_argv(bench: Bench, aws: str) -> tuple[list[str], str]:
     """How the AWS CLI gets the credentials of the profile, and that in a few words.
 
@@ -718,6 +731,7 @@ def plan() -> Iterator[tuple[str, str, Fill]]:
     for size in LIST_SIZES:
         fill = functools.partial(complete_profiles, size=size)
         yield f"complete.{size}", f"completion, {size:,} profiles", fill
+    yield "parallel.floor", f"{PARALLEL} parallel python -c pass", parallel_floor
     for key, path, agent in paths:
         fill = functools.partial(cold_two_hops, agent=agent)
         yield f"cold.2hop{key}", f"rolehop cold 2 hops, {path}", fill
