@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import os
 import socket
+import textwrap
 import threading
 import time
 import urllib.parse
@@ -38,6 +39,7 @@ from rolehop.errors import (
 )
 from rolehop.federation import FederationEndpoint, SigninRefusedError
 from tests.conftest import Sandbox
+from tests.support.cli import CONFIG
 from tests.support.federation import SESSION_KEYS, FakeFederation, fake_federation
 from tests.support.leaks import Secrets
 from tests.support.stubs import (
@@ -398,25 +400,11 @@ class World:
 def world(sandbox: Sandbox, fake: FakeFederation) -> World:
     """joe -> company (eu-west-1) -> research, and china; login's endpoint is the fake."""
     sandbox.write_aws_credentials(JOE_CREDENTIALS)
+    china = f'[profiles.china]\nrole_arn = "{CN_ROLE}"\nsource_profile = "joe"\n'
     sandbox.write_rolehop(
-        f"""\
-        [settings]
-        federation_url = "{fake.url}"
-
-        [profiles.company]
-        role_arn = "{COMPANY_ROLE}"
-        source_profile = "joe"
-        region = "eu-west-1"
-
-        [profiles.research]
-        role_arn = "{RESEARCH_ROLE}"
-        source_profile = "company"
-
-        [profiles.china]
-        role_arn = "{CN_ROLE}"
-        source_profile = "joe"
-        region = "cn-north-1"
-        """
+        f'[settings]\nfederation_url = "{fake.url}"\n\n'
+        + textwrap.dedent(CONFIG)
+        + f'\n{china}region = "cn-north-1"\n'
     )
     sts, warnings = StubSts(), list[str]()
     app = Rolehop(os.environ, clock=FakeClock(), sts_factory=sts, warn=warnings.append)
