@@ -11,15 +11,27 @@ agent of its own version.
 
 from __future__ import annotations
 
-import hashlib
+# The hot path pays for every import: the C modules behind socket and hashlib spare it
+# enum (socket.py) and OpenSSL (hashlib), and typing is for the type checker only.
+import _socket
 import json
 import os
-import socket
 import sys
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from rolehop import __version__
+
+try:  # Python 3.12+: _sha2; 3.11: _sha256; elsewhere hashlib's
+    from _sha2 import sha256  # type: ignore[import-not-found]
+except ImportError:
+    try:
+        from _sha256 import sha256  # type: ignore[import-not-found]
+    except ImportError:
+        from hashlib import sha256
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 PROTOCOL = 1
 # A served request takes a millisecond or a keyring read; anything slower is a sick agent,
@@ -84,10 +96,10 @@ def scope(environ: Mapping[str, str]) -> list[str]:
 
 def socket_path(environ: Mapping[str, str]) -> str | None:
     directory = runtime_dir(environ)
-    if directory is None or not hasattr(socket, "AF_UNIX"):
+    if directory is None or not hasattr(_socket, "AF_UNIX"):
         return None
     scope_text = "\0".join(scope(environ))
-    digest = hashlib.sha256(f"{os.getuid()}\0{scope_text}".encode()).hexdigest()[:12]
+    digest = sha256(f"{os.getuid()}\0{scope_text}".encode()).hexdigest()[:12]
     return os.path.join(directory, f"agent-{digest}.sock")
 
 
@@ -106,7 +118,7 @@ def encode(message: Mapping[str, Any]) -> bytes:
 class Lines:
     """JSON lines from a socket, one at a time (two may arrive in one read)."""
 
-    def __init__(self, connection: socket.socket) -> None:
+    def __init__(self, connection: _socket.socket) -> None:
         self.connection = connection
         self.buffer = b""
 
@@ -126,7 +138,7 @@ class Lines:
         return message
 
 
-def read_message(connection: socket.socket) -> dict[str, Any]:
+def read_message(connection: _socket.socket) -> dict[str, Any]:
     """One JSON line from ``connection``."""
     return Lines(connection).read()
 
@@ -148,7 +160,7 @@ def call(
     ``{"working": ...}``: ``working`` is told, and the answer may then take up to
     :data:`WORK_TIMEOUT`. Raises :class:`AgentUnavailable` for every way this can fail.
     """
-    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    connection = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         connection.settimeout(timeout)
         connection.connect(path)

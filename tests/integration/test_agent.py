@@ -232,6 +232,18 @@ def test_secrets_stay_off_disk(
             assert not any(secret in data for secret in secrets), path
 
 
+BASELINE_PROBE = """\
+import atexit, json, sys
+atexit.register(lambda: json.dump(sorted(sys.modules), open(sys.argv[1], "w")))
+"""
+# json and its re, the probe's own atexit, the C modules of socket and sha256, rolehop's
+HIT_PATH_MODULES = {
+    *("json", "json.decoder", "json.encoder", "json.scanner", "_json", "atexit"),
+    *("re", "re._casefix", "re._compiler", "re._constants", "re._parser", "sre_compile"),
+    *("_socket", "_sha2", "_sha256", "collections.abc"),
+    *("rolehop", "rolehop.agent", "rolehop.agent.protocol", "rolehop.fast"),
+}
+
 HIT_PROBE = """\
 import atexit, json, sys
 target = sys.argv[1]
@@ -259,6 +271,14 @@ def test_a_hit_through_the_agent_imports_only_the_standard_library(
     modules = set(json.loads(target.read_text()))
     heavy = {"keyring", "click", "boto3", "botocore", "rich", "rolehop.cli", "rolehop.core"}
     assert not modules & heavy, modules & heavy
+    # beyond what a bare interpreter (with this install's site) loads: json, the C modules
+    # behind socket and sha256, and rolehop's three small modules - no typing, enum,
+    # hashlib, socket.py, threading or logging
+    baseline = sandbox.root / "baseline.json"
+    bare = run_captured([sys.executable, "-c", BASELINE_PROBE, str(baseline)], agent_env)
+    assert bare.returncode == 0, bare.stderr
+    added = modules - set(json.loads(baseline.read_text()))
+    assert added <= HIT_PATH_MODULES, added - HIT_PATH_MODULES
 
 
 def test_a_cold_call_leaves_the_keyring_to_the_agent(
