@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from rolehop.credentials import Credentials, format_expiration, parse_expiration
+from rolehop.creds import Credentials, format_expiration, parse_expiration
 from rolehop.errors import CacheError
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ from rolehop.cache import (
 )
 from rolehop.chain import Chain
 from rolehop.config import Config, Profile
-from rolehop.credentials import Credentials
+from rolehop.creds import Credentials
 from rolehop.errors import CacheError, ChainLoopError, RolehopError, SourceCredentialsError
 from rolehop.keystore import Keys, KeyStore, StoredKey, check_name
 from rolehop.lock import FileLocks, NoLocks, lock_dir

@@ -31,7 +31,7 @@ from typing import IO, TYPE_CHECKING
 
 from rolehop import __version__, redact
 from rolehop.chain import Chain
-from rolehop.credentials import Credentials
+from rolehop.creds import Credentials
 from rolehop.errors import CacheError, FederationError, NetworkError, UsageError
 
 if TYPE_CHECKING:

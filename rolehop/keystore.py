@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rolehop import validate
-from rolehop.credentials import Credentials, format_expiration, parse_expiration
+from rolehop.creds import Credentials, format_expiration, parse_expiration
 from rolehop.errors import CacheError, UsageError
 
 if TYPE_CHECKING:

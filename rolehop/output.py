@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 from rolehop.core import Resolution
-from rolehop.credentials import Credentials, format_expiration
+from rolehop.creds import Credentials, format_expiration
 from rolehop.errors import RolehopError, UsageError
 
 Shell = Literal["bash", "zsh", "fish", "powershell"]

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from rolehop.chain import MfaHop, RoleHop
-from rolehop.credentials import Credentials
+from rolehop.creds import Credentials
 from rolehop.errors import (
     AccessDeniedError,
     ConfigError,

@@ -21,7 +21,7 @@ from rolehop.agent import peer, protocol
 from rolehop.agent.server import Agent, UnsafeDirectory, private_directory
 from rolehop.agent.service import MemoKeyStore, MemoryCache, Service
 from rolehop.cache import KeyringCache
-from rolehop.credentials import Credentials
+from rolehop.creds import Credentials
 from rolehop.memory_keyring import MemoryKeyring
 from tests.conftest import Sandbox
 

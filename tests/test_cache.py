@@ -18,7 +18,7 @@ from rolehop.cache import (
     encode_entry,
     open_cache,
 )
-from rolehop.credentials import Credentials
+from rolehop.creds import Credentials
 from rolehop.memory_keyring import MemoryKeyring
 from rolehop.providers.cached import CachedProvider
 

@@ -28,7 +28,7 @@ from rolehop import config as configs
 from rolehop import federation, redact
 from rolehop.browser import OneTimeRedirect, connection_uid, open_in_browser, same_user
 from rolehop.core import Rolehop
-from rolehop.credentials import Credentials
+from rolehop.creds import Credentials
 from rolehop.errors import (
     ConfigError,
     FederationError,

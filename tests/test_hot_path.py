@@ -12,7 +12,7 @@ import pytest
 
 from rolehop.cache import KeyringCache
 from rolehop.core import Rolehop
-from rolehop.credentials import Credentials
+from rolehop.creds import Credentials
 from tests.conftest import Sandbox
 from tests.support.file_keyring import FileKeyring
 

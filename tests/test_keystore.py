@@ -19,7 +19,7 @@ from rolehop import cache as caches
 from rolehop import keystore as keystores
 from rolehop.cache import KeyringCache
 from rolehop.core import Rolehop
-from rolehop.credentials import Credentials
+from rolehop.creds import Credentials
 from rolehop.errors import CacheError, SourceCredentialsError, StsError, UsageError
 from rolehop.keystore import KeyStore, StoredKey
 from rolehop.memory_keyring import MemoryKeyring

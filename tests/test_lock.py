@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from rolehop.cache import KeyringCache
-from rolehop.credentials import Credentials
+from rolehop.creds import Credentials
 from rolehop.errors import LockTimeoutError
 from rolehop.lock import FileLocks, lock_dir
 from rolehop.memory_keyring import MemoryKeyring

@@ -27,7 +27,7 @@ from botocore.stub import Stubber
 
 from rolehop.cache import SERVICE, KeyringCache
 from rolehop.core import MFA_SESSION_MARGIN, Rolehop
-from rolehop.credentials import Credentials
+from rolehop.creds import Credentials
 from rolehop.errors import AccessDeniedError, MfaError
 from rolehop.keystore import KeyStore
 from rolehop.lock import FileLocks

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from rolehop import chain, config
 from rolehop.core import HopResult, Resolution
-from rolehop.credentials import Credentials
+from rolehop.creds import Credentials
 from rolehop.errors import RolehopError
 from rolehop.output import (
     SHELLS,

@@ -19,7 +19,7 @@ import pytest
 
 from rolehop.cli import AppState
 from rolehop.core import Rolehop
-from rolehop.credentials import Credentials
+from rolehop.creds import Credentials
 from rolehop.errors import StsError
 from rolehop.redact import MASK, RedactingFormatter, redact, register
 from tests.conftest import RunRolehop, Sandbox

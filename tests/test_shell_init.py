@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from rolehop.cli import cli
 from rolehop.cli.shell import completion_script, program_path
 from rolehop.core import Resolution
-from rolehop.credentials import Credentials
+from rolehop.creds import Credentials
 from rolehop.output import (
     SHELLS,
     UNSET,

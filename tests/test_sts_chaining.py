@@ -12,7 +12,7 @@ from mypy_boto3_sts import STSClient
 
 from rolehop.cache import NullCache
 from rolehop.core import Rolehop
-from rolehop.credentials import Credentials
+from rolehop.creds import Credentials
 from rolehop.errors import StsError
 from tests.conftest import Sandbox
 

@@ -17,7 +17,7 @@ from botocore.stub import Stubber
 
 from rolehop.cache import SERVICE, KeyringCache
 from rolehop.core import ProfileSummary, Rolehop
-from rolehop.credentials import Credentials
+from rolehop.creds import Credentials
 from rolehop.errors import (
     AccessDeniedError,
     ProfileNotFoundError,

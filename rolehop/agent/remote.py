@@ -16,7 +16,7 @@ from rolehop.agent import client
 from rolehop.agent.protocol import AgentUnavailable, disabled_by
 from rolehop.cache import Cache, IndexEntry, decode_entry, encode_entry
 from rolehop.core import ProfileSummary
-from rolehop.credentials import Credentials, format_expiration, parse_expiration
+from rolehop.creds import Credentials, format_expiration, parse_expiration
 from rolehop.errors import CacheError
 from rolehop.keystore import Keys, StoredKey
 

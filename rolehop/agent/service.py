@@ -26,7 +26,7 @@ from rolehop.agent.protocol import PROTOCOL
 from rolehop.agent.remote import index_rows, summary_row
 from rolehop.cache import IndexEntry, KeyringCache, decode_entry, encode_entry
 from rolehop.core import Resolution, Rolehop, utcnow
-from rolehop.credentials import Credentials
+from rolehop.creds import Credentials
 from rolehop.errors import CacheError, MfaError, RolehopError
 from rolehop.keystore import KeyStore
 from rolehop.lock import lock_dir

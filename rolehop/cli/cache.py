@@ -9,7 +9,7 @@ import click
 
 from rolehop.cli import AppState, duration_text, pass_state
 from rolehop.cli.complete import profile_names
-from rolehop.credentials import format_expiration
+from rolehop.creds import format_expiration
 
 
 @click.group("cache")

@@ -11,7 +11,7 @@ import warnings
 import click
 
 from rolehop.cli import AppState, pass_state
-from rolehop.credentials import Credentials, format_expiration
+from rolehop.creds import Credentials, format_expiration
 from rolehop.errors import UsageError
 from rolehop.keystore import check_name
 

@@ -10,7 +10,7 @@ import click
 
 from rolehop.cli import AppState, duration_text, pass_state, printable, terminal
 from rolehop.core import ProfileSummary
-from rolehop.credentials import format_expiration
+from rolehop.creds import format_expiration
 
 
 @click.command("list")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from rolehop.credentials import Credentials
+from rolehop.creds import Credentials
 
 
 class Provider(Protocol):

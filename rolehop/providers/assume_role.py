@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 
 from rolehop.chain import RoleHop
-from rolehop.credentials import Credentials
+from rolehop.creds import Credentials
 from rolehop.errors import MfaError
 from rolehop.progress import Busy, quiet
 from rolehop.providers import MfaCodeSource, Provider

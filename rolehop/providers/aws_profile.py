@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from rolehop.chain import BaseHop
-from rolehop.credentials import Credentials
+from rolehop.creds import Credentials
 from rolehop.errors import SourceCredentialsError
 
 if TYPE_CHECKING:

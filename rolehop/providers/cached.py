@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from rolehop.cache import Cache
-from rolehop.credentials import Credentials
+from rolehop.creds import Credentials
 from rolehop.providers import Provider
 
 Status = Literal["unused", "hit", "miss", "refreshed"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rolehop.credentials import Credentials
+from rolehop.creds import Credentials
 from rolehop.errors import SourceCredentialsError
 
 METADATA_TIMEOUT, METADATA_ATTEMPTS = 1, 2

@@ -10,7 +10,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Protocol
 
-from rolehop.credentials import Credentials
+from rolehop.creds import Credentials
 from rolehop.progress import Busy, quiet
 from rolehop.providers.cached import CachedProvider
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from rolehop.chain import MfaHop
-from rolehop.credentials import Credentials
+from rolehop.creds import Credentials
 from rolehop.progress import Busy, quiet
 from rolehop.providers import MfaCodeSource, Provider
 from rolehop.sts import StsClientFactory, get_session_token

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from rolehop.credentials import Credentials
+from rolehop.creds import Credentials
 from rolehop.errors import CacheError, SourceCredentialsError
 from rolehop.keystore import Keys
 from rolehop.providers import Provider

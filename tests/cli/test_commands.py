@@ -27,7 +27,7 @@ from botocore.stub import Stubber
 from rolehop import __version__
 from rolehop.cache import KeyringCache
 from rolehop.core import Rolehop
-from rolehop.credentials import Credentials
+from rolehop.creds import Credentials
 from rolehop.memory_keyring import MemoryKeyring
 from tests.conftest import RunRolehop, Sandbox
 from tests.support.cli import (

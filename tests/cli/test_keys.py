@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from rolehop.credentials import Credentials
+from rolehop.creds import Credentials
 from rolehop.memory_keyring import MemoryKeyring
 from tests.conftest import Sandbox
 from tests.support.cli import CONFIG, Outcome, StubbedState, installed, rolehop_main

@@ -30,7 +30,7 @@ from rolehop import validate
 from rolehop.chain import BaseHop, Chain
 from rolehop.config import Profile
 from rolehop.core import Resolution
-from rolehop.credentials import Credentials
+from rolehop.creds import Credentials
 from rolehop.output import UNSET, Environment, Shell, environment, render_env
 from tests.support.tools import require_tool
 

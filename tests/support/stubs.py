@@ -21,7 +21,7 @@ import botocore.session
 from botocore.stub import Stubber
 from mypy_boto3_sts import STSClient
 
-from rolehop.credentials import Credentials
+from rolehop.creds import Credentials
 
 # ---------------------------------------------------------------------------------------
 # the world the stubs answer for: a fixed clock, the base user joe and three roles

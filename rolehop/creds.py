@@ -1,4 +1,5 @@
-"""The credentials value that flows through every provider, cache and output."""
+"""The credentials value that flows through every provider, cache and output (the Python
+API's ``rolehop.credentials()`` function is another thing: see rolehop.api)."""
 
 from __future__ import annotations
 
