@@ -53,6 +53,30 @@ def environment(resolution: Resolution) -> Environment:
     return Environment(values)
 
 
+# What must go for an SDK to ask a credentials server: every static credential and profile
+# choice that botocore's chain would try first.
+NOT_WITH_A_SERVER = (
+    *UNSET,
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+)
+
+
+def server_environment(endpoint: Mapping[str, str], resolution: Resolution) -> Environment:
+    """The environment of a process fed by ``rolehop``'s credentials server: the endpoint,
+    the region and profile name as ``env`` sets them, and no static keys at all."""
+    values = dict(endpoint)
+    if resolution.region:
+        values["AWS_REGION"] = resolution.region
+        values["AWS_DEFAULT_REGION"] = resolution.region
+    values["ROLEHOP_PROFILE"] = resolution.profile.name
+    return Environment(values, unset=NOT_WITH_A_SERVER)
+
+
 # Shells that read POSIX sh syntax: what ``--shell bash`` prints works in them.
 _POSIX_SHELLS = ("", "sh", "bash", "dash", "ash", "ksh", "mksh", "ksh93", "busybox", "yash")
 

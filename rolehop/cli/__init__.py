@@ -48,7 +48,11 @@ class AppState:
     def warn(self, message: str) -> None:
         if message not in self._warned:
             self._warned.add(message)
-            click.echo(f"rolehop: warning: {printable(redact(message))}", err=True)
+            self.warn_always(message)
+
+    def warn_always(self, message: str) -> None:
+        """A warning every time (a server's refresh failing again is news again)."""
+        click.echo(f"rolehop: warning: {printable(redact(message))}", err=True)
 
     @cached_property
     def app(self) -> Rolehop:
@@ -136,10 +140,23 @@ def _register() -> None:
         keys,
         login,
         profiles,
+        server,
         shell,
     )
 
-    for module in (credentials, profiles, identity, keys, cache, agent, login, doctor, shell, demo):
+    for module in (
+        credentials,
+        profiles,
+        identity,
+        keys,
+        cache,
+        agent,
+        login,
+        server,
+        doctor,
+        shell,
+        demo,
+    ):
         module.register(cli)
 
 

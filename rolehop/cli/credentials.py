@@ -79,6 +79,11 @@ def credential_process(state: AppState, profile: str, refresh: bool, mfa_token: 
     "exec",
     context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
 )
+@click.option(
+    "--server",
+    is_flag=True,
+    help="Give COMMAND a local credentials endpoint that refreshes, not static keys.",
+)
 @profile_argument
 @refresh_option
 @mfa_token_option
@@ -86,6 +91,7 @@ def credential_process(state: AppState, profile: str, refresh: bool, mfa_token: 
 @pass_state
 def exec_(
     state: AppState,
+    server: bool,
     profile: str,
     refresh: bool,
     mfa_token: str | None,
@@ -97,7 +103,9 @@ def exec_(
       rolehop exec research-ro -- aws s3 ls
 
     rolehop replaces itself with COMMAND, so COMMAND's exit code is rolehop's and
-    signals reach COMMAND directly.
+    signals reach COMMAND directly. With --server (before PROFILE), COMMAND gets
+    AWS_CONTAINER_CREDENTIALS_FULL_URI and a token instead of keys, and rolehop serves
+    fresh credentials for as long as it runs.
     """
     # Parsing stops at PROFILE so that COMMAND keeps its own options; what the synopsis
     # allows between the two, ``[--refresh] --``, is taken here.
@@ -111,6 +119,10 @@ def exec_(
         raise click.UsageError("missing COMMAND after --")
     command = tuple(args)
     resolution = state.app.resolve(profile, refresh=refresh, mfa_token=mfa_token)
+    if server:
+        from rolehop.cli.server import run_with_server
+
+        sys.exit(run_with_server(state, resolution, command))
     child_env = environment(resolution).apply(os.environ)
     sys.stdout.flush()
     sys.stderr.flush()

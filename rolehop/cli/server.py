@@ -1,0 +1,94 @@
+"""``serve`` and ``exec --server``: a local credentials endpoint for long-running processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+import click
+
+from rolehop.cli import AppState, pass_state
+from rolehop.cli.credentials import mfa_token_option, profile_argument, refresh_option
+from rolehop.core import Resolution
+from rolehop.errors import CommandNotExecutableError, CommandNotFoundError, RolehopError
+from rolehop.output import SHELLS, Shell, render_env, server_environment, shell_from_environ
+from rolehop.server import CredentialsServer, serving
+
+
+def start_server(state: AppState, resolution: Resolution) -> CredentialsServer:
+    """The endpoint for ``resolution``'s profile: each request asks the core again."""
+    profile = resolution.profile.name
+    server = CredentialsServer(
+        lambda: state.app.resolve(profile).credentials,
+        resolution.profile.role_arn,
+        clock=state.app.clock,
+        report=state.warn_always,
+    )
+    serving(server)
+    return server
+
+
+@click.command()
+@profile_argument
+@click.option("--shell", type=click.Choice(SHELLS), help="Syntax of the exports printed.")
+@refresh_option
+@mfa_token_option
+@pass_state
+def serve(
+    state: AppState, profile: str, shell: Shell | None, refresh: bool, mfa_token: str | None
+) -> None:
+    """Serve PROFILE's credentials to other processes until Ctrl-C.
+
+    \b
+    Prints the two variables to export (AWS_CONTAINER_CREDENTIALS_FULL_URI and
+    AWS_CONTAINER_AUTHORIZATION_TOKEN) and unsets static keys; AWS SDKs and the AWS CLI
+    then fetch and refresh credentials from it by themselves.
+    """
+    chosen = shell or shell_from_environ(os.environ)
+    resolution = state.app.resolve(profile, refresh=refresh, mfa_token=mfa_token)
+    server = start_server(state, resolution)
+    click.echo(render_env(server_environment(server.child_environment(), resolution), chosen))
+    sys.stdout.flush()
+    click.echo(f"rolehop: serving {profile!r} at {server.url}; Ctrl-C stops it", err=True)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        while not stopped.wait(1):
+            pass
+    except KeyboardInterrupt:
+        pass
+    server.shutdown()
+    server.server_close()
+    click.echo("rolehop: credentials server stopped", err=True)
+
+
+def run_with_server(state: AppState, resolution: Resolution, command: tuple[str, ...]) -> int:
+    """Run ``command`` fed by a credentials server; its exit code (128+N for signal N)."""
+    server = start_server(state, resolution)
+    env = server_environment(server.child_environment(), resolution).apply(os.environ)
+    try:
+        child = subprocess.Popen(command, env=env)
+    except FileNotFoundError:
+        raise CommandNotFoundError(f"exec: command not found: {command[0]}") from None
+    except PermissionError:
+        raise CommandNotExecutableError(f"exec: permission denied: {command[0]}") from None
+    except OSError as failure:
+        raise RolehopError(f"exec: cannot run {command[0]}: {failure.strerror}") from None
+    # the child is in our process group: a terminal's Ctrl-C reaches it by itself; a kill
+    # sent to rolehop alone is passed on
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, lambda received, _: child.send_signal(received))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        code = child.wait()
+    finally:
+        server.shutdown()
+        server.server_close()
+    return 128 - code if code < 0 else code
+
+
+def register(group: click.Group) -> None:
+    group.add_command(serve)
