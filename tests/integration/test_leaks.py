@@ -68,6 +68,15 @@ elif job == "credentials":
     print(os.environ[{variable!r}])
 elif job == "exec":
     print(json.dumps({{k: v for k, v in os.environ.items() if k.startswith("AWS_")}}))
+elif job == "server":  # fetch from the endpoint as an SDK would; show the AWS_* variables
+    import http.client, urllib.parse
+    address = urllib.parse.urlsplit(os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"])
+    connection = http.client.HTTPConnection(address.netloc, timeout=10)
+    token = os.environ["AWS_CONTAINER_AUTHORIZATION_TOKEN"]
+    connection.request("GET", address.path, headers={{"Authorization": token}})
+    status = connection.getresponse().status
+    aws = {{k: v for k, v in os.environ.items() if k.startswith("AWS_")}}
+    print(json.dumps({{"status": status, "env": aws}}))
 elif job == "browser":  # fetch the address given, as a browser would; not the redirect
     import http.client, urllib.parse
     address = urllib.parse.urlsplit(sys.argv[2])
@@ -283,12 +292,17 @@ def test_no_secret_leaks_from_any_command(
     assert child["AWS_SECRET_ACCESS_KEY"] == research["SecretAccessKey"]
     assert child["AWS_SESSION_TOKEN"] == research["SessionToken"]
     assert moto.assume_role_calls() == before + 1
+    # exec --server: the child gets an endpoint and a token, never a key
+    served = json.loads(
+        rolehop("exec", "--server", "research-ro", "--", str(recorder.path), "server")
+    )
+    assert served["status"] == 200 and "AWS_CONTAINER_AUTHORIZATION_TOKEN" in served["env"]
 
     # MFA on the role; a credential_process base with an MFA session; a second hop
     by_mfa = credentials("research-mfa")
     printed = {"Version": 1, "AccessKeyId": key["id"], "SecretAccessKey": key["secret"]}
     by_process = credentials("research-proc", extra={PROCESS_VARIABLE: json.dumps(printed)})
-    assert recorder.jobs() == ["credentials", "exec", "mfa", "mfa"]
+    assert recorder.jobs() == ["credentials", "exec", "mfa", "mfa", "server"]
     chained = credentials("warehouse")
     assert "x-amz-security-token" in runs[-1].result.stderr.lower()  # a signed session token
     assert moto.assume_role_calls() == before + 4
@@ -371,9 +385,10 @@ def test_no_secret_leaks_from_any_command(
 
     # ...nor the argv of a child; and only exec's child has credentials in its environment
     entries = recorder.entries()
-    assert recorder.jobs() == ["browser", "credentials", "exec", "mfa", "mfa"]  # no other
+    assert recorder.jobs() == ["browser", "credentials", "exec", "mfa", "mfa", "server"]
     argv = {f"child {n} argv": json.dumps(entry["argv"]) for n, entry in enumerate(entries)}
     assert secrets.in_texts(argv) == {}
+    assert secrets.in_texts({"exec --server child's AWS_* variables": json.dumps(served)}) == {}
     for entry in entries:
         if entry["argv"][1] != "exec":
             assert not SECRET_VARIABLES & set(entry["env"]), entry["argv"]
