@@ -153,3 +153,33 @@ def test_exec_server_passes_on_the_exit_code_and_a_term_signal(
     waiting.send_signal(signal.SIGTERM)
     assert waiting.wait(timeout=20) == 128 + signal.SIGTERM
     assert not os.path.exists(f"/proc/{waiting.pid}")
+
+
+REFUSED = """\
+import http.client, os, sys, urllib.parse
+address = urllib.parse.urlsplit(os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"])
+statuses = []
+for headers in ({}, {"Authorization": "wrong-" + os.environ["AWS_CONTAINER_AUTHORIZATION_TOKEN"]}):
+    connection = http.client.HTTPConnection(address.netloc, timeout=10)
+    connection.request("GET", address.path, headers=headers)
+    statuses.append(connection.getresponse().status)
+print(statuses)
+"""
+
+
+def test_refused_requests_are_logged_under_debug_without_the_token(
+    sandbox: Sandbox, moto: Emulator, joe: dict[str, str], run_rolehop: RunRolehop
+) -> None:
+    sandbox.write_rolehop(SHORT)
+    script = sandbox.root / "refused.py"
+    script.write_text(REFUSED)
+
+    result = run_rolehop(
+        "--debug", "exec", "--server", "research-ro", "--", sys.executable, str(script)
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[401, 403]"
+    assert "refused GET /rolehop/credentials: no authorization token" in result.stderr
+    assert "refused GET /rolehop/credentials: wrong authorization token" in result.stderr
+    assert "wrong-" not in result.stderr  # the token the child sent is not echoed
