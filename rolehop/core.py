@@ -24,7 +24,7 @@ from rolehop.cache import (
     load_backend,
     open_cache,
 )
-from rolehop.chain import Chain
+from rolehop.chain import Chain, RoleHop
 from rolehop.config import Config, Profile
 from rolehop.creds import Credentials
 from rolehop.errors import CacheError, ChainLoopError, RolehopError, SourceCredentialsError
@@ -402,6 +402,18 @@ class Rolehop:
             region=self.config.region_for(chain.profile, {}),
             hops=(HopResult(chain.hops[-1].name, chain.hops[-1].role_arn, "hit"),),
         )
+
+    def hop_sources(self, name: str) -> list[tuple[RoleHop, Callable[[], Credentials]]]:
+        """Each hop of ``name``'s chain with how to get its caller's credentials: the
+        chain's own providers (cache, locks, MFA rules), for ``explain``."""
+        chain = self.chain(name)
+        providers = self._providers(chain, refresh=False, codes=self.mfa_codes)
+        sources: list[tuple[RoleHop, Callable[[], Credentials]]] = []
+        for hop, provider in zip(chain.hops, providers, strict=True):
+            inner = provider.inner
+            assert isinstance(inner, AssumeRoleProvider)
+            sources.append((hop, inner.source.load))
+        return sources
 
     def profiles(self) -> list[ProfileSummary]:
         """A row for every profile; from a running agent when there is one: it keeps the

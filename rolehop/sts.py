@@ -5,6 +5,7 @@ boto3 is imported lazily: nothing here is loaded on a cache hit.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -188,7 +189,8 @@ def assume_role(
         return (
             f"AccessDenied assuming {hop.role_arn} as {caller}. Both sides must agree: the "
             f"role's trust policy must trust {caller}, and that caller's own policy must allow "
-            f"sts:AssumeRole on {hop.role_arn}.{mfa} (STS said: {message})"
+            f"sts:AssumeRole on {hop.role_arn}.{mfa} (STS said: {message}); "
+            f"run: rolehop explain {shlex.quote(target)}"
         )
 
     def call(request: dict[str, Any]) -> Any:

@@ -535,7 +535,8 @@ def test_access_denied_on_assume_role_with_a_code_names_the_code_and_serial(
         f"profile 'company': AccessDenied assuming {COMPANY_ROLE} as {JOE_ARN}. Both sides "
         f"must agree: the role's trust policy must trust {JOE_ARN}, and that caller's own "
         f"policy must allow sts:AssumeRole on {COMPANY_ROLE}. The MFA code may also be wrong "
-        f"or expired (serial {ROLE_SERIAL}). (STS said: MultiFactorAuthentication failed)"
+        f"or expired (serial {ROLE_SERIAL}). (STS said: MultiFactorAuthentication failed); "
+        "run: rolehop explain company"
     )
     assert world.codes.asked == [(ROLE_SERIAL, "company", None)]
 
@@ -557,7 +558,7 @@ def test_access_denied_on_assume_role_from_an_mfa_session_does_not_blame_a_code(
         f"profile 'company': AccessDenied assuming {COMPANY_ROLE} as the source credentials. "
         "Both sides must agree: the role's trust policy must trust the source credentials, "
         "and that caller's own policy must allow sts:AssumeRole on "
-        f"{COMPANY_ROLE}. (STS said: not authorized)"
+        f"{COMPANY_ROLE}. (STS said: not authorized); run: rolehop explain company"
     )
     assert world.sts.calls == [(joe(), None), (session.credentials, None)]
 

@@ -401,10 +401,11 @@ def _deny(stubber: Stubber, message: str = "not authorized to perform sts:Assume
 
 
 def _denied_message(subject: str, role: str, caller: str, said: str) -> str:
+    target = subject.split("'")[1]  # "profile 'NAME' (hop ...)": explain the whole profile
     return (
         f"{subject}: AccessDenied assuming {role} as {caller}. Both sides must agree: the "
         f"role's trust policy must trust {caller}, and that caller's own policy must allow "
-        f"sts:AssumeRole on {role}. (STS said: {said})"
+        f"sts:AssumeRole on {role}. (STS said: {said}); run: rolehop explain {target}"
     )
 
 

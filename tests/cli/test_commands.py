@@ -172,7 +172,7 @@ def test_credential_process_error_prints_nothing_on_stdout(sts: StubSts) -> None
         f"rolehop: error: profile 'company': AccessDenied assuming {COMPANY_ROLE} as "
         f"{JOE_ARN}. Both sides must agree: the role's trust policy must trust {JOE_ARN}, "
         f"and that caller's own policy must allow sts:AssumeRole on {COMPANY_ROLE}. "
-        "(STS said: nope)\n",
+        "(STS said: nope); run: rolehop explain company\n",
     )
 
 

@@ -1,0 +1,127 @@
+"""``explain``: say which side of the trust blocks an AssumeRole, hop by hop."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import click
+
+from rolehop.cli import AppState, pass_state, printable
+from rolehop.cli.complete import profile_names
+from rolehop.explain import Explainer, HopReport, Side
+
+
+@click.command()
+@click.argument("profile", shell_complete=profile_names)
+@click.option("--dry-run", is_flag=True, help="Evaluate the policies; do not try AssumeRole.")
+@click.option(
+    "--inspect-with",
+    metavar="PROFILE",
+    shell_complete=profile_names,
+    help="Read the role and the policies with this profile's credentials (an admin of the "
+    "role's account: the caller usually cannot read a role in another account).",
+)
+@click.option(
+    "--trust-policy",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Evaluate this trust policy (JSON) for the target role instead of reading it.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+def explain(
+    state: AppState,
+    profile: str,
+    dry_run: bool,
+    inspect_with: str | None,
+    trust_policy: Path | None,
+    as_json: bool,
+) -> None:
+    """Why AssumeRole fails (or works) for PROFILE: the trust side and the caller side.
+
+    For each hop: who calls (GetCallerIdentity), what rolehop sends, the role's trust
+    policy and the caller's own policies evaluated against that request, the AssumeRole
+    itself (unless --dry-run), and which side blocks.
+    """
+    explainer = Explainer(
+        state.app, inspect_with=inspect_with, trust_policy=trust_policy, dry_run=dry_run
+    )
+    reports = explainer.explain(profile)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"version": 1, "profile": profile, "hops": [_row(r) for r in reports]}, indent=2
+            )
+        )
+        return
+    for number, report in enumerate(reports, start=1):
+        if number > 1:
+            click.echo()
+        _render(number, report)
+    click.echo()
+    click.echo(printable(reports[-1].conclusion) if reports else "no hops")
+
+
+def _row(report: HopReport) -> dict[str, Any]:
+    def side(found: Side) -> dict[str, Any]:
+        return {
+            "verdict": found.verdict,
+            "how": found.how,
+            "problem": found.problem,
+            "policies": [
+                {
+                    "source": item.source,
+                    "verdict": item.decision.verdict,
+                    "statements": [statement.describe() for statement in item.decision.statements],
+                }
+                for item in found.policies
+            ],
+        }
+
+    return {
+        "hop": report.name,
+        "role_arn": report.role_arn,
+        "caller": asdict(report.caller) if report.caller else None,
+        "caller_problem": report.caller_problem,
+        "mfa": report.mfa,
+        "params": dict(report.params),
+        "context": dict(report.context),
+        "trust": side(report.trust),
+        "caller_side": side(report.caller_side),
+        "attempt": report.attempt,
+        "conclusion": report.conclusion,
+    }
+
+
+def _render(number: int, report: HopReport) -> None:
+    say = click.echo
+    say(f"hop {number}: {printable(report.name)} -> {report.role_arn}")
+    if report.caller is None:
+        say(f"  caller: {printable(report.caller_problem or '?')}")
+        return
+    mfa = {True: "with MFA", False: "without MFA", None: "MFA unknown"}[report.mfa]
+    say(f"  caller: {report.caller.arn} (account {report.caller.account}, {mfa})")
+    shown = ", ".join(f"{key}={value}" for key, value in report.params.items())
+    say(f"  request: AssumeRole {printable(shown)}")
+    for label, side in (("trust side", report.trust), ("caller side", report.caller_side)):
+        say(f"  {label}: {side.verdict.upper()} ({printable(side.how)})")
+        if side.problem:
+            say(f"    {printable(side.problem)}")
+        for item in side.policies:
+            say(f"    {printable(item.source)}: {item.decision.verdict}")
+            for statement in item.decision.statements:
+                for line in statement.describe().splitlines():
+                    say(f"      {printable(line)}")
+    if report.attempt is None:
+        say("  AssumeRole: not tried (--dry-run)")
+    elif report.attempt == "ok":
+        say("  AssumeRole: succeeded")
+    else:
+        say(f"  AssumeRole: {printable(report.attempt)}")
+    say(f"  => {printable(report.conclusion)}")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(explain)
