@@ -229,7 +229,7 @@ def get_session_token(
         return (
             f"AccessDenied starting an MFA session as {caller} with MFA device {hop.serial}: "
             f"the MFA code may be wrong or expired, or {hop.serial} is not this user's "
-            f"device. (STS said: {message})"
+            f"device. (STS said: {message}); run: rolehop explain {shlex.quote(target)}"
         )
 
     response = _request(

@@ -503,7 +503,7 @@ def test_access_denied_on_get_session_token_names_the_serial_and_the_code(world:
     assert str(caught.value) == (
         f"profile 'company' (hop 'joe'): AccessDenied starting an MFA session as {JOE_ARN} "
         f"with MFA device {SERIAL}: the MFA code may be wrong or expired, or {SERIAL} is not "
-        f"this user's device. (STS said: {said})"
+        f"this user's device. (STS said: {said}); run: rolehop explain company"
     )
     assert caught.value.exit_code == 5
     assert world.keyring.items == {}  # nothing cached: the next run asks again

@@ -176,6 +176,7 @@ def test_access_denied_everywhere_points_at_explain(
     arn = _role(moto, "trusts-joe-too", TRUSTS_JOE)
     _profile(sandbox, "denied", arn)
     with iam_enforced(moto.url):
-        result = run_rolehop("credential-process", "denied")
-    assert result.returncode == 5
-    assert result.stderr.rstrip().endswith("run: rolehop explain denied")
+        results = [run_rolehop(*command, "denied") for command in (["credential-process"], ["env"])]
+    for result in results:
+        assert result.returncode == 5
+        assert result.stderr.rstrip().endswith("run: rolehop explain denied")
