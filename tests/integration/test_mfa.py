@@ -27,7 +27,7 @@ from rolehop.demo import COMPANY, JOE_ARN, RESEARCH, ROLE_ARN, ROLE_NAME, Emulat
 from tests.conftest import REPO, Sandbox
 from tests.support.emulator import RESEARCH_RO_TOML, caller_arn
 from tests.support.local_endpoints import Seen, StsRecording, serving
-from tests.support.tools import aws_cli_dir, require_tool
+from tests.support.tools import aws_cli_dir, require_tool, spawn_rolehop
 
 SERIAL = "arn:aws:iam::444455556666:mfa/joe"
 PROMPT = f"MFA code for {SERIAL} (profile research-ro): "
@@ -233,16 +233,9 @@ def test_three_malformed_codes_fail(
     sandbox: Sandbox, joe: dict[str, str], env: dict[str, str], recording: StsRecording
 ) -> None:
     sandbox.write_rolehop(_toml())
-    transcript = io.StringIO()
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "rolehop", "credential-process", "research-ro"],
-        env=env,
-        cwd=str(REPO),
-        encoding="utf-8",
-        timeout=30,
+    child, transcript = spawn_rolehop(
+        env, "credential-process", "research-ro", cwd=REPO, timeout=30
     )
-    child.logfile_read = transcript
     try:
         for answer in ("1", "abcdef", "1234567"):
             child.expect_exact(PROMPT)
@@ -423,16 +416,9 @@ def test_end_of_input_at_the_prompt_fails(
     sandbox: Sandbox, joe: dict[str, str], env: dict[str, str], recording: StsRecording
 ) -> None:
     sandbox.write_rolehop(_toml())
-    transcript = io.StringIO()
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "rolehop", "credential-process", "research-ro"],
-        env=env,
-        cwd=str(REPO),
-        encoding="utf-8",
-        timeout=30,
+    child, transcript = spawn_rolehop(
+        env, "credential-process", "research-ro", cwd=REPO, timeout=30
     )
-    child.logfile_read = transcript
     try:
         child.expect_exact(PROMPT)
         child.sendeof()

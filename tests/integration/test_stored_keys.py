@@ -8,7 +8,6 @@ rolehop subprocesses: it is the one file allowed to hold secrets.
 
 from __future__ import annotations
 
-import io
 import json
 import socket
 import subprocess
@@ -25,7 +24,7 @@ from rolehop.demo import COMPANY, JOE_ARN, RESEARCH, ROLE_NAME, Emulator
 from tests.conftest import Sandbox
 from tests.support.emulator import RESEARCH_RO_TOML, caller_arn
 from tests.support.local_endpoints import StsRecording
-from tests.support.tools import run_captured
+from tests.support.tools import run_captured, spawn_rolehop
 
 ROLE_CALLER = f"arn:aws:sts::{RESEARCH}:assumed-role/{ROLE_NAME}/rolehop-tester"
 
@@ -102,16 +101,7 @@ def test_keys_add_on_a_terminal_list_and_remove(
     workdir: Path,
     recording: StsRecording,
 ) -> None:
-    transcript = io.StringIO()
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "rolehop", "keys", "add", "joe"],
-        env=env,
-        cwd=str(workdir),
-        encoding="utf-8",
-        timeout=30,
-    )
-    child.logfile_read = transcript
+    child, transcript = spawn_rolehop(env, "keys", "add", "joe", cwd=workdir, timeout=30)
     try:
         child.expect_exact("Access Key ID: ")
         child.sendline(key["id"])

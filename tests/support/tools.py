@@ -4,6 +4,7 @@ and running one with its output captured.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import pexpect
 import pytest
 
 
@@ -54,19 +56,29 @@ def run_captured(
     )
 
 
+def spawn_rolehop(
+    env: Mapping[str, str], *args: str, cwd: Path | None = None, timeout: float = 60
+) -> tuple[pexpect.spawn, io.StringIO]:
+    """``python -m rolehop ARGS`` on a real pseudo-terminal, and the transcript of what it
+    shows there (its prompts, stdout and stderr), filled as the test talks to it."""
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "rolehop", *args],
+        env=dict(env),
+        cwd=str(cwd) if cwd else None,
+        encoding="utf-8",
+        timeout=timeout,
+    )
+    transcript = io.StringIO()
+    child.logfile_read = transcript
+    return child, transcript
+
+
 def on_a_terminal(env: Mapping[str, str], *args: str) -> tuple[int, str]:
     """``python -m rolehop ARGS`` on a real pseudo-terminal: its exit code and what it
     showed there (stdout and stderr, with the terminal's escape sequences)."""
-    import io
-
-    import pexpect
-
-    child = pexpect.spawn(
-        sys.executable, ["-m", "rolehop", *args], env=dict(env), encoding="utf-8", timeout=60
-    )
+    child, transcript = spawn_rolehop(env, *args)
     child.setwinsize(40, 200)
-    transcript = io.StringIO()
-    child.logfile_read = transcript
     child.expect(pexpect.EOF)
     child.close()
     assert isinstance(child.exitstatus, int), transcript.getvalue()
