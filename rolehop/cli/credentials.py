@@ -128,16 +128,21 @@ def exec_(
     sys.stderr.flush()
     try:
         os.execvpe(command[0], list(command), child_env)  # noqa: S606 - no shell, on purpose
-    except FileNotFoundError:
-        raise CommandNotFoundError(f"exec: command not found: {command[0]}") from None
-    except PermissionError:
-        raise CommandNotExecutableError(f"exec: permission denied: {command[0]}") from None
     except OSError as failure:
-        if failure.errno == errno.ENOEXEC:  # a script without a #! line, say
-            raise CommandNotExecutableError(
-                f"exec: cannot run {command[0]}: not an executable format (missing #!?)"
-            ) from None
-        raise RolehopError(f"exec: cannot run {command[0]}: {failure.strerror}") from None
+        raise command_error(command[0], failure) from None
+
+
+def command_error(program: str, failure: OSError) -> RolehopError:
+    """Why ``exec`` could not start ``program``, with the exit code a shell would give."""
+    if isinstance(failure, FileNotFoundError):
+        return CommandNotFoundError(f"exec: command not found: {program}")
+    if isinstance(failure, PermissionError):
+        return CommandNotExecutableError(f"exec: permission denied: {program}")
+    if failure.errno == errno.ENOEXEC:  # a script without a #! line, say
+        return CommandNotExecutableError(
+            f"exec: cannot run {program}: not an executable format (missing #!?)"
+        )
+    return RolehopError(f"exec: cannot run {program}: {failure.strerror}")
 
 
 def register(group: click.Group) -> None:

@@ -11,9 +11,13 @@ import threading
 import click
 
 from rolehop.cli import AppState, pass_state
-from rolehop.cli.credentials import mfa_token_option, profile_argument, refresh_option
+from rolehop.cli.credentials import (
+    command_error,
+    mfa_token_option,
+    profile_argument,
+    refresh_option,
+)
 from rolehop.core import Resolution
-from rolehop.errors import CommandNotExecutableError, CommandNotFoundError, RolehopError
 from rolehop.output import SHELLS, Shell, render_env, server_environment, shell_from_environ
 from rolehop.server import CredentialsServer, serving
 
@@ -71,12 +75,8 @@ def run_with_server(state: AppState, resolution: Resolution, command: tuple[str,
     env = server_environment(server.child_environment(), resolution).apply(os.environ)
     try:
         child = subprocess.Popen(command, env=env)
-    except FileNotFoundError:
-        raise CommandNotFoundError(f"exec: command not found: {command[0]}") from None
-    except PermissionError:
-        raise CommandNotExecutableError(f"exec: permission denied: {command[0]}") from None
     except OSError as failure:
-        raise RolehopError(f"exec: cannot run {command[0]}: {failure.strerror}") from None
+        raise command_error(command[0], failure) from None
     # the child is in our process group: a terminal's Ctrl-C reaches it by itself; a kill
     # sent to rolehop alone is passed on
     for number in (signal.SIGTERM, signal.SIGHUP):
