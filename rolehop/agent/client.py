@@ -13,7 +13,14 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from rolehop.agent.protocol import AgentUnavailable, call, disabled_by, request, socket_path
+from rolehop.agent.protocol import (
+    AgentUnavailable,
+    call,
+    disabled_by,
+    exchange,
+    request,
+    socket_path,
+)
 
 log = logging.getLogger(__name__)
 # Never handed to the agent process: it needs no credentials of its caller
@@ -53,20 +60,10 @@ def stop(environ: Mapping[str, str]) -> bool:
     path = _path(environ)
     if path is None:
         return False
-    import socket
-
-    from rolehop.agent.protocol import encode, read_message
-
-    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        connection.settimeout(2.0)
-        connection.connect(path)
-        connection.sendall(encode(request("stop")))
-        return bool(read_message(connection).get("stopping"))
-    except (OSError, ValueError, AgentUnavailable):
+        return bool(exchange(path, request("stop")).get("stopping"))
+    except AgentUnavailable:
         return False
-    finally:
-        connection.close()
 
 
 def forget(environ: Mapping[str, str], keys: set[str] | None) -> None:

@@ -148,18 +148,14 @@ def read_message(connection: _socket.socket) -> dict[str, Any]:
 WORK_TIMEOUT = 300.0
 
 
-def call(
+def exchange(
     path: str,
     message: Mapping[str, Any],
     timeout: float = TIMEOUT,
     working: Callable[[Mapping[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Send one request to the agent at ``path`` and return its answer.
-
-    An agent that does work for the request (cold credentials) first says
-    ``{"working": ...}``: ``working`` is told, and the answer may then take up to
-    :data:`WORK_TIMEOUT`. Raises :class:`AgentUnavailable` for every way this can fail.
-    """
+    """:func:`call` without the version check: what ``stop`` needs, since an agent of any
+    version must be told to go."""
     connection = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         connection.settimeout(timeout)
@@ -176,6 +172,22 @@ def call(
         raise AgentUnavailable(f"{type(error).__name__}: {error}") from None
     finally:
         connection.close()
+    return answer
+
+
+def call(
+    path: str,
+    message: Mapping[str, Any],
+    timeout: float = TIMEOUT,
+    working: Callable[[Mapping[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Send one request to the agent at ``path`` and return its answer.
+
+    An agent that does work for the request (cold credentials) first says
+    ``{"working": ...}``: ``working`` is told, and the answer may then take up to
+    :data:`WORK_TIMEOUT`. Raises :class:`AgentUnavailable` for every way this can fail.
+    """
+    answer = exchange(path, message, timeout, working)
     if not compatible(answer):
         raise AgentMismatch(
             f"agent speaks v{answer.get('v')} of rolehop {answer.get('version')}, "

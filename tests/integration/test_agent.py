@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from rolehop import fast
 from rolehop.agent import client
 from rolehop.agent.protocol import encode, read_message, socket_path
 from rolehop.demo import Emulator
@@ -138,18 +139,8 @@ def test_idle_agent_exits_and_removes_its_socket(
     sandbox.write_rolehop(RESEARCH_RO_TOML + "\n[settings]\nagent_idle_timeout = 1\n")
     assert run("credential-process", "research-ro").returncode == 0
     pid = _started(agent_env)["pid"]
-    _wait_for(lambda: not _alive(pid), "the idle agent to exit", timeout=10)
+    _wait_for(lambda: not fast._alive(pid), "the idle agent to exit", timeout=10)
     assert not Path(socket_path(agent_env) or "").exists()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie of an exited agent is not alive
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().split()[2] == "Z")
 
 
 def test_kill_9_falls_back_and_a_new_agent_takes_over(
@@ -159,7 +150,7 @@ def test_kill_9_falls_back_and_a_new_agent_takes_over(
     assert run("credential-process", "research-ro").returncode == 0
     old = _started(agent_env)["pid"]
     os.kill(old, signal.SIGKILL)
-    _wait_for(lambda: not _alive(old), "the agent to die")
+    _wait_for(lambda: not fast._alive(old), "the agent to die")
     assert Path(socket_path(agent_env) or "").exists()  # stale: nobody listens
 
     fallback = run("--debug", "credential-process", "research-ro")
