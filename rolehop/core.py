@@ -386,10 +386,11 @@ class Rolehop:
             ),
         )
 
-    def cached(self, name: str) -> Resolution | None:
+    def cached(self, name: str, chain: Chain | None = None) -> Resolution | None:
         """``name``'s credentials if the cache holds them good for the margin, else None:
-        no STS call, no prompt, no lock (the agent's way of answering)."""
-        chain = self.chain(name)
+        no STS call, no prompt, no lock (the agent's way of answering). ``chain``: ``name``'s,
+        if the caller built it already."""
+        chain = chain or self.chain(name)
         if any(hop in resolving(self.environ) for hop in chain.names[1:]):
             return None  # resolve() says what is wrong
         entry = self.cache.get(chain.keys[-1])

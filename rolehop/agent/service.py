@@ -25,6 +25,7 @@ from rolehop import config as configs
 from rolehop.agent.protocol import PROTOCOL
 from rolehop.agent.remote import index_rows, summary_row
 from rolehop.cache import IndexEntry, KeyringCache, decode_entry, encode_entry
+from rolehop.chain import Chain
 from rolehop.core import Resolution, Rolehop, utcnow
 from rolehop.creds import Credentials
 from rolehop.errors import CacheError, MfaError, RolehopError
@@ -276,15 +277,12 @@ class Service:
     def _answer(self, ok: bool = True, **fields: Any) -> dict[str, Any]:
         return {"v": PROTOCOL, "version": __version__, "ok": ok, **fields}
 
-    def _miss(self, app: Rolehop, profile: str, pid: object) -> dict[str, Any]:
-        """Who refreshes ``profile``: the first client to miss it leads; the others get how
-        long the lead has been going and its lock, to wait for it without the direct path's
-        imports (``rolehop.fast``). A broken chain: the direct path says what is wrong."""
-        try:
-            key = app.chain(profile).keys[-1]
-            timeout = app.config.settings.lock_timeout
-        except RolehopError:
-            return {"lead": True}
+    def _miss(self, app: Rolehop, chain: Chain, pid: object) -> dict[str, Any]:
+        """Who refreshes ``chain``'s target: the first client to miss it leads; the others
+        get how long the lead has been going and its lock, to wait for it without the direct
+        path's imports (``rolehop.fast``)."""
+        key = chain.keys[-1]
+        timeout = app.config.settings.lock_timeout
         now = self.monotonic()
         with self.leases_lock:
             started, lead = self.leases.get(key, (None, None))
@@ -323,29 +321,30 @@ class Service:
             warn=warnings.append,
         )
         try:
-            resolution = app.cached(profile)
-            if resolution is None:
-                # a memory copy past the margin: another process may have renewed it since
-                self.cache.forget(set(app.chain(profile).keys))
-                resolution = app.cached(profile)
+            chain = app.chain(profile)
         except RolehopError:
-            resolution = None  # the direct path says it, exactly as it always does
+            self.served["miss"] += 1
+            return self._answer(hit=False, lead=True)  # the direct path says what is wrong
+        resolution = app.cached(profile, chain)
+        if resolution is None:
+            # a memory copy past the margin: another process may have renewed it since
+            self.cache.forget(set(chain.keys))
+            resolution = app.cached(profile, chain)
         if resolution is not None:
             self.served["hit"] += 1
             return self._output(resolution, message, warnings)
         self.served["miss"] += 1
-        miss = self._miss(app, profile, message.get("pid"))
-        if miss.get("key") and message.get("work") and self._can_work(app, profile):
+        miss = self._miss(app, chain, message.get("pid"))
+        if miss.get("key") and message.get("work") and self._can_work(chain):
             tell(self._answer(working=f"assuming roles for profile {profile!r}"))
             return self._work(app, profile, message, warnings, str(miss["key"]))
         return self._answer(hit=False, **{k: v for k, v in miss.items() if k != "key"})
 
-    def _can_work(self, app: Rolehop, profile: str) -> bool:
-        """Whether the agent may make ``profile``'s credentials itself: no MFA code to ask
+    def _can_work(self, chain: Chain) -> bool:
+        """Whether the agent may make ``chain``'s credentials itself: no MFA code to ask
         for and no program to run, only keys (stored, or static in the AWS files) and STS.
         Everything else is the direct path's, with its terminal."""
         try:
-            chain = app.chain(profile)
             stored = self.keystore.names()
         except RolehopError:
             return False
