@@ -419,7 +419,7 @@ class Rolehop:
     def profiles(self) -> list[ProfileSummary]:
         """A row for every profile; from a running agent when there is one: it keeps the
         files parsed and the chains built while the files stay as they are."""
-        if self.agent is not None and "config" not in self.__dict__:
+        if self.agent is not None:
             remote = self.agent.profiles(self.config_path)
             if remote is not None:
                 return remote

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from rolehop.agent import client
 from rolehop.agent.protocol import AgentUnavailable, disabled_by
@@ -21,6 +21,7 @@ from rolehop.errors import CacheError
 from rolehop.keystore import Keys, StoredKey
 
 log = logging.getLogger(__name__)
+Local = TypeVar("Local")
 
 
 class AgentLink:
@@ -68,25 +69,24 @@ class AgentLink:
             return None
 
 
-class _Fallback:
-    def __init__(self, link: AgentLink) -> None:
+class _Fallback(Generic[Local]):
+    """Through the agent while it answers; else the local ``Local``, made once, on need."""
+
+    def __init__(self, link: AgentLink, local: Callable[[], Local]) -> None:
         self.link = link
+        self._make_local = local
+        self._local: Local | None = None
 
     def _remote(self) -> bool:
         return self.link.usable
 
-
-class AgentCache(_Fallback):
-    def __init__(self, link: AgentLink, local: Callable[[], Cache]) -> None:
-        super().__init__(link)
-        self._make_local = local
-        self._local: Cache | None = None
-
-    def _fallback(self) -> Cache:
+    def _fallback(self) -> Local:
         if self._local is None:
             self._local = self._make_local()
         return self._local
 
+
+class AgentCache(_Fallback[Cache]):
     @property
     def description(self) -> str:
         return "the agent's" if self._remote() else self._fallback().description
@@ -138,19 +138,9 @@ class AgentCache(_Fallback):
         return self._fallback().remove(keys)
 
 
-class AgentKeys(_Fallback):
+class AgentKeys(_Fallback[Keys]):
     """Names and keys read through the agent; storing and removing stay local (and make
     the agent forget what it knew)."""
-
-    def __init__(self, link: AgentLink, local: Callable[[], Keys]) -> None:
-        super().__init__(link)
-        self._make_local = local
-        self._local: Keys | None = None
-
-    def _fallback(self) -> Keys:
-        if self._local is None:
-            self._local = self._make_local()
-        return self._local
 
     def names(self) -> set[str]:
         if self._remote():
@@ -170,14 +160,10 @@ class AgentKeys(_Fallback):
         return self._fallback().get(name)
 
     def add(self, name: str, credentials: Credentials) -> StoredKey:
-        stored = self._fallback().add(name, credentials)
-        self.link.forget(None)
-        return stored
+        return self._fallback().add(name, credentials)  # announced to the agent by core
 
     def remove(self, name: str) -> bool:
-        removed = self._fallback().remove(name)
-        self.link.forget(None)
-        return removed
+        return self._fallback().remove(name)
 
     def list(self) -> list[StoredKey]:
         return self._fallback().list()
