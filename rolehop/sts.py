@@ -93,6 +93,11 @@ class Boto3StsClientFactory:
         return client
 
 
+def _explain(target: str) -> str:
+    """How every AccessDenied ends: the command that says which side refused."""
+    return f"run: rolehop explain {shlex.quote(target)}"
+
+
 def _subject(hop: RoleHop | MfaHop, target: str) -> str:
     via = "" if hop.name == target else f" (hop {hop.name!r})"
     return f"profile {target!r}{via}"
@@ -189,8 +194,7 @@ def assume_role(
         return (
             f"AccessDenied assuming {hop.role_arn} as {caller}. Both sides must agree: the "
             f"role's trust policy must trust {caller}, and that caller's own policy must allow "
-            f"sts:AssumeRole on {hop.role_arn}.{mfa} (STS said: {message}); "
-            f"run: rolehop explain {shlex.quote(target)}"
+            f"sts:AssumeRole on {hop.role_arn}.{mfa} (STS said: {message}); {_explain(target)}"
         )
 
     def call(request: dict[str, Any]) -> Any:
@@ -229,7 +233,7 @@ def get_session_token(
         return (
             f"AccessDenied starting an MFA session as {caller} with MFA device {hop.serial}: "
             f"the MFA code may be wrong or expired, or {hop.serial} is not this user's "
-            f"device. (STS said: {message}); run: rolehop explain {shlex.quote(target)}"
+            f"device. (STS said: {message}); {_explain(target)}"
         )
 
     response = _request(
