@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rolehop.agent.protocol import (
+    CREDENTIALS,
     AgentUnavailable,
     call,
     disabled_by,
@@ -24,13 +25,7 @@ from rolehop.agent.protocol import (
 
 log = logging.getLogger(__name__)
 # Never handed to the agent process: it needs no credentials of its caller
-_NOT_FOR_THE_AGENT = (
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-)
+_NOT_FOR_THE_AGENT = (*CREDENTIALS, "AWS_CONTAINER_AUTHORIZATION_TOKEN")
 
 
 def _path(environ: Mapping[str, str]) -> str | None:

@@ -42,12 +42,16 @@ MAX_MESSAGE = 1 << 22
 SCOPE_VARIABLES = ("DBUS_SESSION_BUS_ADDRESS", "PYTHON_KEYRING_BACKEND", "HOME")
 # AWS variables that do not reach the agent's STS clients: they are given credentials and a
 # region explicitly, and ignore the caller's profile (rolehop use sets or changes these)
+# A caller's own credentials: never part of the scope, never in the agent's environment
+CREDENTIALS = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+)
 NOT_SCOPE = frozenset(
     {
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_SECURITY_TOKEN",
+        *CREDENTIALS,
         "AWS_CREDENTIAL_EXPIRATION",
         "AWS_PROFILE",
         "AWS_DEFAULT_PROFILE",
