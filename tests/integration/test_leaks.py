@@ -347,10 +347,7 @@ def test_no_secret_leaks_from_any_command(
 
     # everything moto's STS issued is a secret too (the emulator's own sessions included)
     sessions = moto_issued(moto.url)
-    for number, session in enumerate(sessions):
-        label = f"moto session {number} ({session['session_name']})"
-        secrets.add(f"{label} SecretAccessKey", session["secret_access_key"])
-        secrets.add(f"{label} SessionToken", session["session_token"])
+    secrets.add_sessions(sessions)
     handed_out = [research, by_mfa, by_process, chained]
     assert {doc["SessionToken"] for doc in handed_out} <= {s["session_token"] for s in sessions}
     assert len(secrets) == 2 * len(sessions) + 3  # Joe's key and the MFA session besides
@@ -459,9 +456,7 @@ def test_no_secret_leaks_through_the_agent(
     secrets = Secrets()
     secrets.add("joe SecretAccessKey", joe["secret"])
     secrets.add("the caller's SecretAccessKey", caller["AWS_SECRET_ACCESS_KEY"])
-    for number, session in enumerate(moto_issued(moto.url)):
-        secrets.add(f"moto session {number} SecretAccessKey", session["secret_access_key"])
-        secrets.add(f"moto session {number} SessionToken", session["session_token"])
+    secrets.add_sessions(moto_issued(moto.url))
     assert secrets.owners(json.dumps(first))  # the scan knows what was handed out
 
     outputs = {f"{what}: stderr": result.stderr for what, result, _ in runs}

@@ -109,9 +109,7 @@ def expected_url(fake: FakeFederation, destination: str = HOME_EU) -> str:
 def secrets_of(joe: dict[str, str], sessions: list[dict[str, str]], *more: str) -> Secrets:
     found = Secrets()
     found.add("joe SecretAccessKey", joe["secret"])
-    for number, session in enumerate(sessions):
-        found.add(f"session {number} SecretAccessKey", session["secret_access_key"])
-        found.add(f"session {number} SessionToken", session["session_token"])
+    found.add_sessions(sessions)
     for number, value in enumerate(more):
         found.add(f"secret {number}", value)
     return found

@@ -61,9 +61,7 @@ def test_a_child_keeps_working_across_refreshes(
     assert "AWS_SESSION_TOKEN" not in seen["env"]
     assert seen["env"]["AWS_CONTAINER_CREDENTIALS_FULL_URI"].startswith("http://127.0.0.1:")
     secrets = Secrets()
-    for number, session in enumerate(moto_issued(moto.url)):
-        secrets.add(f"session {number} SecretAccessKey", session["secret_access_key"])
-        secrets.add(f"session {number} SessionToken", session["session_token"])
+    secrets.add_sessions(moto_issued(moto.url))
     assert secrets.in_texts({"child env": json.dumps(seen["env"]), "stderr": result.stderr}) == {}
 
 

@@ -46,6 +46,14 @@ class Secrets:
                 assert isinstance(value, str), f"{label}: {name} is not a string"
                 self.add(f"{label} {name}", value)
 
+    def add_sessions(self, sessions: Iterable[Mapping[str, str]]) -> None:
+        """The secrets of sessions as :func:`moto_issued` lists them, each labelled with its
+        number and session name."""
+        for number, session in enumerate(sessions):
+            label = f"moto session {number} ({session['session_name']})"
+            self.add(f"{label} SecretAccessKey", session["secret_access_key"])
+            self.add(f"{label} SessionToken", session["session_token"])
+
     @property
     def labels(self) -> list[str]:
         return sorted(self._labels.values())
