@@ -530,6 +530,7 @@ class Rolehop:
         checks = [found]
         settings = config.settings if config is not None else configs.Settings()
         if config is not None:
+            self.__dict__.setdefault("config", config)  # read once, for the checks below
             checks += doctors.aws_files(config)
             checks += doctors.profile_errors(config, self.environ, self._stored_names)
         checks.append(
@@ -544,12 +545,16 @@ class Rolehop:
         timeout = settings.sts_connect_timeout + settings.sts_read_timeout
         checks.append(doctors.clock_skew(endpoint, self.clock, timeout))
         if config is not None:
-            checks += doctors.credential_processes(
-                config,
-                self.environ,
-                lambda override: configs.load(self.environ, override or self.config_path),
-                program_path,
-            )
+            # many AWS profiles name the same rolehop config: each file is read once
+            loaded = {self.config_path: config}
+
+            def load(override: str | None) -> Config:
+                path = override or self.config_path
+                if path not in loaded:
+                    loaded[path] = configs.load(self.environ, path)
+                return loaded[path]
+
+            checks += doctors.credential_processes(config, self.environ, load, program_path)
         return checks
 
     # -- long-term keys ---------------------------------------------------------------
