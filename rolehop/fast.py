@@ -102,49 +102,18 @@ def _from_agent(fields: dict[str, str | None]) -> bool:
     return True
 
 
-def _nothing() -> None:
-    pass
-
-
 class _Spinner:
-    """While the agent works (STS calls, maybe retries) and stderr is a terminal: a line
-    that spins, drawn by a thread with plain writes (rich costs 35 ms to import; threading
-    is imported only when there is work)."""
-
-    FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
-    DELAY = 0.4
+    """While the agent works (STS calls, maybe retries): rolehop.spinner's line, imported
+    only then."""
 
     def __init__(self) -> None:
-        self.stop: Callable[[], None] = _nothing
+        self.stop: Callable[[], None] = lambda: None
 
     def start(self, note: Mapping[str, object]) -> None:
-        if not sys.stderr.isatty() or os.environ.get("TERM") == "dumb":
-            return
-        import threading
+        from rolehop import spinner
 
         self.stop()
-        done = threading.Event()
-        text = str(note.get("working") or "working")
-
-        def spin() -> None:
-            if done.wait(self.DELAY):
-                return
-            frame = 0
-            while not done.wait(0.1):
-                sys.stderr.write(f"\r{self.FRAMES[frame % len(self.FRAMES)]} {text} …")
-                sys.stderr.flush()
-                frame += 1
-            sys.stderr.write("\r\x1b[K")  # the line as it was
-            sys.stderr.flush()
-
-        thread = threading.Thread(target=spin, daemon=True)
-        thread.start()
-
-        def stop() -> None:
-            done.set()
-            thread.join()
-
-        self.stop = stop
+        self.stop = spinner.start(str(note.get("working") or "working"))
 
 
 # Another process leads the refresh of the same credentials: wait for its lock (taken
