@@ -30,11 +30,9 @@ from mypy_boto3_sts import STSClient
 
 import rolehop
 from rolehop import api
-from rolehop.cache import KeyringCache
 from rolehop.core import Rolehop
 from rolehop.creds import Credentials
 from rolehop.errors import AccessDeniedError, ProfileNotFoundError, RolehopError
-from rolehop.memory_keyring import MemoryKeyring
 from tests.conftest import REPO, Sandbox
 from tests.support.stubs import (
     COMPANY_ROLE,
@@ -44,8 +42,7 @@ from tests.support.stubs import (
     LEGACY_ROLE,
     NOW,
     RESEARCH_ROLE,
-    FakeClock,
-    StubSts,
+    StubWorld,
     issue,
     params,
 )
@@ -72,23 +69,11 @@ CONFIG = f"""\
 
 
 @dataclass
-class World:
-    sts: StubSts
-    clock: FakeClock
-    keyring: MemoryKeyring
-    warnings: list[str]
-    sandbox: Sandbox
-
+class World(StubWorld):
     def app(self) -> Rolehop:
-        return Rolehop(
-            # os.environ itself, as rolehop.session's: a copy made while another thread
-            # resolves would keep the core's ROLEHOP_RESOLVING mark (a loop, for it)
-            os.environ,
-            clock=self.clock,
-            sts_factory=self.sts,
-            cache=KeyringCache(self.keyring, self.warnings.append, self.clock),
-            warn=self.warnings.append,
-        )
+        # os.environ itself, as rolehop.session's: a copy made while another thread
+        # resolves would keep the core's ROLEHOP_RESOLVING mark (a loop, for it)
+        return self.rolehop(os.environ)
 
     def expect(self, tag: str, expiration: datetime, role: str = RESEARCH_ROLE) -> Credentials:
         """Queue one AssumeRole of ``role`` answering credentials that end at ``expiration``."""
@@ -105,7 +90,7 @@ class World:
 def world(sandbox: Sandbox) -> World:
     sandbox.write_aws_credentials(JOE_CREDENTIALS)
     sandbox.write_rolehop(CONFIG)
-    return World(StubSts(), FakeClock(), MemoryKeyring(), [], sandbox)
+    return World(sandbox)
 
 
 def frozen(credentials: Credentials) -> ReadOnlyCredentials:

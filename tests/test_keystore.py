@@ -33,7 +33,7 @@ from tests.support.stubs import (
     NOW,
     RESEARCH_ROLE,
     FakeClock,
-    StubSts,
+    StubWorld,
     issue,
     params,
 )
@@ -298,22 +298,9 @@ def test_unreadable_stored_keys_are_a_cache_error(store: KeyStore, backend: Memo
 
 
 @dataclass
-class World:
-    sts: StubSts
-    clock: FakeClock
-    keyring: MemoryKeyring
-    warnings: list[str]
-    sandbox: Sandbox
-
+class World(StubWorld):
     def app(self) -> Rolehop:
-        return Rolehop(
-            dict(os.environ),
-            clock=self.clock,
-            sts_factory=self.sts,
-            cache=KeyringCache(self.keyring, self.warnings.append, self.clock),
-            keystore=KeyStore(self.keyring, self.clock),
-            warn=self.warnings.append,
-        )
+        return self.rolehop(keystore=KeyStore(self.keyring, self.clock))
 
 
 COMPANY = f"""\
@@ -334,7 +321,7 @@ COMPANY_AND_ANNS = (
 
 @pytest.fixture
 def world(sandbox: Sandbox) -> World:
-    return World(StubSts(), FakeClock(), MemoryKeyring(), [], sandbox)
+    return World(sandbox)
 
 
 def expect_company(world: World, tag: str = "company") -> Credentials:

@@ -31,7 +31,6 @@ from rolehop.creds import Credentials
 from rolehop.errors import AccessDeniedError, MfaError
 from rolehop.keystore import KeyStore
 from rolehop.lock import FileLocks
-from rolehop.memory_keyring import MemoryKeyring
 from rolehop.mfa import PROCESS_TIMEOUT, MfaCodes, Terminal
 from rolehop.progress import Busy, quiet
 from rolehop.providers.locked import Locks
@@ -46,9 +45,8 @@ from tests.support.stubs import (
     LEGACY_ROLE,
     NOW,
     RESEARCH_ROLE,
-    FakeClock,
     Issued,
-    StubSts,
+    StubWorld,
     issue,
     params,
 )
@@ -119,23 +117,13 @@ class Codes:
 
 
 @dataclass
-class World:
-    sts: StubSts
-    clock: FakeClock
-    keyring: MemoryKeyring
-    codes: Codes
-    warnings: list[str]
-    sandbox: Sandbox
+class World(StubWorld):
+    codes: Codes = field(default_factory=Codes)
 
     def app(self, busy: Busy = quiet, locks: Locks | None = None) -> Rolehop:
-        return Rolehop(
-            dict(os.environ),
-            clock=self.clock,
-            sts_factory=self.sts,
-            cache=KeyringCache(self.keyring, self.warnings.append, self.clock),
+        return self.rolehop(
             keystore=KeyStore(self.keyring, self.clock),
             mfa_codes=self.codes,
-            warn=self.warnings.append,
             busy=busy,
             locks=locks,
         )
@@ -168,7 +156,7 @@ class World:
 @pytest.fixture
 def world(sandbox: Sandbox) -> World:
     sandbox.write_aws_credentials(JOE_CREDENTIALS)
-    return World(StubSts(), FakeClock(), MemoryKeyring(), Codes(), [], sandbox)
+    return World(sandbox)
 
 
 def _cached_keys(world: World) -> set[str]:

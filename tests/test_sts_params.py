@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from rolehop.cache import SERVICE, KeyringCache
+from rolehop.cache import SERVICE
 from rolehop.core import ProfileSummary, Rolehop
 from rolehop.creds import Credentials
 from rolehop.errors import (
@@ -25,7 +25,6 @@ from rolehop.errors import (
     SourceCredentialsError,
     StsError,
 )
-from rolehop.memory_keyring import MemoryKeyring
 from rolehop.sts import Boto3StsClientFactory
 from tests.conftest import Sandbox
 from tests.support.stubs import (
@@ -37,8 +36,7 @@ from tests.support.stubs import (
     LEGACY_ROLE,
     NOW,
     RESEARCH_ROLE,
-    FakeClock,
-    StubSts,
+    StubWorld,
     issue,
     params,
 )
@@ -73,27 +71,15 @@ def joe() -> Credentials:
 
 
 @dataclass
-class World:
-    sts: StubSts
-    clock: FakeClock
-    keyring: MemoryKeyring
-    warnings: list[str]
-    sandbox: Sandbox
-
+class World(StubWorld):
     def app(self, environ: dict[str, str] | None = None) -> Rolehop:
-        return Rolehop(
-            dict(os.environ) if environ is None else environ,
-            clock=self.clock,
-            sts_factory=self.sts,
-            cache=KeyringCache(self.keyring, self.warnings.append, self.clock),
-            warn=self.warnings.append,
-        )
+        return self.rolehop(environ)
 
 
 @pytest.fixture
 def world(sandbox: Sandbox) -> World:
     sandbox.write_aws_credentials(JOE_CREDENTIALS)
-    return World(StubSts(), FakeClock(), MemoryKeyring(), [], sandbox)
+    return World(sandbox)
 
 
 # ---------------------------------------------------------------------------------------

@@ -7,13 +7,14 @@ for ``python -m rolehop`` subprocesses, reached through ``AWS_ENDPOINT_URL``.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import boto3.session
@@ -21,7 +22,13 @@ import botocore.session
 from botocore.stub import Stubber
 from mypy_boto3_sts import STSClient
 
+if TYPE_CHECKING:
+    from tests.conftest import Sandbox
+
+from rolehop.cache import KeyringCache
+from rolehop.core import Rolehop
 from rolehop.creds import Credentials
+from rolehop.memory_keyring import MemoryKeyring
 
 # ---------------------------------------------------------------------------------------
 # the world the stubs answer for: a fixed clock, the base user joe and three roles
@@ -259,3 +266,31 @@ def sts_error_xml(code: str, message: str) -> str:
         "  <RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId>\n"
         "</ErrorResponse>\n"
     )
+
+
+# ---------------------------------------------------------------------------------------
+# a core in a test: stubbed STS, a fixed clock, an in-memory keyring
+
+
+@dataclass
+class StubWorld:
+    """What a core test needs around a :class:`~rolehop.core.Rolehop`; the test modules
+    add their own fields (an MFA code source...) and ``app()`` flavours."""
+
+    sandbox: Sandbox
+    sts: StubSts = field(default_factory=lambda: StubSts())
+    clock: FakeClock = field(default_factory=FakeClock)
+    keyring: MemoryKeyring = field(default_factory=MemoryKeyring)
+    warnings: list[str] = field(default_factory=list)
+
+    def rolehop(self, environ: Mapping[str, str] | None = None, **extra: Any) -> Rolehop:
+        """A core over the sandbox's files (a copy of os.environ unless ``environ``), with
+        this world's STS, clock, keyring cache and warnings; ``extra`` for the rest."""
+        return Rolehop(
+            dict(os.environ) if environ is None else environ,
+            clock=self.clock,
+            sts_factory=self.sts,
+            cache=KeyringCache(self.keyring, self.warnings.append, self.clock),
+            warn=self.warnings.append,
+            **extra,
+        )
