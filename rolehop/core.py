@@ -29,7 +29,7 @@ from rolehop.config import Config, Profile
 from rolehop.creds import Credentials
 from rolehop.errors import CacheError, ChainLoopError, RolehopError, SourceCredentialsError
 from rolehop.keystore import Keys, KeyStore, StoredKey, check_name
-from rolehop.lock import FileLocks, NoLocks, lock_dir
+from rolehop.lock import NoLocks, locks_for
 from rolehop.mfa import MfaCodes
 from rolehop.progress import Busy, quiet
 from rolehop.providers import MfaCodeSource, Provider
@@ -282,7 +282,7 @@ class Rolehop:
             return self._locks
         if isinstance(self.cache, NullCache):
             return NoLocks()  # nothing to share: waiting would only slow everyone down
-        return FileLocks(lock_dir(self.environ), self.config.settings.lock_timeout)
+        return locks_for(self.environ, self.config.settings.lock_timeout, self.warn)
 
     def keystore(self) -> Keys:
         """The long-term keys in the keyring; raises CacheError when no keyring is usable."""

@@ -108,10 +108,14 @@ class CacheError(RolehopError):
     exit_code = 8
 
 
-class LockTimeoutError(RolehopError):
-    """Waited too long for another rolehop process refreshing the same credentials."""
+class LockError(RolehopError):
+    """The cross-process lock of a refresh could not be had."""
 
     exit_code = 10
+
+
+class LockTimeoutError(LockError):
+    """Waited too long for another rolehop process refreshing the same credentials."""
 
 
 class FederationError(RolehopError):

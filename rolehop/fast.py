@@ -15,8 +15,10 @@ import sys
 from collections.abc import Callable, Mapping
 
 SHELLS = ("bash", "zsh", "fish", "powershell")
-# Why the agent did not answer, for the direct path's --debug output
+# Why the agent did not answer, for the direct path's --debug output; and a warning for
+# every run when what is at the agent's place is not this user's
 fallback_reason: str | None = None
+fallback_warning: str | None = None
 
 
 def _parse(argv: list[str]) -> dict[str, str | None] | None:
@@ -49,47 +51,59 @@ def _parse(argv: list[str]) -> dict[str, str | None] | None:
 def _from_agent(fields: dict[str, str | None]) -> bool:
     """Print the agent's answer and return True (exit with its code if it failed);
     False means: go direct."""
-    global fallback_reason
+    global fallback_reason, fallback_warning
     from rolehop.agent.protocol import (
         AgentMismatch,
         AgentUnavailable,
+        NotOurs,
+        absolute,
         call,
         disabled_by,
         request,
+        request_environ,
         socket_path,
+        sts_scope,
     )
 
     if disabled_by(os.environ):
         return False
-    path = socket_path(os.environ) if sys.platform != "win32" else None
-    if path is None:
-        fallback_reason = "no runtime directory for its socket"
-        return False
-    ask = request(
-        "resolve",
-        environ=dict(os.environ),
-        pid=os.getpid(),
-        # the agent may make cold credentials itself; not under --debug, which is for the
-        # direct path's logs and tracebacks
-        work="--debug" not in sys.argv[1:],
-        **fields,
-    )
-    spinner = _Spinner()
     try:
-        answer = call(path, ask, working=spinner.start)
-        while answer.get("ok") and not answer.get("hit") and _wait_for_the_lead(answer):
+        path = socket_path(os.environ)
+        if path is None:
+            fallback_reason = "no runtime directory for its socket"
+            return False
+        cwd = os.getcwd()
+        if fields["config"]:
+            fields["config"] = absolute(fields["config"], os.environ, cwd)
+        ask = request(
+            "resolve",
+            environ=request_environ(os.environ, cwd),
+            sts_scope=sts_scope(os.environ),
+            pid=os.getpid(),
+            # the agent may make cold credentials itself; not under --debug, which is for
+            # the direct path's logs and tracebacks
+            work="--debug" not in sys.argv[1:],
+            **fields,
+        )
+        spinner = _Spinner()
+        try:
             answer = call(path, ask, working=spinner.start)
+            while answer.get("ok") and not answer.get("hit") and _wait_for_the_lead(answer, path):
+                answer = call(path, ask, working=spinner.start)
+        finally:
+            spinner.stop()
+    except NotOurs as error:
+        fallback_reason = fallback_warning = f"not using the agent: {error}"
+        return False
     except AgentMismatch as error:
         fallback_reason = f"{error}: stopping it"
         from rolehop.agent import client
 
         client.stop(os.environ)  # the direct path starts one of this version
         return False
-    except AgentUnavailable as error:
+    except (AgentUnavailable, OSError) as error:
         fallback_reason = str(error)
         return False
-    finally:
-        spinner.stop()
     if not answer.get("ok") or not answer.get("hit"):
         fallback_reason = "a cache miss" if answer.get("ok") else str(answer.get("error"))
         return False
@@ -123,26 +137,33 @@ POLL = 0.02
 ASK_AGAIN = 0.25  # a lock held for less than POLL may go unseen: the agent knows
 
 
-def _wait_for_the_lead(answer: dict[str, object]) -> bool:
+def _wait_for_the_lead(answer: dict[str, object], socket: str) -> bool:
     """Wait while another process refreshes; True: ask the agent again. False: go direct
     (we lead, the lead has gone, or a terminal wants the direct path's spinner)."""
     if answer.get("lead") is not False or sys.stderr.isatty():
         return False
-    age, lock, timeout = answer.get("lease_age"), answer.get("lock"), answer.get("lock_timeout")
+    age, key, timeout = answer.get("lease_age"), answer.get("key"), answer.get("lock_timeout")
     lead = answer.get("lead_pid")
     if not isinstance(age, int | float) or not isinstance(timeout, int | float):
         return False
-    if not isinstance(lock, str) or not isinstance(lead, int) or age > timeout:
+    if not isinstance(key, str) or not isinstance(lead, int) or age > timeout:
         return False
+    if len(key) != 64 or key.strip("0123456789abcdef"):
+        return False  # a cache key names the lock: nothing else becomes a file name
     import fcntl
     import time
 
+    from rolehop import private
+
     start = time.monotonic() - age
     asked = time.monotonic()
-    try:
-        os.makedirs(os.path.dirname(lock), mode=0o700, exist_ok=True)  # as FileLocks does
-        fd = os.open(lock, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except OSError:
+    try:  # the locks sit beside the socket, in the directory checked to be ours
+        directory = private.open_directory(os.path.join(os.path.dirname(socket), "locks"))
+        try:
+            fd = private.open_file(directory, f"{key}.lock", os.O_RDONLY | os.O_CREAT)
+        finally:
+            os.close(directory)
+    except private.UnsafePath:
         return False
     try:
         seen = False
@@ -155,7 +176,7 @@ def _wait_for_the_lead(answer: dict[str, object]) -> bool:
                 fcntl.flock(fd, fcntl.LOCK_UN)
                 if seen:
                     return True  # done: its entry is in the cache (or it failed)
-                if not _alive(lead):
+                if not alive(lead):
                     return False  # gone before taking the lock
                 if time.monotonic() - asked > ASK_AGAIN:
                     return True
@@ -165,7 +186,7 @@ def _wait_for_the_lead(answer: dict[str, object]) -> bool:
         os.close(fd)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     """Whether ``pid`` still runs: an exited process its parent has not reaped yet (a
     zombie) does not, whatever kill(pid, 0) says."""
     if pid <= 0:

@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from rolehop.errors import LockTimeoutError
+from rolehop import private
+from rolehop.errors import LockError, LockTimeoutError
 from rolehop.progress import Busy, quiet
 
 POLL = 0.05  # seconds between tries: a refresh takes tens of milliseconds
@@ -24,13 +25,30 @@ DEFAULT_TIMEOUT = 120.0
 
 
 def lock_dir(environ: Mapping[str, str]) -> Path:
-    """``$XDG_RUNTIME_DIR/rolehop/locks`` (per user, tmpfs), else the user cache dir."""
-    runtime = environ.get("XDG_RUNTIME_DIR")
-    if runtime and os.path.isdir(runtime) and os.access(runtime, os.W_OK):
-        return Path(runtime) / "rolehop" / "locks"
-    from platformdirs import user_cache_dir
+    """``$XDG_RUNTIME_DIR/rolehop/locks`` (per user, tmpfs) when that runtime directory is
+    this user's alone, else ``rolehop/locks`` in the user cache directory."""
+    try:
+        runtime = private.runtime_directory(environ)
+    except private.UnsafePath:
+        runtime = None  # someone else's: the agent says so (rolehop.agent.client)
+    if runtime is not None and os.access(os.path.dirname(runtime), os.W_OK):
+        return Path(runtime) / "locks"
+    return Path(private.cache_directory(environ)) / "locks"
 
-    return Path(user_cache_dir("rolehop")) / "locks"
+
+def locks_for(
+    environ: Mapping[str, str], timeout: float, warn: Callable[[str], None]
+) -> FileLocks | NoLocks:
+    """The cross-process locks, in a directory checked to be this user's alone; when it is
+    not (another user made it, or may write there), none, and a warning: parallel calls
+    then each call STS, but none waits on a lock someone else holds."""
+    directory = lock_dir(environ)
+    try:
+        os.close(private.open_directory(str(directory)))
+    except private.UnsafePath as error:
+        warn(f"not using the lock directory: {error}; parallel calls may each call STS")
+        return NoLocks()
+    return FileLocks(directory, timeout)
 
 
 class FileLocks:
@@ -51,9 +69,15 @@ class FileLocks:
     @contextmanager
     def hold(self, key: str, what: str, busy: Busy = quiet) -> Iterator[None]:
         """Hold ``key``'s lock; while another process has it, wait inside ``busy``."""
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = self.directory / f"{key}.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            directory = private.open_directory(str(self.directory))
+            try:
+                fd = private.open_file(directory, f"{key}.lock", os.O_RDWR | os.O_CREAT)
+            finally:
+                os.close(directory)
+        except private.UnsafePath as error:
+            raise LockError(f"{what}: cannot lock {path}: {error}") from None
         try:
             if not self._try(fd):
                 with busy(f"waiting for another rolehop process refreshing {what}"):

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from rolehop import __version__, fast
+from rolehop import __version__, fast, private
 from rolehop.agent import peer, protocol
-from rolehop.agent.server import Agent, UnsafeDirectory, private_directory
+from rolehop.agent.server import Agent
 from rolehop.agent.service import MemoKeyStore, MemoryCache, Service
 from rolehop.cache import KeyringCache
 from rolehop.creds import Credentials
@@ -95,10 +95,10 @@ def test_rolehop_agent_0_disables(value: str) -> None:
 def test_private_directory_is_fixed_or_refused(tmp_path: Path) -> None:
     loose = tmp_path / "loose"
     loose.mkdir(mode=0o755)
-    private_directory(str(loose), os.getuid())
+    os.close(private.open_directory(str(loose), os.getuid()))
     assert loose.stat().st_mode & 0o777 == 0o700
-    with pytest.raises(UnsafeDirectory):
-        private_directory(str(loose), os.getuid() + 1)  # someone else's
+    with pytest.raises(private.UnsafePath):
+        private.open_directory(str(loose), os.getuid() + 1)  # someone else's
 
 
 def _service(keyring: MemoryKeyring) -> Service:
@@ -241,11 +241,11 @@ def test_an_exited_lead_not_yet_reaped_is_not_waited_for() -> None:
         assert time.monotonic() < deadline
         time.sleep(0.01)
     try:
-        assert not fast._alive(child.pid)
-        assert fast._alive(os.getpid())
+        assert not fast.alive(child.pid)
+        assert fast.alive(os.getpid())
     finally:
         child.wait()
-    assert not fast._alive(child.pid)
+    assert not fast.alive(child.pid)
 
 
 def test_waiting_for_a_lead_that_never_takes_the_lock_ends(tmp_path: Path) -> None:
@@ -253,9 +253,9 @@ def test_waiting_for_a_lead_that_never_takes_the_lock_ends(tmp_path: Path) -> No
         "lead": False,
         "lead_pid": 0,  # gone
         "lease_age": 0.0,
-        "lock": str(tmp_path / "locks" / "k.lock"),
+        "key": "c" * 64,
         "lock_timeout": 60,
     }
     started = time.monotonic()
-    assert fast._wait_for_the_lead(answer) is False
+    assert fast._wait_for_the_lead(answer, str(tmp_path / "agent.sock")) is False
     assert time.monotonic() - started < 1

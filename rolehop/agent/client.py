@@ -10,12 +10,13 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from rolehop.agent.protocol import (
     CREDENTIALS,
     AgentUnavailable,
+    NotOurs,
     call,
     disabled_by,
     exchange,
@@ -24,8 +25,6 @@ from rolehop.agent.protocol import (
 )
 
 log = logging.getLogger(__name__)
-# Never handed to the agent process: it needs no credentials of its caller
-_NOT_FOR_THE_AGENT = (*CREDENTIALS, "AWS_CONTAINER_AUTHORIZATION_TOKEN")
 
 
 def _path(environ: Mapping[str, str]) -> str | None:
@@ -52,11 +51,9 @@ def status(environ: Mapping[str, str]) -> dict[str, Any] | None:
 
 def stop(environ: Mapping[str, str]) -> bool:
     """Ask the agent to exit (whatever its version); True if one was there to ask."""
-    path = _path(environ)
-    if path is None:
-        return False
     try:
-        return bool(exchange(path, request("stop")).get("stopping"))
+        path = _path(environ)
+        return path is not None and bool(exchange(path, request("stop")).get("stopping"))
     except AgentUnavailable:
         return False
 
@@ -64,7 +61,10 @@ def stop(environ: Mapping[str, str]) -> bool:
 def forget(environ: Mapping[str, str], keys: set[str] | None) -> None:
     """Tell a running agent that these cache entries (None: everything, and the names of
     the stored keys) changed in the keyring."""
-    path = _path(environ)
+    try:
+        path = _path(environ)
+    except AgentUnavailable:
+        return
     if path is None or not os.path.exists(path):
         return
     try:
@@ -73,16 +73,32 @@ def forget(environ: Mapping[str, str], keys: set[str] | None) -> None:
         log.debug("agent: could not tell it to forget: %s", error)
 
 
-def start(environ: Mapping[str, str], idle_timeout: float, keyring_backend: str | None) -> bool:
-    """Start an agent in the background unless one answers; True if one was started."""
-    path = _path(environ)
-    if path is None or disabled_by(environ) or status(environ) is not None:
+def start(
+    environ: Mapping[str, str],
+    idle_timeout: float,
+    keyring_backend: str | None,
+    warn: Callable[[str], None] = lambda message: None,
+) -> bool:
+    """Start an agent in the background unless one answers; True if one was started.
+    ``warn`` hears of an agent's place that is not this user's (then none is started)."""
+    if disabled_by(environ):
         return False
-    args = [sys.executable, "-m", "rolehop.agent", "--socket", path]
+    try:
+        path = _path(environ)
+        if path is None:
+            return False
+        call(path, request("status"), 1.0)
+        return False  # one answers
+    except NotOurs as error:
+        warn(f"not using the agent: {error}")
+        return False
+    except AgentUnavailable:
+        pass  # none (or a stale socket, or another version): start one
+    args = [sys.executable, "-m", "rolehop.agent", "--socket", str(path)]
     args += ["--idle-timeout", str(idle_timeout)]
     if keyring_backend:
         args += ["--keyring-backend", keyring_backend]
-    env = {name: value for name, value in environ.items() if name not in _NOT_FOR_THE_AGENT}
+    env = {name: value for name, value in environ.items() if name not in CREDENTIALS}
     try:
         subprocess.Popen(
             args,

@@ -17,9 +17,10 @@ import _socket
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Mapping
 
-from rolehop import __version__
+from rolehop import __version__, private
 
 try:  # Python 3.12+: _sha2; 3.11: _sha256; elsewhere hashlib's
     from _sha2 import sha256  # type: ignore[import-not-found]
@@ -33,25 +34,66 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-PROTOCOL = 1
+PROTOCOL = 2
 # A served request takes a millisecond or a keyring read; anything slower is a sick agent,
 # and the direct path is always there.
 TIMEOUT = 2.0
-MAX_MESSAGE = 1 << 22
-# What decides which keyring an agent can reach: one agent per such environment.
-SCOPE_VARIABLES = ("DBUS_SESSION_BUS_ADDRESS", "PYTHON_KEYRING_BACKEND", "HOME")
-# AWS variables that do not reach the agent's STS clients: they are given credentials and a
-# region explicitly, and ignore the caller's profile (rolehop use sets or changes these)
-# A caller's own credentials: never part of the scope, never in the agent's environment
+# A request is a few variables and names (a cache clear of many profiles is the largest);
+# an answer may be ``list``'s rows for ten thousand profiles.
+MAX_REQUEST = 1 << 22
+MAX_ANSWER = 1 << 26
+
+# What decides which keyring an agent reaches: one agent per user and keyring. Everything
+# else a request needs travels in the request (see REQUEST_VARIABLES), so the AWS CLI's
+# children, which see AWS_DATA_PATH and more, talk to the same agent as the shell.
+KEYRING_SCOPE = (
+    "DBUS_SESSION_BUS_ADDRESS",
+    "PYTHON_KEYRING_BACKEND",
+    "HOME",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+)
+# The only variables a request carries: what the agent needs to read the same files, build
+# the same chains and cache keys, and print the same output as the direct path. Never the
+# caller's credentials, tokens or anything else of its environment.
+REQUEST_VARIABLES = (
+    *KEYRING_SCOPE,
+    "USER",
+    "LOGNAME",
+    "USERNAME",
+    "SHELL",
+    "XDG_RUNTIME_DIR",
+    "XDG_CACHE_HOME",
+    "ROLEHOP_CONFIG",
+    "ROLEHOP_RESOLVING",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_STS",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+)
+# Paths the direct path would resolve against its working directory: made absolute by the
+# client, since the agent runs in /.
+PATH_VARIABLES = ("ROLEHOP_CONFIG", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
+# A caller's own credentials: never sent, never in the agent's environment
 CREDENTIALS = (
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
     "AWS_SECURITY_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
 )
-NOT_SCOPE = frozenset(
+# What botocore reads for the agent's own STS clients beside these: the agent makes cold
+# credentials only for callers whose such variables are its own (compared as a digest, so
+# that a proxy's password never travels).
+NOT_FOR_STS_CLIENTS = frozenset(
     {
         *CREDENTIALS,
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
         "AWS_CREDENTIAL_EXPIRATION",
         "AWS_PROFILE",
         "AWS_DEFAULT_PROFILE",
@@ -75,36 +117,72 @@ class AgentMismatch(AgentUnavailable):
     """The agent is of another protocol or rolehop version."""
 
 
-def runtime_dir(environ: Mapping[str, str]) -> str | None:
-    """Where the agent's socket lives: a per-user directory no one else can enter."""
-    base = environ.get("XDG_RUNTIME_DIR")
-    if not base and sys.platform == "darwin":
-        base = environ.get("TMPDIR")  # per user on macOS (/var/folders/...), mode 0700
-    if not base or not os.path.isdir(base):
-        return None
-    return os.path.join(base, "rolehop")
+class NotOurs(AgentUnavailable):
+    """The socket or its directory is not this user's: never talk to it (a warning)."""
 
 
-def scope(environ: Mapping[str, str]) -> list[str]:
-    """What must be the same for two processes to share an agent: the keyring session, and
-    every variable botocore reads for the agent's STS clients (its endpoint, config file,
-    proxies, CA bundle...), but the credentials, profile and region it is always given."""
-    shared = [f"{name}={environ.get(name, '')}" for name in SCOPE_VARIABLES]
-    shared += sorted(
-        f"{name}={value}"
-        for name, value in environ.items()
-        if (name.startswith("AWS_") and name not in NOT_SCOPE) or name.lower() in PROXIES
+def _digest(parts: list[str]) -> str:
+    return str(sha256("\0".join(parts).encode()).hexdigest())
+
+
+def sts_scope(environ: Mapping[str, str]) -> str:
+    """A digest of what botocore reads from the environment for an STS client."""
+    return _digest(
+        sorted(
+            f"{name}={value}"
+            for name, value in environ.items()
+            if (name.startswith("AWS_") and name not in NOT_FOR_STS_CLIENTS)
+            or name.lower() in PROXIES
+        )
     )
-    return shared
 
 
 def socket_path(environ: Mapping[str, str]) -> str | None:
-    directory = runtime_dir(environ)
-    if directory is None or not hasattr(_socket, "AF_UNIX"):
+    """The agent's socket for this user and keyring; None without a runtime directory (or
+    a Unix socket). Raises :class:`NotOurs` for a runtime directory not this user's alone."""
+    if not hasattr(_socket, "AF_UNIX") or sys.platform == "win32":
         return None
-    scope_text = "\0".join(scope(environ))
-    digest = sha256(f"{os.getuid()}\0{scope_text}".encode()).hexdigest()[:12]
+    try:
+        directory = private.runtime_directory(environ)
+    except private.UnsafePath as error:
+        raise NotOurs(str(error)) from None
+    if directory is None:
+        return None
+    scope = [f"{name}={environ.get(name, '')}" for name in KEYRING_SCOPE]
+    digest = _digest([str(os.getuid()), *scope])[:12]
     return os.path.join(directory, f"agent-{digest}.sock")
+
+
+def request_environ(environ: Mapping[str, str], cwd: str) -> dict[str, str]:
+    """The variables a request carries (REQUEST_VARIABLES), paths made absolute."""
+    sent = {name: environ[name] for name in REQUEST_VARIABLES if name in environ}
+    for name in PATH_VARIABLES:
+        if sent.get(name):
+            sent[name] = absolute(sent[name], environ, cwd)
+    return sent
+
+
+def absolute(path: str, environ: Mapping[str, str], cwd: str) -> str:
+    """``path`` as the direct path reads it (``~`` and ``$VAR`` from ``environ``), made
+    absolute against ``cwd``."""
+    if path.startswith("~") and environ.get("HOME"):
+        path = environ["HOME"] + path[1:]
+    path = expand_variables(path, environ)
+    return os.path.normpath(os.path.join(cwd, path))
+
+
+def expand_variables(text: str, environ: Mapping[str, str]) -> str:
+    """``os.path.expandvars`` over ``environ`` instead of this process's own environment:
+    ``$NAME`` and ``${NAME}`` of set variables, anything else left as it is."""
+    if "$" not in text:
+        return text
+    import re
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2)
+        return environ.get(name, match.group(0))
+
+    return re.sub(r"\$(?:(\w+)|\{([^}]*)\})", value, text)
 
 
 def request(op: str, **fields: Any) -> dict[str, Any]:
@@ -120,17 +198,27 @@ def encode(message: Mapping[str, Any]) -> bytes:
 
 
 class Lines:
-    """JSON lines from a socket, one at a time (two may arrive in one read)."""
+    """JSON lines from a socket, one at a time (two may arrive in one read), each at most
+    ``limit`` bytes and, with a ``deadline`` (``time.monotonic()``), read by then."""
 
-    def __init__(self, connection: _socket.socket) -> None:
+    def __init__(
+        self, connection: _socket.socket, limit: int = MAX_ANSWER, deadline: float | None = None
+    ) -> None:
         self.connection = connection
         self.buffer = b""
+        self.limit = limit
+        self.deadline = deadline
 
     def read(self) -> dict[str, Any]:
         """The next message (bounded in size; the socket's timeout applies)."""
         while b"\n" not in self.buffer:
-            if len(self.buffer) > MAX_MESSAGE:
+            if len(self.buffer) > self.limit:
                 raise AgentUnavailable("message too large")
+            if self.deadline is not None:
+                left = self.deadline - time.monotonic()
+                if left <= 0:
+                    raise AgentUnavailable("message too slow")
+                self.connection.settimeout(left)
             chunk = self.connection.recv(65536)
             if not chunk:
                 raise AgentUnavailable("connection closed mid-message")
@@ -142,9 +230,48 @@ class Lines:
         return message
 
 
-def read_message(connection: _socket.socket) -> dict[str, Any]:
+def read_message(
+    connection: _socket.socket, limit: int = MAX_ANSWER, deadline: float | None = None
+) -> dict[str, Any]:
     """One JSON line from ``connection``."""
-    return Lines(connection).read()
+    return Lines(connection, limit, deadline).read()
+
+
+# <sys/un.h> on macOS and the BSDs: getsockopt(fd, SOL_LOCAL, LOCAL_PEERCRED) gives a
+# struct xucred { u_int cr_version; uid_t cr_uid; ... } of 76 bytes
+SOL_LOCAL, LOCAL_PEERCRED, XUCRED_SIZE = 0, 0x001, 76
+
+
+def peer_uid(connection: _socket.socket) -> int | None:
+    """The uid of the process at the other end of a Unix socket, None where the OS cannot
+    say. Linux: struct ucred { pid_t pid; uid_t uid; gid_t gid; }."""
+    if hasattr(_socket, "SO_PEERCRED"):
+        raw = connection.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
+        return linux_uid(raw)
+    if sys.platform == "darwin" or "bsd" in sys.platform:
+        return xucred_uid(connection.getsockopt(SOL_LOCAL, LOCAL_PEERCRED, XUCRED_SIZE))
+    return None
+
+
+def linux_uid(raw: bytes) -> int:
+    return int.from_bytes(raw[4:8], sys.byteorder)
+
+
+def xucred_uid(raw: bytes) -> int:
+    return int.from_bytes(raw[4:8].ljust(4, b"\0"), sys.byteorder)
+
+
+def check_peer(connection: _socket.socket, path: str) -> None:
+    """Raise :class:`NotOurs` unless a process of this user listens at ``path``: the
+    directory was checked, but whoever listens is what counts (a socket moved into it)."""
+    try:
+        uid = peer_uid(connection)
+    except OSError:
+        uid = None
+    if uid is None:
+        raise NotOurs(f"{path}: the owner of the process listening there cannot be told")
+    if uid != os.getuid():
+        raise NotOurs(f"{path} is served by a process of uid {uid}, not by this user")
 
 
 # How long a client waits for an agent that said it is working (STS calls, their retries
@@ -164,6 +291,7 @@ def exchange(
     try:
         connection.settimeout(timeout)
         connection.connect(path)
+        check_peer(connection, path)  # before a byte is sent
         connection.sendall(encode(message))
         lines = Lines(connection)
         answer = lines.read()

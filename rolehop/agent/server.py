@@ -11,39 +11,31 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import json
 import logging
 import os
 import select
 import socket
-import stat
 import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
+from rolehop import private
 from rolehop.agent.peer import peer_uid
-from rolehop.agent.protocol import encode, read_message
+from rolehop.agent.protocol import MAX_REQUEST, AgentUnavailable, encode
 from rolehop.agent.service import Service
 
 log = logging.getLogger(__name__)
 START_WAIT = 2.0  # how long a new agent waits for an old one (asked to stop) to go
 POLL = 0.5
-
-
-class UnsafeDirectory(Exception):
-    pass
-
-
-def private_directory(path: str, uid: int) -> None:
-    """Create ``path`` 0700, or accept it only if it is ours and no one else's to enter."""
-    with contextlib.suppress(FileExistsError):
-        os.mkdir(path, 0o700)
-    info = os.lstat(path)
-    if stat.S_ISDIR(info.st_mode) and info.st_uid == uid and info.st_mode & 0o077:
-        os.chmod(path, 0o700)  # ours, made by a mkdir -p with the default mode
-        info = os.lstat(path)
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != uid or info.st_mode & 0o077:
-        raise UnsafeDirectory(f"{path} must be a directory of uid {uid} with mode 0700")
+# Bounds for the agent's own user's clients (others are refused unread): connections served
+# at once (one thread each; the next ones are closed at once and go the direct way), the
+# bytes of requests being read, and the time a request may take to arrive.
+MAX_CONNECTIONS = 32
+MAX_BYTES_IN_FLIGHT = 16 << 20
+REQUEST_TIME = 2.0
 
 
 def _take_lock(fd: int, wait: float) -> bool:
@@ -85,10 +77,40 @@ class Agent:
         self.make_service = service
         self.uid = os.getuid() if uid is None else uid
         self.peer = peer
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.in_flight = 0  # bytes of requests being read, all connections together
+        self.in_flight_lock = threading.Lock()
+
+    def _read(self, connection: socket.socket) -> dict[str, Any]:
+        """One request: at most MAX_REQUEST bytes, within REQUEST_TIME, and only while
+        all requests being read stay under MAX_BYTES_IN_FLIGHT."""
+        deadline = time.monotonic() + REQUEST_TIME
+        buffer = b""
+        try:
+            while b"\n" not in buffer:
+                left = deadline - time.monotonic()
+                if left <= 0 or len(buffer) > MAX_REQUEST:
+                    raise AgentUnavailable("request too slow or too large")
+                connection.settimeout(left)
+                chunk = connection.recv(65536)
+                if not chunk:
+                    raise AgentUnavailable("connection closed mid-request")
+                with self.in_flight_lock:
+                    if self.in_flight + len(chunk) > MAX_BYTES_IN_FLIGHT:
+                        raise AgentUnavailable("too many bytes in flight")
+                    self.in_flight += len(chunk)
+                buffer += chunk
+        finally:
+            with self.in_flight_lock:
+                self.in_flight -= len(buffer)
+        message = json.loads(buffer.partition(b"\n")[0])
+        if not isinstance(message, dict):
+            raise AgentUnavailable("not a JSON object")
+        return message
 
     def run(self) -> int:
         """Serve until idle, stopped or replaced; 0 also when another agent already runs."""
-        private_directory(os.path.dirname(self.path), self.uid)
+        os.close(private.open_directory(os.path.dirname(self.path), self.uid))
         lock = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             if not _take_lock(lock, START_WAIT):
@@ -137,14 +159,20 @@ class Agent:
                     continue
                 raise
             last = time.monotonic()
+            if not self.slots.acquire(blocking=False):
+                connection.close()  # too many at once: that client goes the direct way
+                continue
             # one thread a connection: a cold chain's STS calls never hold up cache hits
             threading.Thread(
                 target=self._serve_one, args=(connection, service), daemon=True
             ).start()
 
     def _serve_one(self, connection: socket.socket, service: Service) -> None:
-        with connection:
-            self._one(connection, service)
+        try:
+            with connection:
+                self._one(connection, service)
+        finally:
+            self.slots.release()
 
     def _still_ours(self, inode: int) -> bool:
         try:
@@ -162,7 +190,7 @@ class Agent:
             log.warning("agent: refused a peer of uid %s", uid)
             return
         try:
-            message = read_message(connection)
+            message = self._read(connection)
             connection.settimeout(None)  # the answer may take STS calls
             answer = service.handle(message, lambda note: connection.sendall(encode(note)))
             connection.sendall(encode(answer))

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from rolehop import __version__
 from rolehop import config as configs
-from rolehop.agent.protocol import PROTOCOL
+from rolehop.agent.protocol import PROTOCOL, sts_scope
 from rolehop.agent.remote import index_rows, summary_row
 from rolehop.cache import IndexEntry, KeyringCache, decode_entry, encode_entry
 from rolehop.chain import Chain
@@ -30,7 +30,6 @@ from rolehop.core import Resolution, Rolehop, utcnow
 from rolehop.creds import Credentials
 from rolehop.errors import CacheError, MfaError, RolehopError
 from rolehop.keystore import KeyStore
-from rolehop.lock import lock_dir
 from rolehop.sts import Boto3StsClientFactory, StsClientFactory
 
 if TYPE_CHECKING:
@@ -142,6 +141,8 @@ class Service:
         self.configs: dict[tuple[object, ...], configs.Config] = {}
         self.rows: dict[tuple[object, ...], list[dict[str, Any]]] = {}
         self.lists = 0  # list's rows served
+        # what botocore reads from this process's environment for its STS clients
+        self.sts_scope = sts_scope(os.environ)
 
     def busy(self) -> bool:
         """Whether a request is being worked on (STS calls): the agent is not idle."""
@@ -289,11 +290,12 @@ class Service:
             if started is None or now - started > timeout or lead == pid:
                 self.leases[key] = (now, pid if isinstance(pid, int) else 0)
                 return {"lead": True, "key": key}
+        # the client finds the lock by the key, in its own checked directory
         return {
             "lead": False,
             "lead_pid": lead,
             "lease_age": now - started,
-            "lock": str(lock_dir(app.environ) / f"{key}.lock"),
+            "key": key,
             "lock_timeout": timeout,
         }
 
@@ -335,10 +337,21 @@ class Service:
             return self._output(resolution, message, warnings)
         self.served["miss"] += 1
         miss = self._miss(app, chain, message.get("pid"))
-        if miss.get("key") and message.get("work") and self._can_work(chain):
+        if miss["lead"] and self._may_work(message, chain):
             tell(self._answer(working=f"assuming roles for profile {profile!r}"))
             return self._work(app, profile, message, warnings, str(miss["key"]))
-        return self._answer(hit=False, **{k: v for k, v in miss.items() if k != "key"})
+        if miss["lead"]:
+            miss.pop("key")
+        return self._answer(hit=False, **miss)
+
+    def _may_work(self, message: Mapping[str, Any], chain: Chain) -> bool:
+        """Whether the agent makes this miss's credentials: asked to, for a caller whose
+        environment gives botocore what the agent's own does, and a chain it can make."""
+        return (
+            bool(message.get("work"))
+            and message.get("sts_scope") == self.sts_scope
+            and self._can_work(chain)
+        )
 
     def _can_work(self, chain: Chain) -> bool:
         """Whether the agent may make ``chain``'s credentials itself: no MFA code to ask
@@ -374,7 +387,7 @@ class Service:
         """Make the credentials here: STS calls with warm clients, under the same locks as
         the direct path, written to the keyring (and memory) as the direct path would."""
         from rolehop.cli import error_line
-        from rolehop.lock import FileLocks
+        from rolehop.lock import locks_for
 
         settings = app.config.settings
         worker = Rolehop(
@@ -386,7 +399,7 @@ class Service:
             keystore=self.keystore,
             warn=warnings.append,
             sts_factory=self._factory(app),
-            locks=FileLocks(lock_dir(app.environ), settings.lock_timeout),
+            locks=locks_for(app.environ, settings.lock_timeout, warnings.append),
             mfa_codes=_no_terminal,
         )
         with self.leases_lock:

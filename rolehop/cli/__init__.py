@@ -73,7 +73,9 @@ class AppState:
 
         settings = self.app.config.settings
         if settings.agent and settings.cache:
-            client.start(os.environ, settings.agent_idle_timeout, settings.keyring_backend)
+            client.start(
+                os.environ, settings.agent_idle_timeout, settings.keyring_backend, self.warn
+            )
 
 
 pass_state = click.make_pass_decorator(AppState)
@@ -123,6 +125,8 @@ def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
     _configure_logging(debug)
     from rolehop import fast
 
+    if fast.fallback_warning:
+        state.warn(fast.fallback_warning)
     if fast.fallback_reason:
         logging.getLogger("rolehop.agent").debug(
             "agent: not used (%s): the direct path serves this call", fast.fallback_reason

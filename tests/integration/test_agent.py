@@ -139,7 +139,7 @@ def test_idle_agent_exits_and_removes_its_socket(
     sandbox.write_rolehop(RESEARCH_RO_TOML + "\n[settings]\nagent_idle_timeout = 1\n")
     assert run("credential-process", "research-ro").returncode == 0
     pid = _started(agent_env)["pid"]
-    _wait_for(lambda: not fast._alive(pid), "the idle agent to exit", timeout=10)
+    _wait_for(lambda: not fast.alive(pid), "the idle agent to exit", timeout=10)
     assert not Path(socket_path(agent_env) or "").exists()
 
 
@@ -150,7 +150,7 @@ def test_kill_9_falls_back_and_a_new_agent_takes_over(
     assert run("credential-process", "research-ro").returncode == 0
     old = _started(agent_env)["pid"]
     os.kill(old, signal.SIGKILL)
-    _wait_for(lambda: not fast._alive(old), "the agent to die")
+    _wait_for(lambda: not fast.alive(old), "the agent to die")
     assert Path(socket_path(agent_env) or "").exists()  # stale: nobody listens
 
     fallback = run("--debug", "credential-process", "research-ro")
@@ -228,11 +228,12 @@ import atexit, json, sys
 atexit.register(lambda: json.dump(sorted(sys.modules), open(sys.argv[1], "w")))
 """
 # json and its re, the probe's own atexit, the C modules of socket and sha256, rolehop's
+# (rolehop.private: the check that the socket's directory is this user's alone)
 HIT_PATH_MODULES = {
     *("json", "json.decoder", "json.encoder", "json.scanner", "_json", "atexit"),
     *("re", "re._casefix", "re._compiler", "re._constants", "re._parser", "sre_compile"),
     *("_socket", "_sha2", "_sha256", "collections.abc"),
-    *("rolehop", "rolehop.agent", "rolehop.agent.protocol", "rolehop.fast"),
+    *("rolehop", "rolehop.agent", "rolehop.agent.protocol", "rolehop.fast", "rolehop.private"),
 }
 
 HIT_PROBE = """\
