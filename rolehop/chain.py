@@ -50,6 +50,9 @@ class BaseHop:
     credential_source: str | None = None
     # non-secret values that identify a credential_source (the env access key id...)
     source_identity: tuple[tuple[str, str], ...] = ()
+    # the access key id of the keys stored in the keyring under ``name``, if any: keys
+    # replaced there (by any means) make new cache keys for everything built on them
+    stored_key_id: str | None = None
 
     @property
     def may_use_stored_keys(self) -> bool:
@@ -57,8 +60,10 @@ class BaseHop:
 
     @property
     def key(self) -> str:
+        stored = {"stored_key_id": self.stored_key_id} if self.stored_key_id else {}
         return _digest(
             {
+                **stored,
                 "v": CACHE_FORMAT,
                 "kind": "credential-source" if self.credential_source else "profile",
                 "name": self.name,
@@ -206,11 +211,13 @@ def build(
     name: str,
     environ: Mapping[str, str],
     stored_keys: Callable[[], Collection[str]] = frozenset,
+    stored_key_id: Callable[[str], str | None] = lambda name: None,
 ) -> Chain:
     """Resolve ``name`` into its chain, rejecting loops and unknown sources up front.
 
     ``stored_keys`` names the keys in the keyring; it is asked only for a source found
-    nowhere in the files, so that a resolution that needs no keyring never opens it.
+    nowhere in the files. ``stored_key_id`` gives the access key id of the keys stored
+    under a base's name (None: none stored), part of the base's cache key.
     """
     if name in config.base_profiles:  # rolehop's TOML wins over an AWS role of that name
         base_profile = config.base_profiles[name]
@@ -254,7 +261,7 @@ def build(
         if source in config.broken:
             raise config.broken[source]
         if source in config.base_profiles or own_keys or source in stored_keys():
-            base = _named_base(config, source, environ)
+            base = _named_base(config, source, environ, stored_key_id=stored_key_id(source))
             break
         raise profile.error(
             f"source profile {source!r} not found in {config.path}, "
@@ -267,7 +274,12 @@ def build(
 
 
 def _named_base(
-    config: Config, name: str, environ: Mapping[str, str], *, static_keys_only: bool = False
+    config: Config,
+    name: str,
+    environ: Mapping[str, str],
+    *,
+    static_keys_only: bool = False,
+    stored_key_id: str | None = None,
 ) -> BaseHop:
     return BaseHop(
         name=name,
@@ -277,6 +289,7 @@ def _named_base(
         endpoint=environ.get("AWS_ENDPOINT_URL_STS") or environ.get("AWS_ENDPOINT_URL"),
         endpoint_settings=config.endpoint_settings,
         static_keys_only=static_keys_only,
+        stored_key_id=stored_key_id,
     )
 
 

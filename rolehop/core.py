@@ -7,7 +7,7 @@ callback), so the CLI, the demo and the tests drive the very same code.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -85,6 +85,9 @@ class _Announced:
 
     def names(self) -> set[str]:
         return self.inner.names()
+
+    def key_id(self, name: str) -> str | None:
+        return self.inner.key_id(name)
 
     def list(self) -> list[StoredKey]:
         return self.inner.list()
@@ -306,8 +309,19 @@ class Rolehop:
         except CacheError:
             return set()
 
+    def _stored_key_id(self, name: str) -> str | None:
+        try:
+            return self.keystore().key_id(name)
+        except CacheError:
+            return None
+
+    def _build(self, name: str, stored: Callable[[], Collection[str]] | None = None) -> Chain:
+        return chains.build(
+            self.config, name, self.environ, stored or self._stored_names, self._stored_key_id
+        )
+
     def chain(self, name: str) -> Chain:
-        built = chains.build(self.config, name, self.environ, self._stored_names)
+        built = self._build(name)
         for warning in built.warnings:
             self.warn(warning)
         return built
@@ -429,7 +443,7 @@ class Rolehop:
         now = self.clock()
         for name in sorted({*self.config.profiles, *self.config.broken}):
             try:
-                built = chains.build(self.config, name, self.environ, lambda: stored)
+                built = self._build(name, lambda: stored)
             except RolehopError as error:
                 profile = self.config.profiles.get(name)
                 summaries.append(
@@ -566,27 +580,34 @@ class Rolehop:
 
     def add_keys(self, name: str, credentials: Credentials) -> StoredKey:
         """Store ``name``'s long-term keys; cached credentials made from older keys go."""
-        stored = self.keystore().add(check_name(name), credentials)
-        self._forget_chains_from(name)
+        made_from_old = self._chains_from(check_name(name))
+        stored = self.keystore().add(name, credentials)
+        self._forget(made_from_old)
         return stored
 
     def remove_keys(self, name: str) -> bool:
+        made_from_old = self._chains_from(name)
         removed = self.keystore().remove(name)
-        self._forget_chains_from(name)
+        self._forget(made_from_old)
         return removed
 
     def list_keys(self) -> list[StoredKey]:
         return self.keystore().list()
 
-    def _forget_chains_from(self, base: str) -> None:
+    def _chains_from(self, base: str) -> set[str]:
+        """The cache keys of every chain that starts at ``base`` (with the keys stored
+        under that name now)."""
         keys: set[str] = set()
         for profile in self.config.profiles:
             try:
-                built = chains.build(self.config, profile, self.environ, lambda: {base})
+                built = self._build(profile, lambda: {base})
             except RolehopError:
                 continue
             if built.base.name == base:
                 keys.update(built.keys)
+        return keys
+
+    def _forget(self, keys: set[str]) -> None:
         if keys:
             self.cache.remove(keys)
 
@@ -620,12 +641,12 @@ class Rolehop:
         """Remove cached credentials of one profile's chain, or every rolehop entry."""
         cache = self._usable_cache("clear")
         if name is not None:
-            keys = set(chains.build(self.config, name, self.environ).keys)
+            keys = set(self._build(name).keys)
         else:
             keys = set(cache.index())
             for profile in self.config.profiles:
                 try:
-                    keys.update(chains.build(self.config, profile, self.environ).keys)
+                    keys.update(self._build(profile).keys)
                 except RolehopError:
                     continue
         return cache.remove(keys)

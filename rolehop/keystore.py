@@ -60,6 +60,10 @@ class Keys(Protocol):
 
     def names(self) -> set[str]: ...
 
+    def key_id(self, name: str) -> str | None:
+        """The access key id of the keys stored as ``name`` (not a secret), or None."""
+        ...
+
 
 class KeyStore:
     def __init__(self, backend: KeyringBackend, clock: Callable[[], datetime]) -> None:
@@ -139,6 +143,16 @@ class KeyStore:
 
     def names(self) -> set[str]:
         return set(self._index())
+
+    def key_id(self, name: str) -> str | None:
+        """From the entry itself, not the index: keys replaced in the keyring by other
+        means than ``keys add`` count too. Unreadable keys count as none (the chain then
+        falls back to the AWS profile, with a warning)."""
+        try:
+            found = self.get(name)
+        except CacheError:
+            return None
+        return found.access_key_id if found is not None else None
 
     def _raw(self, name: str) -> str | None:
         try:

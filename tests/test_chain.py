@@ -376,6 +376,17 @@ def test_stored_keys_are_asked_only_when_the_files_do_not_know_the_source(
     assert chain.build(load(), "c", ENV, no_keyring).names == ("base", "a", "b", "c")
 
 
+def test_the_stored_access_key_id_is_part_of_every_key(sandbox: Sandbox) -> None:
+    write_chain(sandbox)
+    loaded = load()
+    plain = chain.build(loaded, "c", ENV).keys
+    unstored = chain.build(loaded, "c", ENV, stored_key_id=lambda name: None).keys
+    one = chain.build(loaded, "c", ENV, stored_key_id=lambda name: "AKIAONE").keys
+    two = chain.build(loaded, "c", ENV, stored_key_id=lambda name: "AKIATWO").keys
+    assert plain == unstored  # no keys stored: the keys of before
+    assert all(a != b != c for a, b, c in zip(plain, one, two, strict=True))
+
+
 @pytest.mark.parametrize("source", ["Environment", "Ec2InstanceMetadata", "EcsContainer"])
 def test_credential_source_is_the_base(sandbox: Sandbox, source: str) -> None:
     sandbox.write_rolehop(

@@ -384,6 +384,29 @@ def test_adding_new_keys_invalidates_credentials_cached_from_that_base(world: Wo
     assert len(world.sts.calls) == 3
 
 
+def test_keys_replaced_outside_keys_add_are_a_new_cache_key(world: World) -> None:
+    """The stored access key id is part of the base's cache key: keys replaced in the
+    keyring by other means (another tool, a restored backup) are never served credentials
+    made from the old ones."""
+    world.sandbox.write_rolehop(COMPANY)
+    app = world.app()
+    app.add_keys("joe", STORED)
+    expect_company(world)
+    first = app.resolve("company")
+    world.keyring.items[KEY_JOE] = json.dumps(
+        {"v": 1, "AccessKeyId": NEWER.access_key_id, "SecretAccessKey": NEWER.secret_access_key}
+    )
+    company2 = expect_company(world, "company2")
+
+    again = world.app().resolve("company")
+
+    world.sts.verify()
+    assert again.credentials == company2
+    assert again.chain.keys[0] != first.chain.keys[0]
+    assert again.chain.keys[-1] != first.chain.keys[-1]
+    assert world.sts.calls == [(STORED, None), (NEWER, None)]
+
+
 def test_removing_keys_invalidates_credentials_cached_from_them(world: World) -> None:
     world.sandbox.write_aws_credentials(JOE_CREDENTIALS)
     world.sandbox.write_rolehop(COMPANY)

@@ -159,6 +159,15 @@ class AgentKeys(_Fallback[Keys]):
                 pass
         return self._fallback().get(name)
 
+    def key_id(self, name: str) -> str | None:
+        if self._remote():
+            try:
+                found = self.link.ask("stored-key-id", name=name).get("key_id")
+                return found if isinstance(found, str) else None
+            except AgentUnavailable:
+                pass
+        return self._fallback().key_id(name)
+
     def add(self, name: str, credentials: Credentials) -> StoredKey:
         return self._fallback().add(name, credentials)  # announced to the agent by core
 

@@ -95,6 +95,7 @@ class MemoKeyStore(KeyStore):
     calls take the cache's lock: one keyring connection, one caller at a time."""
 
     _names: set[str] | None = None
+    _key_ids: dict[str, str | None] | None = None
     lock: threading.RLock | None = None
 
     def names(self) -> set[str]:
@@ -103,12 +104,21 @@ class MemoKeyStore(KeyStore):
                 self._names = super().names()
             return set(self._names)
 
+    def key_id(self, name: str) -> str | None:
+        with self.lock or contextlib.nullcontext():
+            if self._key_ids is None:
+                self._key_ids = {}
+            if name not in self._key_ids:
+                self._key_ids[name] = super().key_id(name)
+            return self._key_ids[name]
+
     def get(self, name: str) -> Credentials | None:
         with self.lock or contextlib.nullcontext():
             return super().get(name)
 
     def forget(self) -> None:
         self._names = None
+        self._key_ids = None
 
 
 class Service:
@@ -214,6 +224,9 @@ class Service:
     def _stored_names(self, message: Mapping[str, Any]) -> dict[str, Any]:
         return {"names": sorted(self.keystore.names())}
 
+    def _stored_key_id(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        return {"key_id": self.keystore.key_id(str(message["name"]))}
+
     def _stored_key(self, message: Mapping[str, Any]) -> dict[str, Any]:
         found = self.keystore.get(str(message["name"]))
         return {"keys": [found.access_key_id, found.secret_access_key] if found else None}
@@ -261,6 +274,7 @@ class Service:
         "remove": _remove,
         "stored-names": _stored_names,
         "stored-key": _stored_key,
+        "stored-key-id": _stored_key_id,
         "profiles": _profiles,
     }
 
