@@ -31,10 +31,7 @@ def _owner_problem(path: str, info: os.stat_result, uid: int) -> str | None:
     if info.st_uid != uid:
         return f"{path} belongs to uid {info.st_uid}, not to this user (uid {uid})"
     if info.st_mode & 0o022:
-        return (
-            f"{path} may be written by other users (mode {stat.S_IMODE(info.st_mode):04o}): "
-            f"remove it, or chmod 700 it if nothing in it is someone else's"
-        )
+        return f"{path} may be written by other users (mode {stat.S_IMODE(info.st_mode):04o})"
     return None
 
 
@@ -69,7 +66,7 @@ def open_directory(path: str, uid: int | None = None, *, create: bool = True) ->
         info = os.fstat(fd)
         problem = _owner_problem(path, info, uid)
         if problem is not None:
-            raise UnsafePath(problem)
+            raise UnsafePath(f"{problem}; remove it and rolehop makes it anew")
         if info.st_mode & 0o077:
             os.fchmod(fd, 0o700)
     except BaseException:
@@ -125,7 +122,12 @@ def runtime_base(environ: Mapping[str, str], uid: int | None = None) -> str | No
     if not base or not os.path.isdir(base):
         return None
     base = os.path.abspath(base)
-    check_directory(base, uid)
+    try:
+        check_directory(base, uid)
+    except UnsafePath as error:
+        raise UnsafePath(
+            f"XDG_RUNTIME_DIR: {error} (it must be a directory of this user alone)"
+        ) from None
     return base
 
 

@@ -148,9 +148,13 @@ def socket_path(environ: Mapping[str, str]) -> str | None:
         raise NotOurs(str(error)) from None
     if directory is None:
         return None
+    return os.path.join(directory, socket_name(environ))
+
+
+def socket_name(environ: Mapping[str, str]) -> str:
+    """``agent-<hash>.sock``: the hash of the uid and the keyring scope. Not a secret."""
     scope = [f"{name}={environ.get(name, '')}" for name in KEYRING_SCOPE]
-    digest = _digest([str(os.getuid()), *scope])[:12]
-    return os.path.join(directory, f"agent-{digest}.sock")
+    return f"agent-{_digest([str(os.getuid()), *scope])[:12]}.sock"
 
 
 def request_environ(environ: Mapping[str, str], cwd: str) -> dict[str, str]:

@@ -22,6 +22,9 @@ from pathlib import Path
 
 import pytest
 
+# the moto world of the integration tests, for rolehop runs with real credentials
+from tests.integration.conftest import joe, moto, moto_url  # noqa: F401
+
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
