@@ -122,3 +122,12 @@ def other_user() -> Iterator[OtherUser]:
         subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True, check=False)
         subprocess.run(["userdel", "--remove", "--force", name], capture_output=True, check=False)
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A directory every user may write, as /tmp is (mode 1777, root's)."""
+    path = Path(tempfile.mkdtemp(prefix="rolehop-shared-"))
+    path.chmod(0o1777)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

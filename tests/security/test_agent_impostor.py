@@ -14,9 +14,7 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -101,15 +99,6 @@ class Impostor:
     def stop(self) -> None:
         self.process.kill()
         self.process.wait(timeout=10)
-
-
-@pytest.fixture
-def shared_dir() -> Iterator[Path]:
-    """A directory every user may write, as /tmp is (mode 1777, root's)."""
-    path = Path(tempfile.mkdtemp(prefix="rolehop-shared-"))
-    path.chmod(0o1777)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def _run_all(env: dict[str, str]) -> list[tuple[int, str, str]]:
