@@ -3,6 +3,7 @@ credentials, the service's answers, and refusing peers of another uid."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -10,7 +11,9 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -153,16 +156,63 @@ def test_a_resolve_miss_and_hit(sandbox: Sandbox) -> None:
     assert hit["v"] == protocol.PROTOCOL and hit["version"] == __version__
 
 
-def test_a_peer_of_another_uid_gets_nothing(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def running(agent: Agent, service: Service) -> Iterator[None]:
+    """``agent`` serving in a thread of this process until the block ends."""
+    thread = threading.Thread(target=agent.run, daemon=True)
+    thread.start()
+    _wait_listening(agent.path, thread)
+    try:
+        yield
+    finally:
+        service.stopping = True
+        thread.join(timeout=10)
+
+
+def _wait_listening(path: str, thread: threading.Thread) -> None:
+    """Until the socket at ``path`` accepts connections (bound is not yet listening)."""
+    deadline = time.monotonic() + 10
+    while True:
+        with socket.socket(socket.AF_UNIX) as probe:
+            try:
+                probe.connect(path)
+                return
+            except (FileNotFoundError, ConnectionRefusedError):
+                pass
+        assert time.monotonic() < deadline and thread.is_alive(), "the agent did not start"
+        time.sleep(0.01)
+
+
+def _refuses(peer: Callable[[socket.socket], int | None], tmp_path: Path) -> bytes:
     service = _service(MemoryKeyring())
-    agent = Agent(str(tmp_path / "a.sock"), lambda: service, uid=os.getuid(), peer=lambda c: 4242)
-    ours, theirs = socket.socketpair(socket.AF_UNIX)
-    with ours, theirs:
-        theirs.sendall(protocol.encode(protocol.request("status")))
-        agent._one(ours, service)
-        ours.close()
-        theirs.settimeout(2)
-        assert _answer(theirs) == b""  # closed without a word
+    agent = Agent(str(tmp_path / "run" / "a.sock"), lambda: service, peer=peer)
+    with running(agent, service), socket.socket(socket.AF_UNIX) as client:
+        client.connect(agent.path)
+        client.settimeout(2)
+        try:
+            client.sendall(protocol.encode(protocol.request("status")))
+        except BrokenPipeError:  # closed on us before we could even ask
+            return b""
+        return _answer(client)
+
+
+def _unknown(connection: socket.socket) -> int | None:
+    return None
+
+
+def _failing(connection: socket.socket) -> int | None:
+    raise OSError("no peer credentials here")
+
+
+@pytest.mark.parametrize("peer", [lambda c: 4242, _unknown, _failing])
+def test_a_peer_of_another_or_an_unknown_uid_gets_nothing(
+    tmp_path: Path, peer: Callable[[socket.socket], int | None]
+) -> None:
+    assert _refuses(peer, tmp_path) == b""  # closed without a word
+
+
+def test_a_peer_of_this_uid_is_answered(tmp_path: Path) -> None:
+    assert b'"pid"' in _refuses(lambda c: os.getuid(), tmp_path)  # the control
 
 
 def _answer(connection: socket.socket) -> bytes:
@@ -177,14 +227,14 @@ def test_a_real_peer_of_another_uid_is_refused() -> None:
     """As root: open the socket to everyone, connect as nobody from a forked child, and be
     refused by the kernel's word on the peer (SO_PEERCRED), the only check left."""
     shared = Path(tempfile.mkdtemp(prefix="rolehop-peer-"))
+    path = str(shared / "agent.sock")
+    service = _service(MemoryKeyring())
+    agent = Agent(path, lambda: service)
+    thread = threading.Thread(target=agent.run, daemon=True)
+    thread.start()
     try:
-        shared.chmod(0o755)
-        path = str(shared / "agent.sock")
-        service = _service(MemoryKeyring())
-        agent = Agent(path, lambda: service)
-        listener = socket.socket(socket.AF_UNIX)
-        listener.bind(path)
-        listener.listen(1)
+        _wait_listening(path, thread)
+        shared.chmod(0o755)  # after the agent made it private: open to everyone
         os.chmod(path, 0o777)  # noqa: S103
         reader, writer = os.pipe()
         child = os.fork()
@@ -206,14 +256,12 @@ def test_a_real_peer_of_another_uid_is_refused() -> None:
             finally:
                 os._exit(0)
         os.close(writer)
-        accepted, _ = listener.accept()
-        with accepted:
-            agent._one(accepted, service)
         os.waitpid(child, 0)
         assert os.read(reader, 1000) == b"answer:"  # nothing after the colon
         os.close(reader)
-        listener.close()
     finally:
+        service.stopping = True
+        thread.join(timeout=10)
         shutil.rmtree(shared)
 
 

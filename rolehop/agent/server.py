@@ -2,40 +2,48 @@
 
 One agent per socket path: it holds an ``flock`` on ``<socket>.lock`` for its whole life,
 so a socket file without a lock holder is stale and is replaced. It serves peers of its own
-uid only (SO_PEERCRED / LOCAL_PEERCRED), exits after ``idle_timeout`` seconds without a
-request, when asked to stop, or when its socket file is removed or replaced.
+uid only (SO_PEERCRED / LOCAL_PEERCRED, checked before a byte is read), exits after
+``idle_timeout`` seconds without a request, when asked to stop, or when its socket file is
+removed or replaced.
+
+Bounded for its own user's clients too: requests are read by one selector loop (a slow
+client costs a descriptor, not a thread), at most :data:`MAX_PENDING` at once (the oldest
+incomplete one goes first), each within :data:`REQUEST_TIME` and :data:`MAX_REQUEST` bytes,
+all together within :data:`MAX_BYTES_IN_FLIGHT`; complete requests are answered by at most
+:data:`MAX_WORKERS` threads.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import fcntl
 import json
 import logging
 import os
-import select
+import selectors
 import socket
 import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from rolehop import private
 from rolehop.agent.peer import peer_uid
-from rolehop.agent.protocol import MAX_REQUEST, AgentUnavailable, encode
+from rolehop.agent.protocol import MAX_REQUEST, encode
 from rolehop.agent.service import Service
 
 log = logging.getLogger(__name__)
 START_WAIT = 2.0  # how long a new agent waits for an old one (asked to stop) to go
 POLL = 0.5
-# Bounds for the agent's own user's clients (others are refused unread): connections served
-# at once (one thread each; the next ones are closed at once and go the direct way), the
-# bytes of requests being read, and the time a request may take to arrive.
-MAX_CONNECTIONS = 32
+MAX_PENDING = 256
+MAX_WORKERS = 32
 MAX_BYTES_IN_FLIGHT = 16 << 20
 REQUEST_TIME = 2.0
+SEND_TIME = 10.0
 
 
 def _take_lock(fd: int, wait: float) -> bool:
@@ -64,6 +72,15 @@ def harden() -> None:
             libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
 
 
+@dataclass
+class _Pending:
+    """A connection whose request is still arriving."""
+
+    connection: socket.socket
+    deadline: float
+    buffer: bytearray = field(default_factory=bytearray)
+
+
 class Agent:
     def __init__(
         self,
@@ -77,41 +94,22 @@ class Agent:
         self.make_service = service
         self.uid = os.getuid() if uid is None else uid
         self.peer = peer
-        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
-        self.in_flight = 0  # bytes of requests being read, all connections together
-        self.in_flight_lock = threading.Lock()
-
-    def _read(self, connection: socket.socket) -> dict[str, Any]:
-        """One request: at most MAX_REQUEST bytes, within REQUEST_TIME, and only while
-        all requests being read stay under MAX_BYTES_IN_FLIGHT."""
-        deadline = time.monotonic() + REQUEST_TIME
-        buffer = b""
-        try:
-            while b"\n" not in buffer:
-                left = deadline - time.monotonic()
-                if left <= 0 or len(buffer) > MAX_REQUEST:
-                    raise AgentUnavailable("request too slow or too large")
-                connection.settimeout(left)
-                chunk = connection.recv(65536)
-                if not chunk:
-                    raise AgentUnavailable("connection closed mid-request")
-                with self.in_flight_lock:
-                    if self.in_flight + len(chunk) > MAX_BYTES_IN_FLIGHT:
-                        raise AgentUnavailable("too many bytes in flight")
-                    self.in_flight += len(chunk)
-                buffer += chunk
-        finally:
-            with self.in_flight_lock:
-                self.in_flight -= len(buffer)
-        message = json.loads(buffer.partition(b"\n")[0])
-        if not isinstance(message, dict):
-            raise AgentUnavailable("not a JSON object")
-        return message
+        self.pending: collections.OrderedDict[int, _Pending] = collections.OrderedDict()
+        self.in_flight = 0  # bytes of requests read and not yet answered
+        self.ready: collections.deque[tuple[socket.socket, dict[str, Any], int]] = (
+            collections.deque()
+        )
+        self.workers = 0  # threads answering requests
+        self.state = threading.Lock()  # for in_flight, ready and workers
 
     def run(self) -> int:
         """Serve until idle, stopped or replaced; 0 also when another agent already runs."""
-        os.close(private.open_directory(os.path.dirname(self.path), self.uid))
-        lock = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        directory = private.open_directory(os.path.dirname(self.path), self.uid)
+        try:
+            name = os.path.basename(self.path) + ".lock"
+            lock = private.open_file(directory, name, os.O_RDWR | os.O_CREAT, self.uid)
+        finally:
+            os.close(directory)
         try:
             if not _take_lock(lock, START_WAIT):
                 log.debug("agent: another agent serves %s", self.path)
@@ -124,7 +122,7 @@ class Agent:
                 listener.bind(self.path)
             finally:
                 os.umask(old_umask)
-            listener.listen(64)
+            listener.listen(128)
             inode = os.stat(self.path).st_ino
             try:
                 self._serve(listener, inode)
@@ -139,11 +137,23 @@ class Agent:
 
     def _serve(self, listener: socket.socket, inode: int) -> None:
         service = self.make_service()
+        selector = selectors.DefaultSelector()
+        listener.setblocking(False)
+        selector.register(listener, selectors.EVENT_READ)
         last = time.monotonic()
-        while not service.stopping:
-            ready, _, _ = select.select([listener], [], [], POLL)
-            if not ready:
-                if service.busy():
+        try:
+            while not service.stopping:
+                events = selector.select(timeout=min(POLL, REQUEST_TIME / 4))
+                for key, _ in events:
+                    if key.fileobj is listener:
+                        self._accept(listener, selector)
+                        last = time.monotonic()
+                    else:
+                        self._read(key.fd, selector, service)
+                self._expire(selector)
+                if events:
+                    continue
+                if service.busy() or self._busy():
                     last = time.monotonic()  # working for someone is not idle
                 elif time.monotonic() - last > service.idle_timeout:
                     log.debug("agent: idle for %ss, exiting", service.idle_timeout)
@@ -151,48 +161,121 @@ class Agent:
                 if not self._still_ours(inode):
                     log.debug("agent: socket removed or replaced, exiting")
                     return
-                continue
-            try:
-                connection, _ = listener.accept()
-            except OSError as error:
-                if error.errno in (errno.EINTR, errno.EAGAIN, errno.ECONNABORTED):
-                    continue
-                raise
-            last = time.monotonic()
-            if not self.slots.acquire(blocking=False):
-                connection.close()  # too many at once: that client goes the direct way
-                continue
-            # one thread a connection: a cold chain's STS calls never hold up cache hits
-            threading.Thread(
-                target=self._serve_one, args=(connection, service), daemon=True
-            ).start()
-
-    def _serve_one(self, connection: socket.socket, service: Service) -> None:
-        try:
-            with connection:
-                self._one(connection, service)
         finally:
-            self.slots.release()
+            for pending in list(self.pending.values()):
+                self._drop(pending, selector)
+            selector.close()
+
+    def _busy(self) -> bool:
+        with self.state:
+            return self.workers > 0 or bool(self.ready)
+
+    def _accept(self, listener: socket.socket, selector: selectors.BaseSelector) -> None:
+        try:
+            connection, _ = listener.accept()
+        except OSError as error:
+            if error.errno in (errno.EINTR, errno.EAGAIN, errno.ECONNABORTED):
+                return
+            raise
+        try:
+            uid = self.peer(connection)
+        except OSError:
+            uid = None
+        if uid != self.uid:  # unknown counts as someone else
+            log.warning("agent: refused a peer of uid %s", uid)
+            connection.close()
+            return
+        if len(self.pending) >= MAX_PENDING:  # the oldest incomplete request goes first
+            self._drop(next(iter(self.pending.values())), selector)
+        connection.setblocking(False)
+        pending = _Pending(connection, time.monotonic() + REQUEST_TIME)
+        self.pending[connection.fileno()] = pending
+        selector.register(connection, selectors.EVENT_READ)
+
+    def _drop(self, pending: _Pending, selector: selectors.BaseSelector) -> None:
+        self.pending.pop(pending.connection.fileno(), None)
+        with contextlib.suppress(KeyError, ValueError):
+            selector.unregister(pending.connection)
+        with self.state:
+            self.in_flight -= len(pending.buffer)
+        pending.connection.close()
+
+    def _expire(self, selector: selectors.BaseSelector) -> None:
+        now = time.monotonic()
+        for pending in [p for p in self.pending.values() if p.deadline < now]:
+            self._drop(pending, selector)
+
+    def _read(self, fd: int, selector: selectors.BaseSelector, service: Service) -> None:
+        pending = self.pending[fd]
+        try:
+            chunk = pending.connection.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            chunk = b""
+        with self.state:
+            full = self.in_flight + len(chunk) > MAX_BYTES_IN_FLIGHT
+            if not full:
+                self.in_flight += len(chunk)
+        if not chunk or full or len(pending.buffer) + len(chunk) > MAX_REQUEST + 1:
+            self._drop(pending, selector)  # closed, or too much: that client goes direct
+            return
+        pending.buffer += chunk
+        if b"\n" not in chunk:
+            return
+        self.pending.pop(fd)
+        selector.unregister(pending.connection)
+        try:
+            message = json.loads(bytes(pending.buffer).partition(b"\n")[0])
+        except ValueError:
+            message = None
+        if not isinstance(message, dict):
+            with self.state:
+                self.in_flight -= len(pending.buffer)
+            pending.connection.close()
+            return
+        self._dispatch(pending.connection, message, len(pending.buffer), service)
+
+    def _dispatch(
+        self, connection: socket.socket, message: dict[str, Any], size: int, service: Service
+    ) -> None:
+        """Queue a complete request; a worker thread answers it (a new one while fewer than
+        MAX_WORKERS run: a cold chain's STS calls never hold up cache hits)."""
+        with self.state:
+            self.ready.append((connection, message, size))
+            start = self.workers < MAX_WORKERS
+            if start:
+                self.workers += 1
+        if start:
+            threading.Thread(target=self._work, args=(service,), daemon=True).start()
+
+    def _work(self, service: Service) -> None:
+        while True:
+            with self.state:
+                if not self.ready:
+                    self.workers -= 1
+                    return
+                connection, message, size = self.ready.popleft()
+            try:
+                self._answer(connection, message, service)
+            finally:
+                with self.state:
+                    self.in_flight -= size
+
+    def _answer(
+        self, connection: socket.socket, message: dict[str, Any], service: Service
+    ) -> None:
+        with connection:
+            try:
+                # the answer may take STS calls; sending it may not take long
+                connection.settimeout(SEND_TIME)
+                answer = service.handle(message, lambda note: connection.sendall(encode(note)))
+                connection.sendall(encode(answer))
+            except Exception as error:  # one bad client never stops the agent
+                log.debug("agent: request failed: %s", type(error).__name__)
 
     def _still_ours(self, inode: int) -> bool:
         try:
             return os.stat(self.path).st_ino == inode
         except OSError:
             return False
-
-    def _one(self, connection: socket.socket, service: Service) -> None:
-        connection.settimeout(2.0)
-        try:
-            uid = self.peer(connection)
-        except OSError:
-            uid = None
-        if uid != self.uid:
-            log.warning("agent: refused a peer of uid %s", uid)
-            return
-        try:
-            message = self._read(connection)
-            connection.settimeout(None)  # the answer may take STS calls
-            answer = service.handle(message, lambda note: connection.sendall(encode(note)))
-            connection.sendall(encode(answer))
-        except Exception as error:  # one bad client never stops the agent
-            log.debug("agent: request failed: %s", type(error).__name__)
