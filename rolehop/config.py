@@ -18,7 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from rolehop import validate
+from rolehop import locations, validate
 from rolehop.errors import ConfigError, ProfileNotFoundError
 
 DEFAULT_REFRESH_MARGIN = timedelta(minutes=20)
@@ -226,15 +226,13 @@ class Config:
 
 
 def _expand(path: str, environ: Mapping[str, str]) -> Path:
-    if path.startswith("~") and environ.get("HOME"):
-        path = environ["HOME"] + path[1:]
-    return Path(os.path.expandvars(path))
+    """``~`` and ``$VAR`` from ``environ``, then absolute: a relative path means the same
+    file to the agent (which runs in /) as to this process, and the same cache keys."""
+    return Path(locations.absolute(path, environ, os.getcwd()))
 
 
-def default_config_path() -> Path:
-    from platformdirs import user_config_dir
-
-    return Path(user_config_dir("rolehop")) / "config.toml"
+def default_config_path(environ: Mapping[str, str]) -> Path:
+    return Path(locations.config_directory(environ)) / "config.toml"
 
 
 def rolehop_config_path(environ: Mapping[str, str], override: str | None = None) -> Path:
@@ -242,7 +240,7 @@ def rolehop_config_path(environ: Mapping[str, str], override: str | None = None)
         return _expand(override, environ)
     if environ.get("ROLEHOP_CONFIG"):
         return _expand(environ["ROLEHOP_CONFIG"], environ)
-    return default_config_path()
+    return default_config_path(environ)
 
 
 def aws_paths(environ: Mapping[str, str]) -> tuple[Path, Path]:

@@ -56,7 +56,6 @@ def _from_agent(fields: dict[str, str | None]) -> bool:
         AgentMismatch,
         AgentUnavailable,
         NotOurs,
-        absolute,
         call,
         disabled_by,
         request,
@@ -64,6 +63,7 @@ def _from_agent(fields: dict[str, str | None]) -> bool:
         socket_path,
         sts_scope,
     )
+    from rolehop.locations import absolute
 
     if disabled_by(os.environ):
         return False

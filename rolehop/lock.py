@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from rolehop import private
+from rolehop import locations, private
 from rolehop.errors import LockError, LockTimeoutError
 from rolehop.progress import Busy, quiet
 
@@ -33,7 +33,7 @@ def lock_dir(environ: Mapping[str, str]) -> Path:
         runtime = None  # someone else's: the agent says so (rolehop.agent.client)
     if runtime is not None and os.access(os.path.dirname(runtime), os.W_OK):
         return Path(runtime) / "locks"
-    return Path(private.cache_directory(environ)) / "locks"
+    return Path(locations.cache_directory(environ)) / "locks"
 
 
 def locks_for(

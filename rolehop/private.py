@@ -136,16 +136,3 @@ def runtime_directory(environ: Mapping[str, str], uid: int | None = None) -> str
     base = runtime_base(environ, uid)
     return os.path.join(base, "rolehop") if base is not None else None
 
-
-def cache_directory(environ: Mapping[str, str]) -> str:
-    """rolehop's user cache directory as platformdirs finds it, but from ``environ``
-    (the agent answers for callers whose environment is not its own)."""
-    home = environ.get("HOME") or os.path.expanduser("~")
-    if sys.platform == "darwin":
-        return os.path.join(home, "Library", "Caches", "rolehop")
-    if os.name == "nt":
-        from platformdirs import user_cache_dir
-
-        return user_cache_dir("rolehop")
-    base = (environ.get("XDG_CACHE_HOME") or "").strip() or os.path.join(home, ".cache")
-    return os.path.join(base, "rolehop")

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from rolehop import __version__, private
+from rolehop.locations import absolute
 
 try:  # Python 3.12+: _sha2; 3.11: _sha256; elsewhere hashlib's
     from _sha2 import sha256  # type: ignore[import-not-found]
@@ -78,7 +79,11 @@ REQUEST_VARIABLES = (
 )
 # Paths the direct path would resolve against its working directory: made absolute by the
 # client, since the agent runs in /.
-PATH_VARIABLES = ("ROLEHOP_CONFIG", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
+PATH_VARIABLES = {
+    "ROLEHOP_CONFIG": "",
+    "AWS_CONFIG_FILE": "~/.aws/config",
+    "AWS_SHARED_CREDENTIALS_FILE": "~/.aws/credentials",
+}
 # A caller's own credentials: never sent, never in the agent's environment
 CREDENTIALS = (
     "AWS_ACCESS_KEY_ID",
@@ -158,35 +163,13 @@ def socket_name(environ: Mapping[str, str]) -> str:
 
 
 def request_environ(environ: Mapping[str, str], cwd: str) -> dict[str, str]:
-    """The variables a request carries (REQUEST_VARIABLES), paths made absolute."""
-    sent = {name: environ[name] for name in REQUEST_VARIABLES if name in environ}
-    for name in PATH_VARIABLES:
-        if sent.get(name):
-            sent[name] = absolute(sent[name], environ, cwd)
+    """The variables a request carries (REQUEST_VARIABLES), paths made absolute (the AWS
+    files' too when they are the defaults: ``~`` without HOME is relative)."""
+    sent = {name: environ[name] for name in REQUEST_VARIABLES if environ.get(name)}
+    for name, default in PATH_VARIABLES.items():
+        if sent.get(name) or default:
+            sent[name] = absolute(sent.get(name) or default, environ, cwd)
     return sent
-
-
-def absolute(path: str, environ: Mapping[str, str], cwd: str) -> str:
-    """``path`` as the direct path reads it (``~`` and ``$VAR`` from ``environ``), made
-    absolute against ``cwd``."""
-    if path.startswith("~") and environ.get("HOME"):
-        path = environ["HOME"] + path[1:]
-    path = expand_variables(path, environ)
-    return os.path.normpath(os.path.join(cwd, path))
-
-
-def expand_variables(text: str, environ: Mapping[str, str]) -> str:
-    """``os.path.expandvars`` over ``environ`` instead of this process's own environment:
-    ``$NAME`` and ``${NAME}`` of set variables, anything else left as it is."""
-    if "$" not in text:
-        return text
-    import re
-
-    def value(match: re.Match[str]) -> str:
-        name = match.group(1) or match.group(2)
-        return environ.get(name, match.group(0))
-
-    return re.sub(r"\$(?:(\w+)|\{([^}]*)\})", value, text)
 
 
 def request(op: str, **fields: Any) -> dict[str, Any]:

@@ -228,12 +228,14 @@ import atexit, json, sys
 atexit.register(lambda: json.dump(sorted(sys.modules), open(sys.argv[1], "w")))
 """
 # json and its re, the probe's own atexit, the C modules of socket and sha256, rolehop's
-# (rolehop.private: the check that the socket's directory is this user's alone)
+# (rolehop.private: the check that the socket's directory is this user's alone;
+# rolehop.locations: the request's paths made absolute)
 HIT_PATH_MODULES = {
     *("json", "json.decoder", "json.encoder", "json.scanner", "_json", "atexit"),
     *("re", "re._casefix", "re._compiler", "re._constants", "re._parser", "sre_compile"),
     *("_socket", "_sha2", "_sha256", "collections.abc"),
-    *("rolehop", "rolehop.agent", "rolehop.agent.protocol", "rolehop.fast", "rolehop.private"),
+    *("rolehop", "rolehop.agent", "rolehop.agent.protocol", "rolehop.fast"),
+    *("rolehop.private", "rolehop.locations"),
 }
 
 HIT_PROBE = """\
