@@ -18,6 +18,7 @@ from rolehop.cli.credentials import (
     refresh_option,
 )
 from rolehop.core import Resolution
+from rolehop.hardening import harden, restore_core_limit
 from rolehop.output import SHELLS, Shell, render_env, server_environment, shell_from_environ
 from rolehop.server import CredentialsServer, serving
 
@@ -51,6 +52,7 @@ def serve(
     AWS_CONTAINER_AUTHORIZATION_TOKEN) and unsets static keys; AWS SDKs and the AWS CLI
     then fetch and refresh credentials from it by themselves.
     """
+    harden()  # before any credential is in memory
     chosen = shell or shell_from_environ(os.environ)
     resolution = state.app.resolve(profile, refresh=refresh, mfa_token=mfa_token)
     server = start_server(state, resolution)
@@ -69,12 +71,23 @@ def serve(
     click.echo("rolehop: credentials server stopped", err=True)
 
 
-def run_with_server(state: AppState, resolution: Resolution, command: tuple[str, ...]) -> int:
-    """Run ``command`` fed by a credentials server; its exit code (128+N for signal N)."""
+def run_with_server(
+    state: AppState,
+    profile: str,
+    command: tuple[str, ...],
+    *,
+    refresh: bool = False,
+    mfa_token: str | None = None,
+) -> int:
+    """Run ``command`` fed by a credentials server for ``profile``; its exit code (128+N
+    for signal N)."""
+    # before any credential is in memory; the command gets the core limit we had
+    core_limit = harden(keep_hard_limit=True)
+    resolution = state.app.resolve(profile, refresh=refresh, mfa_token=mfa_token)
     server = start_server(state, resolution)
     env = server_environment(server.child_environment(), resolution).apply(os.environ)
     try:
-        child = subprocess.Popen(command, env=env)
+        child = subprocess.Popen(command, env=env, preexec_fn=restore_core_limit(core_limit))
     except OSError as failure:
         raise command_error(command[0], failure) from None
     # the child is in our process group: a terminal's Ctrl-C reaches it by itself; a kill
