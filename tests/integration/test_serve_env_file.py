@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import signal
 import stat
@@ -18,6 +19,7 @@ import pytest
 from rolehop.demo import Emulator
 from tests.conftest import RunRolehop, Sandbox
 from tests.support.emulator import RESEARCH_RO_TOML
+from tests.support.leaks import Secrets
 from tests.support.tools import run_captured
 
 WAIT = 30.0
@@ -73,7 +75,10 @@ def test_serve_writes_a_private_env_file_and_removes_it_when_stopped(
         assert f"; exports in {path}; " in ready
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         exports = path.read_text()
-        assert "export AWS_CONTAINER_AUTHORIZATION_TOKEN=" in exports
+        # (the exports hold the token: never part of an assertion message here)
+        found = re.search(r"^export AWS_CONTAINER_AUTHORIZATION_TOKEN='([\w-]+)'$", exports, re.M)
+        assert found is not None
+        token = found.group(1)
         report = sandbox.root / "child.json"
         child = run_captured(
             ["bash", "-c", f". {shlex.quote(str(path))}; exec \"$@\"", "bash",
@@ -93,8 +98,9 @@ def test_serve_writes_a_private_env_file_and_removes_it_when_stopped(
     assert list(sandbox.home.glob(".research.env*")) == []  # no temporary file left either
     err = log.read_text()
     assert err.rstrip().endswith("rolehop: credentials server stopped")
-    token = exports.split("AWS_CONTAINER_AUTHORIZATION_TOKEN=", 1)[1].split("\n", 1)[0]
-    assert token.strip("'") not in err
+    secrets = Secrets()
+    secrets.add("the server's token", token)
+    assert secrets.found_in(err) == []
 
 
 def test_paths_it_must_not_write_are_refused_before_any_sts_call(
