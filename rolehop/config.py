@@ -44,6 +44,10 @@ class Settings:
     agent_idle_timeout: float = 3600.0
     # `rolehop login`: the console federation endpoint (default: that of the role's partition)
     federation_url: str | None = None
+    # a federation_url that is not AWS's console sign-in: allowed only when this says so
+    allow_custom_federation_url: bool = False
+    # the line of each setting in rolehop's TOML, for errors found after loading
+    lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,39 @@ def _loopback(host: str) -> bool:
         return False
 
 
+# AWS's console sign-in hosts by partition (the AWS Sign-In endpoints of the AWS General
+# Reference; the aws partition also has one a region, REGION.signin.aws.amazon.com): login
+# sends the credentials there, and to any other host only with allow_custom_federation_url.
+SIGNIN_HOSTS = {
+    "signin.aws.amazon.com": "aws",
+    "signin.amazonaws-us-gov.com": "aws-us-gov",
+    "signin.amazonaws.cn": "aws-cn",
+}
+_REGIONAL_SIGNIN = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}\.signin\.aws\.amazon\.com")
+
+
+def signin_partition(url: str) -> str | None:
+    """The partition whose console sign-in ``url`` is (https, on the default port), else
+    None. Hosts are compared whole: ``signin.aws.amazon.com.evil.example`` is not one."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme != "https" or port not in (None, 443) or "@" in parts.netloc:
+        return None
+    host = parts.hostname or ""
+    if host in SIGNIN_HOSTS:
+        return SIGNIN_HOSTS[host]
+    return "aws" if _REGIONAL_SIGNIN.fullmatch(host) else None
+
+
+def local_stand_in(url: str) -> bool:
+    """Plain http to a loopback host: a stand-in for the federation endpoint (tests)."""
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme == "http" and _loopback(parts.hostname or "")
+
+
 def _federation_url(value: Any) -> str:
     """An https URL, or plain http to a loopback host (a local stand-in) only: ``login``
     sends the credentials themselves there."""
@@ -182,6 +219,7 @@ SETTINGS_KEYS: dict[str, Callable[[Any], Any]] = {
     "agent": validate.boolean,
     "agent_idle_timeout": lambda value: validate.seconds(value, 1, 7 * 24 * 3600),
     "federation_url": _federation_url,
+    "allow_custom_federation_url": validate.boolean,
 }
 
 
@@ -451,7 +489,26 @@ def _settings(table: Any, path: Path, lines: dict[tuple[str, ...], int]) -> Sett
             values[key] = checker(value)
         except ValueError as error:
             raise ConfigError(str(error), path=path, line=line, key=f"settings.{key}") from None
-    return Settings(**values)
+    where = {key: lines[("settings", key)] for key in values if ("settings", key) in lines}
+    url = values.get("federation_url")
+    if url is not None and not values.get("allow_custom_federation_url", False):
+        _aws_federation_url(url, path, where.get("federation_url"))
+    return Settings(**values, lines=where)
+
+
+def _aws_federation_url(url: str, path: Path, line: int | None) -> None:
+    """Without allow_custom_federation_url, login sends credentials to AWS (or a local
+    stand-in) only."""
+    if signin_partition(url) is None and not local_stand_in(url):
+        raise ConfigError(
+            f"{url!r} is not AWS's console sign-in (https://signin.aws.amazon.com/federation, "
+            "https://REGION.signin.aws.amazon.com/federation, signin.amazonaws-us-gov.com, "
+            "signin.amazonaws.cn) nor plain http to a loopback host: login sends the "
+            "credentials there; set allow_custom_federation_url = true if that is meant",
+            path=path,
+            line=line,
+            key="settings.federation_url",
+        )
 
 
 def _profile(

@@ -126,6 +126,11 @@ class FederationError(RolehopError):
     exit_code = 11
 
 
+class EnvFileError(RolehopError):
+    """``serve --env-file``: the file cannot be written safely (it exists and is not a
+    regular file of the user's own, its directory is open to others) or at all."""
+
+
 class CommandNotFoundError(RolehopError):
     """``rolehop exec``: the command to run does not exist or is not executable."""
 

@@ -31,8 +31,9 @@ from typing import IO, TYPE_CHECKING
 
 from rolehop import __version__, redact
 from rolehop.chain import Chain
+from rolehop.config import Config, local_stand_in, signin_partition
 from rolehop.creds import Credentials
-from rolehop.errors import CacheError, FederationError, NetworkError, UsageError
+from rolehop.errors import CacheError, ConfigError, FederationError, NetworkError, UsageError
 
 if TYPE_CHECKING:
     from rolehop.core import Rolehop
@@ -291,6 +292,36 @@ class Login:
     expiration: datetime | None  # of the credentials
 
 
+def federation_url(
+    config: Config, where: Partition, subject: str, warn: Callable[[str], None]
+) -> str:
+    """Where ``login`` sends the credentials: the role's partition's console sign-in, or
+    ``federation_url`` when it is that too (in any region) or a loopback stand-in. Any other
+    endpoint only with ``allow_custom_federation_url``, and then with a warning each time."""
+    settings = config.settings
+    url = settings.federation_url
+    if url is None:
+        return where.federation_url
+    own = signin_partition(where.federation_url)
+    if local_stand_in(url) or signin_partition(url) == own:
+        return url
+    if not settings.allow_custom_federation_url:  # an AWS sign-in, of another partition
+        raise ConfigError(
+            f"{url!r} is the console sign-in of partition {signin_partition(url)}, and "
+            f"{subject} is a role in partition {own}: set allow_custom_federation_url = true "
+            "to send its credentials there all the same",
+            path=config.path,
+            line=settings.lines.get("federation_url"),
+            key="settings.federation_url",
+        )
+    host = urllib.parse.urlsplit(url).hostname
+    warn(
+        f"{subject}: sending its credentials to {host}, which is not AWS's console sign-in "
+        f"for partition {own} (allow_custom_federation_url in {config.path})"
+    )
+    return url
+
+
 def _stored_names(app: Rolehop) -> set[str]:
     try:
         return app.keystore().names()
@@ -320,6 +351,7 @@ def login(
     )
     if duration is not None:
         check_duration(duration)
+    url = federation_url(config, where, subject, app.warn)
     resolution = app.resolve(name, refresh=refresh, mfa_token=mfa_token)
     sent = session_duration(
         duration,
@@ -329,7 +361,7 @@ def login(
     )
     settings = config.settings
     endpoint = FederationEndpoint(
-        settings.federation_url or where.federation_url,
+        url,
         max(settings.sts_connect_timeout, settings.sts_read_timeout),
         send,
     )

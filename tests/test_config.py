@@ -540,7 +540,7 @@ BAD_TOML: dict[str, Bad] = {
         "settings.colour",
         "unknown setting (known: refresh_margin, default_region, keyring_backend, cache, "
         "lock_timeout, sts_max_attempts, sts_connect_timeout, sts_read_timeout, agent, "
-        "agent_idle_timeout, federation_url)",
+        "agent_idle_timeout, federation_url, allow_custom_federation_url)",
     ),
     "refresh-margin-10m": Bad(
         '[settings]\ncache = true\nrefresh_margin = "10m"\n',

@@ -14,6 +14,7 @@ import textwrap
 import threading
 import time
 import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -559,20 +560,99 @@ def test_mistakes_are_found_before_any_aws_call(
 # -- the federation_url setting ------------------------------------------------------------
 
 
+AWS_SIGNIN = [
+    ("https://signin.aws.amazon.com/federation", "aws"),
+    ("https://SIGNIN.aws.amazon.com:443/federation", "aws"),
+    ("https://us-east-2.signin.aws.amazon.com/federation", "aws"),
+    ("https://ap-southeast-5.signin.aws.amazon.com/federation", "aws"),
+    ("https://signin.amazonaws-us-gov.com/federation", "aws-us-gov"),
+    ("https://signin.amazonaws.cn/federation", "aws-cn"),
+]
+LOOPBACK_STAND_INS = [
+    "http://127.0.0.1:8080/federation",
+    "http://127.1.2.3/federation",
+    "http://[::1]:8080/federation",
+    "http://localhost:8080/federation",
+]
+# Not AWS's console sign-in, however much they look like it: only with the setting.
+CUSTOM = [
+    "https://proxy.example.com:8443/aws/federation",
+    "https://signin.aws.amazon.com.evil.example/federation",
+    "https://evil.example/signin.aws.amazon.com",
+    "https://evil.example/signin.aws.amazon.com/federation",
+    "https://signin.aws.amazon.com:8443/federation",
+    "https://signin.aws.amazon.com./federation",
+    "https://xsignin.aws.amazon.com/federation",
+    "https://evil.example.signin.aws.amazon.com/federation",
+    "https://us-east-1.signin.amazonaws.cn/federation",
+    "https://signin.aws.amazon.com%2eevil.example/federation",
+    "https://signin.aws.amazon.com\\.evil.example/federation",
+    "https://127.0.0.1/federation",
+]
+
+
+@pytest.mark.parametrize("url", [url for url, _ in AWS_SIGNIN] + LOOPBACK_STAND_INS)
+def test_federation_url_is_read(sandbox: Sandbox, url: str) -> None:
+    sandbox.write_rolehop(f"[settings]\nfederation_url = '{url}'\n")
+    settings = configs.load(os.environ).settings
+    assert settings.federation_url == url
+    assert settings.allow_custom_federation_url is False
+
+
+@pytest.mark.parametrize(("url", "partition"), AWS_SIGNIN)
+def test_the_console_sign_in_hosts_of_each_partition(url: str, partition: str) -> None:
+    assert configs.signin_partition(url) == partition
+
+
+def test_the_partitions_own_endpoints_are_console_sign_ins() -> None:
+    for name, where in federation.PARTITIONS.items():
+        assert configs.signin_partition(where.federation_url) == name
+
+
+@pytest.mark.parametrize("url", CUSTOM + LOOPBACK_STAND_INS)
+def test_no_other_host_is_a_console_sign_in(url: str) -> None:
+    assert configs.signin_partition(url) is None
+
+
+@pytest.mark.parametrize("url", CUSTOM)
+def test_another_host_needs_allow_custom_federation_url(sandbox: Sandbox, url: str) -> None:
+    path = sandbox.write_rolehop(f"[settings]\ncache = true\nfederation_url = '{url}'\n")
+    with pytest.raises(ConfigError) as failed:
+        configs.load(os.environ)
+    error = failed.value
+    assert (error.path, error.line, error.key) == (path, 3, "settings.federation_url")
+    assert error.problem.startswith(f"{url!r} is not AWS's console sign-in")
+    assert error.problem.endswith("set allow_custom_federation_url = true if that is meant")
+    assert str(error).startswith(f"{path}:3: key 'settings.federation_url': ")
+
+    # the setting may come before or after federation_url
+    sandbox.write_rolehop(
+        f"[settings]\nfederation_url = '{url}'\nallow_custom_federation_url = true\n"
+    )
+    assert configs.load(os.environ).settings.federation_url == url
+
+
 @pytest.mark.parametrize(
-    "url",
+    ("url", "problem"),
     [
-        "https://signin.aws.amazon.com/federation",
-        "https://proxy.example.com:8443/aws/federation",
-        "http://127.0.0.1:8080/federation",
-        "http://127.1.2.3/federation",
-        "http://[::1]:8080/federation",
-        "http://localhost:8080/federation",
+        ("https://signin.aws.amazon.com@evil.example/federation", "user name or password"),
+        ("https://evil.example@signin.aws.amazon.com/federation", "user name or password"),
+        ("https://user:pw@evil.example/federation", "user name or password"),
+        ("http://evil.example/federation", "plain http only to a loopback host"),
+        ("http://signin.aws.amazon.com/federation", "plain http only to a loopback host"),
     ],
 )
-def test_federation_url_is_read(sandbox: Sandbox, url: str) -> None:
-    sandbox.write_rolehop(f'[settings]\nfederation_url = "{url}"\n')
-    assert configs.load(os.environ).settings.federation_url == url
+def test_the_custom_setting_allows_no_userinfo_nor_plain_http_afar(
+    sandbox: Sandbox, url: str, problem: str
+) -> None:
+    sandbox.write_rolehop(
+        f"[settings]\nallow_custom_federation_url = true\nfederation_url = '{url}'\n"
+    )
+    with pytest.raises(ConfigError) as failed:
+        configs.load(os.environ)
+    assert (failed.value.line, failed.value.key) == (3, "settings.federation_url")
+    assert problem in failed.value.problem
+    assert "pw" not in str(failed.value)
 
 
 def test_federation_url_is_unset_by_default(sandbox: Sandbox) -> None:
@@ -606,6 +686,108 @@ def test_a_bad_federation_url_names_file_line_and_key(
     assert (error.path, error.line, error.key) == (path, 3, "settings.federation_url")
     assert problem in error.problem
     assert "pw" not in str(error)
+
+
+# -- which endpoint login uses --------------------------------------------------------------
+
+
+def _login_world(sandbox: Sandbox, settings: str) -> World:
+    """joe -> company (aws) and china (aws-cn), with ``settings`` as [settings]."""
+    sandbox.write_aws_credentials(JOE_CREDENTIALS)
+    china = f'[profiles.china]\nrole_arn = "{CN_ROLE}"\nsource_profile = "joe"\n'
+    sandbox.write_rolehop(f"[settings]\n{settings}\n" + textwrap.dedent(CONFIG) + china)
+    sts, warnings = StubSts(), list[str]()
+    app = Rolehop(os.environ, clock=FakeClock(), sts_factory=sts, warn=warnings.append)
+    return World(app, sts, warnings)
+
+
+def _forwarding_to(fake: FakeFederation, sent: list[str]) -> federation.Send:
+    """A :data:`federation.Send` that notes the URL asked for and asks ``fake`` instead."""
+
+    def send(request: urllib.request.Request, timeout: float) -> bytes:
+        sent.append(request.full_url)
+        request.full_url = fake.url
+        return federation.post(request, timeout)
+
+    return send
+
+
+def test_a_regional_console_sign_in_of_the_partition_is_used_without_a_warning(
+    sandbox: Sandbox, fake: FakeFederation
+) -> None:
+    url = "https://eu-west-1.signin.aws.amazon.com/federation"
+    made = _login_world(sandbox, f'federation_url = "{url}"')
+    made.sts.expect_assume_role(
+        params(COMPANY_ROLE), issue("company", COMPANY_ROLE, NOW + timedelta(hours=1)).response
+    )
+    sent: list[str] = []
+    signed = federation.login(made.app, "company", send=_forwarding_to(fake, sent))
+    assert sent == [url]
+    assert signed.url.startswith(url + "?Action=login&")
+    assert made.warnings == []
+
+
+def test_a_custom_endpoint_is_warned_about_at_every_login(
+    sandbox: Sandbox, fake: FakeFederation
+) -> None:
+    url = "https://signin.example.net/federation"
+    made = _login_world(sandbox, f'federation_url = "{url}"\nallow_custom_federation_url = true')
+    made.sts.expect_assume_role(
+        params(COMPANY_ROLE), issue("company", COMPANY_ROLE, NOW + timedelta(hours=1)).response
+    )
+    sent: list[str] = []
+    send = _forwarding_to(fake, sent)
+
+    for number in (1, 2):
+        federation.login(made.app, "company", send=send)
+        assert len(made.warnings) == number  # the second login (a cache hit) warns again
+    assert sent == [url, url]
+    assert len(fake.requests) == 2
+    warning = (
+        "profile 'company': sending its credentials to signin.example.net, which is not "
+        f"AWS's console sign-in for partition aws (allow_custom_federation_url in "
+        f"{sandbox.rolehop_config})"
+    )
+    assert made.warnings == [warning, warning]
+
+
+def test_the_console_sign_in_of_another_partition_is_refused_before_any_call(
+    sandbox: Sandbox, fake: FakeFederation
+) -> None:
+    made = _login_world(
+        sandbox, 'cache = true\nfederation_url = "https://signin.aws.amazon.com/federation"'
+    )
+    with pytest.raises(ConfigError) as failed:
+        federation.login(made.app, "china", send=_forwarding_to(fake, []))
+    error = failed.value
+    assert (error.path, error.line, error.key) == (
+        sandbox.rolehop_config,
+        3,
+        "settings.federation_url",
+    )
+    assert error.problem == (
+        "'https://signin.aws.amazon.com/federation' is the console sign-in of partition aws, "
+        "and profile 'china' is a role in partition aws-cn: set allow_custom_federation_url "
+        "= true to send its credentials there all the same"
+    )
+    assert made.sts.calls == []
+    assert fake.requests == []
+
+
+def test_the_console_sign_in_of_another_partition_with_the_setting_is_warned_about(
+    sandbox: Sandbox, fake: FakeFederation
+) -> None:
+    url = "https://signin.aws.amazon.com/federation"
+    made = _login_world(sandbox, f'federation_url = "{url}"\nallow_custom_federation_url = true')
+    made.sts.expect_assume_role(
+        params(CN_ROLE), issue("china", CN_ROLE, NOW + timedelta(hours=1)).response
+    )
+    sent: list[str] = []
+    federation.login(made.app, "china", send=_forwarding_to(fake, sent))
+    assert sent == [url]
+    [warning] = made.warnings
+    assert warning.startswith("profile 'china': sending its credentials to signin.aws.amazon.com,")
+    assert "for partition aws-cn" in warning
 
 
 # -- the one-time redirect -------------------------------------------------------------------

@@ -24,7 +24,6 @@ import logging
 import os
 import selectors
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from rolehop import private
 from rolehop.agent.peer import peer_uid
 from rolehop.agent.protocol import MAX_REQUEST, encode
 from rolehop.agent.service import Service
+from rolehop.hardening import harden as harden  # re-exported for rolehop.agent.__main__
 
 log = logging.getLogger(__name__)
 START_WAIT = 2.0  # how long a new agent waits for an old one (asked to stop) to go
@@ -56,20 +56,6 @@ def _take_lock(fd: int, wait: float) -> bool:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.05)
-
-
-def harden() -> None:
-    """Keep the credentials in memory out of core dumps and other processes' ptrace."""
-    import resource
-
-    with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        with contextlib.suppress(OSError, AttributeError):
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
 
 
 @dataclass

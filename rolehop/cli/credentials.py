@@ -118,11 +118,11 @@ def exec_(
     if not args or not args[0]:
         raise click.UsageError("missing COMMAND after --")
     command = tuple(args)
-    resolution = state.app.resolve(profile, refresh=refresh, mfa_token=mfa_token)
     if server:
         from rolehop.cli.server import run_with_server
 
-        sys.exit(run_with_server(state, resolution, command))
+        sys.exit(run_with_server(state, profile, command, refresh=refresh, mfa_token=mfa_token))
+    resolution = state.app.resolve(profile, refresh=refresh, mfa_token=mfa_token)
     child_env = environment(resolution).apply(os.environ)
     sys.stdout.flush()
     sys.stderr.flush()

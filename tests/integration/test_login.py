@@ -243,3 +243,49 @@ def test_a_failing_federation_endpoint_is_one_line_without_secrets(
         "getSigninToken: HTTP 500 Internal Server Error\n"
     )
     assert secrets_of(research, issued_for(moto, ROLE_ARN)).found_in(result.stderr) == []
+
+
+def _custom(fake: FakeFederation, allow: bool) -> str:
+    return (
+        RESEARCH_RO_TOML
+        + f'\n[settings]\nfederation_url = "{fake.url}"\n'
+        + ("allow_custom_federation_url = true\n" if allow else "")
+    )
+
+
+def test_a_custom_federation_endpoint_is_warned_about_at_every_login(
+    sandbox: Sandbox, moto: Emulator, joe: dict[str, str], run_rolehop: RunRolehop
+) -> None:
+    with fake_federation(tls=sandbox.root) as custom:  # https, not AWS's: a custom endpoint
+        config = sandbox.write_rolehop(_custom(custom, allow=True))
+        trust = {"SSL_CERT_FILE": str(sandbox.root / "cert.pem")}
+        for number in (1, 2):
+            result = rolehop(run_rolehop, moto, "login", "research-ro", "--print", **trust)
+            assert result.returncode == 0, result.stderr
+            assert result.stdout == expected_url(custom, HOME_EU.split("?")[0]) + "\n"
+            assert result.stderr == (
+                "rolehop: warning: profile 'research-ro': sending its credentials to "
+                "127.0.0.1, which is not AWS's console sign-in for partition aws "
+                f"(allow_custom_federation_url in {config})\n"
+            )
+            assert len(custom.requests) == number
+    sessions = issued_for(moto, ROLE_ARN)
+    assert secrets_of(joe, sessions, custom.token).found_in(result.stderr) == []
+
+
+def test_a_custom_federation_endpoint_without_the_setting_is_a_config_error(
+    sandbox: Sandbox, moto: Emulator, joe: dict[str, str], run_rolehop: RunRolehop
+) -> None:
+    with fake_federation(tls=sandbox.root) as custom:
+        config = sandbox.write_rolehop(_custom(custom, allow=False))
+        line = config.read_text().splitlines().index(f'federation_url = "{custom.url}"') + 1
+        result = rolehop(run_rolehop, moto, "login", "research-ro", "--print")
+        assert custom.requests == []
+    assert result.returncode == 3
+    assert result.stdout == ""
+    assert result.stderr.startswith(
+        f"rolehop: error: {config}:{line}: key 'settings.federation_url': '{custom.url}' is "
+        "not AWS's console sign-in"
+    )
+    assert result.stderr.count("\n") == 1
+    assert issued_for(moto, ROLE_ARN) == []

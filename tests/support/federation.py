@@ -8,20 +8,26 @@ it answers ``{"SigninToken": ...}`` with its ``token``, and HTTP 400 to anything
 Every request is recorded, parsed. It can be told to fail: :meth:`FakeFederation.fail_next`
 queues answers (a status and a body: a 500, garbage...), and ``refuse_session_duration``
 plays the real endpoint with role-chained credentials (400 whenever SessionDuration is sent).
+It serves https too, with a certificate of its own, where a test needs a custom
+``federation_url`` (which is https, or plain http to a loopback host for the fake itself).
 
 Not a test module: shared by tests/test_federation.py and the integration tests.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import secrets
+import ssl
 import threading
 import urllib.parse
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from tests.support.local_endpoints import FakeEndpoint, Seen
 
@@ -69,11 +75,12 @@ class FakeFederation:
         self.failures: deque[tuple[int, str]] = deque()
         self.refuse_session_duration = False
         self.endpoint: FakeEndpoint | None = None
+        self.scheme = "http"
 
     @property
     def url(self) -> str:
         assert self.endpoint is not None, "not serving"
-        return f"{self.endpoint.url}/federation"
+        return f"{self.scheme}://127.0.0.1:{self.endpoint.server_port}/federation"
 
     def fail_next(self, status: int, body: str = "") -> None:
         """Answer the next request with ``status`` and ``body``, whatever it asks."""
@@ -112,10 +119,17 @@ class FakeFederation:
 
 
 @contextmanager
-def fake_federation() -> Iterator[FakeFederation]:
-    """A :class:`FakeFederation` serving on 127.0.0.1 while the block runs."""
+def fake_federation(tls: Path | None = None) -> Iterator[FakeFederation]:
+    """A :class:`FakeFederation` serving on 127.0.0.1 while the block runs; over https with
+    a certificate for 127.0.0.1 written into the folder ``tls`` (as ``cert.pem``, which a
+    client must trust: ``SSL_CERT_FILE``), if given."""
     fake = FakeFederation()
     endpoint = fake.endpoint = FakeEndpoint(fake.respond)
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*_self_signed(tls))
+        endpoint.socket = context.wrap_socket(endpoint.socket, server_side=True)
+        fake.scheme = "https"
     # a short poll interval: stopping the server takes that long
     thread = threading.Thread(target=endpoint.serve_forever, args=(0.05,), daemon=True)
     thread.start()
@@ -125,3 +139,40 @@ def fake_federation() -> Iterator[FakeFederation]:
         endpoint.shutdown()
         endpoint.server_close()
         thread.join(timeout=5)
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as PEM files in ``folder``."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rolehop test federation")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
