@@ -91,11 +91,22 @@ def decode_entry(text: str) -> Credentials:
 class KeyringCache:
     """A cache over any ``keyring`` backend. A failing backend degrades to no cache."""
 
-    def __init__(self, backend: KeyringBackend, warn: Warn, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        backend: KeyringBackend,
+        warn: Warn,
+        clock: Callable[[], datetime],
+        *,
+        sticky: bool = True,
+    ) -> None:
         self.backend = backend
         self.warn = warn
         self.clock = clock
+        # A command gives up on a failing keyring for the rest of its run (one warning);
+        # the agent, which lives for hours, tries again on its next call.
+        self.sticky = sticky
         self._broken = False
+        self.last_error: str | None = None  # of the last call: None when it worked
 
     @property
     def broken(self) -> bool:
@@ -111,7 +122,9 @@ class KeyringCache:
         if self._broken:
             return None
         try:
-            return call()
+            result = call()
+            self.last_error = None
+            return result
         except Exception:
             # Once more, a moment later: under dozens of parallel clients gnome-keyring has
             # been seen to fail a call now and then ("Prompt dismissed"), and a lost read
@@ -119,12 +132,14 @@ class KeyringCache:
             log.debug("keyring: %s failed; trying once more", action)
             time.sleep(RETRY_AFTER)
         try:
-            return call()
+            result = call()
+            self.last_error = None
+            return result
         except Exception as error:  # any backend failure: keep working, uncached
-            self._broken = True
+            self._broken = self.sticky
+            self.last_error = f"failed to {action}: {type(error).__name__}: {error}"
             self.warn(
-                f"the keyring ({self.description}) failed to {action}: "
-                f"{type(error).__name__}: {error}; continuing without the cache"
+                f"the keyring ({self.description}) {self.last_error}; continuing without the cache"
             )
             return None
 
@@ -270,7 +285,7 @@ def open_cache(
 
 
 class Announcing:
-    """A cache that reports every change it makes (to the agent, which holds copies)."""
+    """A cache that reports every change it makes (to the agents, which hold copies)."""
 
     def __init__(self, inner: Cache, changed: Callable[[set[str]], None]) -> None:
         self.inner = inner

@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
 from rolehop import chain as chains
+from rolehop import changes
 from rolehop import config as configs
 from rolehop.cache import (
     HOW_TO_GET_A_KEYRING,
@@ -58,23 +59,22 @@ MFA_SESSION_MARGIN = timedelta(minutes=5)
 
 class Agent(Protocol):
     """The agent as the direct path sees it (rolehop.agent.remote.AgentLink): the cache
-    and stored keys through it, with the local keyring as the fallback, and word of every
-    change made without it."""
+    and stored keys through it, with the local keyring as the fallback."""
 
-    def cache(self, local: Callable[[], Cache]) -> Cache: ...
+    def cache(self, local: Callable[[], Cache], backend: str | None) -> Cache: ...
 
-    def keys(self, local: Callable[[], Keys]) -> Keys: ...
+    def keys(self, local: Callable[[], Keys], backend: str | None) -> Keys: ...
 
-    def forget(self, keys: set[str] | None) -> None: ...
-
-    def profiles(self, config_path: str | None) -> list[ProfileSummary] | None:
+    def profiles(
+        self, config_path: str | None, backend: str | None
+    ) -> list[ProfileSummary] | None:
         """``list``'s rows from the agent (which keeps the parsed files), or None."""
         ...
 
 
 class _Announced:
-    """Stored keys changed without the agent: it forgets the names (and the chains) it
-    knew."""
+    """Stored keys changed here: every agent forgets the names and ids it knew (see
+    rolehop.changes)."""
 
     def __init__(self, inner: KeyStore, forget: Callable[[set[str] | None], None]) -> None:
         self.inner = inner
@@ -101,6 +101,10 @@ class _Announced:
         removed = self.inner.remove(name)
         self.forget(None)
         return removed
+
+
+def keyring_backend(environ: Mapping[str, str], settings: configs.Settings) -> str | None:
+    return environ.get("PYTHON_KEYRING_BACKEND") or settings.keyring_backend or None
 
 
 def utcnow() -> datetime:
@@ -246,13 +250,19 @@ class Rolehop:
     def config(self) -> Config:
         return configs.load(self.environ, self.config_path)
 
+    @property
+    def keyring_backend(self) -> str | None:
+        """The keyring backend this process uses (the variable wins over the setting): an
+        agent of another one must not be asked."""
+        return keyring_backend(self.environ, self.config.settings)
+
     @cached_property
     def cache(self) -> Cache:
         if self._cache is not None:
             return self._cache
         settings = self.config.settings
         if self.agent is not None and settings.agent and settings.cache:
-            return self.agent.cache(self._local_cache)
+            return self.agent.cache(self._local_cache, self.keyring_backend)
         return self._local_cache()
 
     def _local_cache(self) -> Cache:
@@ -264,9 +274,9 @@ class Rolehop:
             warn=self._warn_keyring,
             clock=self.clock,
         )
-        if self.agent is None or isinstance(opened, NullCache):
+        if isinstance(opened, NullCache):
             return opened
-        return Announcing(opened, self.agent.forget)  # a running agent drops its copies
+        return Announcing(opened, self._announce)  # every agent drops its copies
 
     @cached_property
     def sts_factory(self) -> StsClientFactory:
@@ -291,17 +301,18 @@ class Rolehop:
         """The long-term keys in the keyring; raises CacheError when no keyring is usable."""
         if self._keystore is None:
             if self.agent is not None and self.config.settings.agent:
-                self._keystore = self.agent.keys(self._local_keystore)
+                self._keystore = self.agent.keys(self._local_keystore, self.keyring_backend)
             else:
                 self._keystore = self._local_keystore()
         return self._keystore
 
     def _local_keystore(self) -> Keys:
         backend = load_backend(self.config.settings.keyring_backend, self.environ)
-        keys = KeyStore(backend, self.clock)
-        if self.agent is None:
-            return keys
-        return _Announced(keys, self.agent.forget)
+        return _Announced(KeyStore(backend, self.clock), self._announce)
+
+    def _announce(self, keys: set[str] | None) -> None:
+        """The keyring changed: every agent of this user forgets its copies."""
+        changes.announce(self.environ)
 
     def _stored_names(self) -> set[str]:
         try:
@@ -434,7 +445,7 @@ class Rolehop:
         """A row for every profile; from a running agent when there is one: it keeps the
         files parsed and the chains built while the files stay as they are."""
         if self.agent is not None:
-            remote = self.agent.profiles(self.config_path)
+            remote = self.agent.profiles(self.config_path, self.keyring_backend)
             if remote is not None:
                 return remote
         summaries = []

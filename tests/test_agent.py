@@ -270,7 +270,7 @@ def test_without_an_agent_the_remote_cache_is_the_local_one(tmp_path: Path) -> N
 
     local = KeyringCache(MemoryKeyring(), pytest.fail, lambda: NOW)
     link = AgentLink({"XDG_RUNTIME_DIR": str(tmp_path)})  # no agent listens there
-    cache = link.cache(lambda: local)
+    cache = link.cache(lambda: local, None)
     entry = Credentials("ASIALOCAL", "s", "t", NOW + timedelta(hours=1))
 
     cache.put("k", entry, label="p")

@@ -10,6 +10,7 @@ import sys
 from rolehop.agent.server import Agent, harden
 from rolehop.agent.service import MemoKeyStore, MemoryCache, Service
 from rolehop.cache import KeyringCache, load_backend
+from rolehop.changes import Watcher
 from rolehop.core import utcnow
 
 
@@ -29,8 +30,14 @@ def main(argv: list[str] | None = None) -> int:
     def service() -> Service:
         backend = load_backend(options.keyring_backend, os.environ)
         warn = logging.getLogger("rolehop.agent").warning
-        cache = MemoryCache(KeyringCache(backend, warn, utcnow))
-        return Service(cache, MemoKeyStore(backend, utcnow), idle_timeout=options.idle_timeout)
+        cache = MemoryCache(KeyringCache(backend, warn, utcnow, sticky=False))
+        return Service(
+            cache,
+            MemoKeyStore(backend, utcnow),
+            idle_timeout=options.idle_timeout,
+            watcher=Watcher(os.path.dirname(options.socket)),
+            keyring_backend=options.keyring_backend,
+        )
 
     return Agent(options.socket, service).run()
 

@@ -1,4 +1,4 @@
-"""The direct path's side of the agent: start it, stop it, ask its status, tell it to forget.
+"""The direct path's side of the agent: start it, stop it, ask its status.
 
 Everything here is best effort: an agent that is missing, slow or of another version only
 means the direct path does the work, as it would with ``ROLEHOP_AGENT=0``.
@@ -7,7 +7,6 @@ means the direct path does the work, as it would with ``ROLEHOP_AGENT=0``.
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -56,21 +55,6 @@ def stop(environ: Mapping[str, str]) -> bool:
         return path is not None and bool(exchange(path, request("stop")).get("stopping"))
     except AgentUnavailable:
         return False
-
-
-def forget(environ: Mapping[str, str], keys: set[str] | None) -> None:
-    """Tell a running agent that these cache entries (None: everything, and the names of
-    the stored keys) changed in the keyring."""
-    try:
-        path = _path(environ)
-    except AgentUnavailable:
-        return
-    if path is None or not os.path.exists(path):
-        return
-    try:
-        ask(environ, "forget", keys=sorted(keys) if keys is not None else None)
-    except AgentUnavailable as error:
-        log.debug("agent: could not tell it to forget: %s", error)
 
 
 def start(

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
 from rolehop.agent import client
-from rolehop.agent.protocol import AgentUnavailable, disabled_by
+from rolehop.agent.protocol import AgentUnavailable, disabled_by, request_environ
 from rolehop.cache import Cache, IndexEntry, decode_entry, encode_entry
 from rolehop.core import ProfileSummary
 from rolehop.creds import Credentials, format_expiration, parse_expiration
 from rolehop.errors import CacheError
 from rolehop.keystore import Keys, StoredKey
+from rolehop.locations import absolute
 
 log = logging.getLogger(__name__)
 Local = TypeVar("Local")
@@ -48,18 +50,22 @@ class AgentLink:
             raise AgentUnavailable(str(answer.get("error")))
         return answer
 
-    def cache(self, local: Callable[[], Cache]) -> Cache:
-        return AgentCache(self, local)
+    def cache(self, local: Callable[[], Cache], backend: str | None) -> Cache:
+        return AgentCache(self, local, backend)
 
-    def keys(self, local: Callable[[], Keys]) -> Keys:
-        return AgentKeys(self, local)
+    def keys(self, local: Callable[[], Keys], backend: str | None) -> Keys:
+        return AgentKeys(self, local, backend)
 
-    def forget(self, keys: set[str] | None) -> None:
-        client.forget(self.environ, keys)
-
-    def profiles(self, config_path: str | None) -> list[ProfileSummary] | None:
+    def profiles(
+        self, config_path: str | None, backend: str | None
+    ) -> list[ProfileSummary] | None:
         try:
-            answer = self.ask("profiles", environ=dict(self.environ), config=config_path)
+            answer = self.ask(
+                "profiles",
+                environ=request_environ(self.environ, os.getcwd()),
+                config=absolute(config_path, self.environ, os.getcwd()) if config_path else None,
+                backend=backend,
+            )
         except (AgentUnavailable, CacheError):
             return None  # the direct path reads the files (and says what is wrong in them)
         try:
@@ -72,10 +78,14 @@ class AgentLink:
 class _Fallback(Generic[Local]):
     """Through the agent while it answers; else the local ``Local``, made once, on need."""
 
-    def __init__(self, link: AgentLink, local: Callable[[], Local]) -> None:
+    def __init__(self, link: AgentLink, local: Callable[[], Local], backend: str | None) -> None:
         self.link = link
         self._make_local = local
         self._local: Local | None = None
+        self.backend = backend  # the keyring this process would use: the agent's, or not
+
+    def _ask(self, op: str, **fields: Any) -> dict[str, Any]:
+        return self.link.ask(op, backend=self.backend, **fields)
 
     def _remote(self) -> bool:
         return self.link.usable
@@ -94,7 +104,7 @@ class AgentCache(_Fallback[Cache]):
     def get(self, key: str) -> Credentials | None:
         if self._remote():
             try:
-                text = self.link.ask("get", key=key).get("entry")
+                text = self._ask("get", key=key).get("entry")
                 return decode_entry(text) if isinstance(text, str) else None
             except AgentUnavailable:
                 pass
@@ -103,7 +113,7 @@ class AgentCache(_Fallback[Cache]):
     def put(self, key: str, credentials: Credentials, *, label: str) -> None:
         if self._remote():
             try:
-                self.link.ask("put", key=key, entry=encode_entry(credentials, label), label=label)
+                self._ask("put", key=key, entry=encode_entry(credentials, label), label=label)
                 return
             except AgentUnavailable:
                 pass
@@ -112,7 +122,7 @@ class AgentCache(_Fallback[Cache]):
     def delete(self, key: str) -> bool:
         if self._remote():
             try:
-                return bool(self.link.ask("delete", key=key).get("deleted"))
+                return bool(self._ask("delete", key=key).get("deleted"))
             except AgentUnavailable:
                 pass
         return self._fallback().delete(key)
@@ -120,7 +130,7 @@ class AgentCache(_Fallback[Cache]):
     def index(self) -> dict[str, IndexEntry]:
         if self._remote():
             try:
-                rows = self.link.ask("index").get("index") or {}
+                rows = self._ask("index").get("index") or {}
                 return {
                     key: IndexEntry(profile, parse_expiration(until) if until else None)
                     for key, (profile, until) in rows.items()
@@ -132,20 +142,20 @@ class AgentCache(_Fallback[Cache]):
     def remove(self, keys: set[str]) -> int:
         if self._remote():
             try:
-                return int(self.link.ask("remove", keys=sorted(keys)).get("removed", 0))
+                return int(self._ask("remove", keys=sorted(keys)).get("removed", 0))
             except AgentUnavailable:
                 pass
         return self._fallback().remove(keys)
 
 
 class AgentKeys(_Fallback[Keys]):
-    """Names and keys read through the agent; storing and removing stay local (and make
-    the agent forget what it knew)."""
+    """Names and keys read through the agent; storing and removing stay local (and are
+    announced to every agent: rolehop.changes)."""
 
     def names(self) -> set[str]:
         if self._remote():
             try:
-                return set(self.link.ask("stored-names").get("names") or ())
+                return set(self._ask("stored-names").get("names") or ())
             except AgentUnavailable:
                 pass
         return self._fallback().names()
@@ -153,7 +163,7 @@ class AgentKeys(_Fallback[Keys]):
     def get(self, name: str) -> Credentials | None:
         if self._remote():
             try:
-                found = self.link.ask("stored-key", name=name).get("keys")
+                found = self._ask("stored-key", name=name).get("keys")
                 return Credentials(found[0], found[1]) if found else None
             except AgentUnavailable:
                 pass
@@ -162,7 +172,7 @@ class AgentKeys(_Fallback[Keys]):
     def key_id(self, name: str) -> str | None:
         if self._remote():
             try:
-                found = self.link.ask("stored-key-id", name=name).get("key_id")
+                found = self._ask("stored-key-id", name=name).get("key_id")
                 return found if isinstance(found, str) else None
             except AgentUnavailable:
                 pass

@@ -20,16 +20,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from rolehop import __version__
+from rolehop import __version__, changes
 from rolehop import config as configs
 from rolehop.agent.protocol import PROTOCOL, sts_scope
 from rolehop.agent.remote import index_rows, summary_row
 from rolehop.cache import IndexEntry, KeyringCache, decode_entry, encode_entry
 from rolehop.chain import Chain
-from rolehop.core import Resolution, Rolehop, utcnow
+from rolehop.core import Resolution, Rolehop, keyring_backend, utcnow
 from rolehop.creds import Credentials
 from rolehop.errors import CacheError, MfaError, RolehopError
 from rolehop.keystore import KeyStore
+from rolehop.providers.aws_profile import resolving
 from rolehop.sts import Boto3StsClientFactory, StsClientFactory
 
 if TYPE_CHECKING:
@@ -38,14 +39,22 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class Declined(Exception):
+    """Not the agent's to answer: the client goes the direct way."""
+
+
 class MemoryCache:
-    """Entries read once from the keyring, then served from memory until forgotten."""
+    """Entries read once from the keyring, then served from memory until forgotten.
+
+    Every change made here is announced to the other agents (rolehop.changes);
+    ``announced`` is told, and returns whether others changed the keyring too."""
 
     def __init__(self, inner: KeyringCache) -> None:
         self.inner = inner
         self.entries: dict[str, Credentials] = {}
         # requests run in threads: one at a time in here (and in the keyring behind it)
         self.lock = threading.RLock()
+        self.announced: Callable[[], None] = lambda: None
 
     @property
     def description(self) -> str:
@@ -64,13 +73,16 @@ class MemoryCache:
         with self.lock:
             self.entries.pop(key, None)
             self.inner.put(key, credentials, label=label)
-            if credentials.expiration is not None:  # what the keyring now holds
-                self.entries[key] = credentials
+            self.announced()
+            if credentials.expiration is not None and self.inner.last_error is None:
+                self.entries[key] = credentials  # what the keyring now holds
 
     def delete(self, key: str) -> bool:
         with self.lock:
             self.entries.pop(key, None)
-            return self.inner.delete(key)
+            deleted = self.inner.delete(key)
+            self.announced()
+            return deleted
 
     def index(self) -> dict[str, IndexEntry]:
         with self.lock:
@@ -79,7 +91,9 @@ class MemoryCache:
     def remove(self, keys: set[str]) -> int:
         with self.lock:
             self.forget(keys)
-            return self.inner.remove(keys)
+            removed = self.inner.remove(keys)
+            self.announced()
+            return removed
 
     def forget(self, keys: set[str] | None) -> None:
         with self.lock:
@@ -130,10 +144,20 @@ class Service:
         idle_timeout: float,
         clock: Callable[[], datetime] = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
+        watcher: changes.Watcher | None = None,
+        keyring_backend: str | None = None,
     ) -> None:
         self.cache = cache
         self.keystore = keystore
         keystore.lock = cache.lock
+        # the keyring is the truth: a change anyone made drops every copy held here
+        self.watcher = watcher
+        # the keyring it reads: callers of another must go their own way
+        self.keyring_backend = os.environ.get("PYTHON_KEYRING_BACKEND") or keyring_backend or None
+        cache.announced = self._announced
+        # keyring failures, counted per request thread (see handle)
+        self.local = threading.local()
+        cache.inner.warn = self._keyring_failed
         self.clock = clock
         self.idle_timeout = idle_timeout
         self.started = monotonic()
@@ -158,6 +182,27 @@ class Service:
         """Whether a request is being worked on (STS calls): the agent is not idle."""
         return self.working > 0
 
+    def _keyring_failed(self, message: str) -> None:
+        log.warning("agent: %s", message)
+        self.local.failures = self._failures() + 1
+
+    def _failures(self) -> int:
+        return int(getattr(self.local, "failures", 0))
+
+    def _forget_all(self) -> None:
+        with self.cache.lock:
+            self.cache.forget(None)
+            self.keystore.forget()
+
+    def _look_for_changes(self) -> None:
+        if self.watcher is not None and self.watcher.changed():
+            self._forget_all()
+
+    def _announced(self) -> None:
+        """This agent changed the keyring: tell the others; forget what they changed."""
+        if self.watcher is not None and self.watcher.announce():
+            self._forget_all()
+
     def handle(
         self, message: Mapping[str, Any], tell: Callable[[dict[str, Any]], None] = lambda _: None
     ) -> dict[str, Any]:
@@ -168,28 +213,31 @@ class Service:
             return self._answer(stopping=True)
         if message.get("v") != PROTOCOL or message.get("version") != __version__:
             return self._answer(ok=False, error="version mismatch")
+        if op == "status":
+            return self._answer(**self.status())
+        self._look_for_changes()
+        failures = self._failures()
         try:
-            if op == "resolve" and not self.cache.inner.broken:
-                return self._resolve(message, tell)
-            if op == "forget":
-                keys = message.get("keys")
-                self._end_leases(set(keys) if isinstance(keys, list) else None)
-                self.cache.forget(set(keys) if isinstance(keys, list) else None)
-                if keys is None:
-                    self.keystore.forget()
-                return self._answer()
-            if op == "status":
-                return self._answer(**self.status())
-            if self.cache.inner.broken:  # the direct path meets it and says so, once
+            if op == "resolve":
+                answer = self._resolve(message, tell)
+            elif message.get("backend") != self.keyring_backend:
+                return self._answer(ok=False, error="another keyring")
+            elif op in self._CACHE_OPS:
+                answer = self._answer(**self._CACHE_OPS[op](self, message))
+            else:
+                return self._answer(ok=False, error=f"unknown op {op!r}")
+            if self._failures() != failures:
+                # the keyring failed on this request: the direct path meets it and says so
+                # (the next request tries the keyring again)
                 return self._answer(ok=False, error="the agent's keyring failed")
-            if op in self._CACHE_OPS:
-                return self._answer(**self._CACHE_OPS[op](self, message))
+            return answer
         except CacheError as error:
             return self._answer(ok=False, error="cache", message=str(error))
+        except Declined as error:
+            return self._answer(ok=False, error=str(error))
         except Exception as error:  # a bug must not take the agent down: the client copes
             log.debug("agent: %s failed: %s", op, type(error).__name__)
             return self._answer(ok=False, error=type(error).__name__)
-        return self._answer(ok=False, error=f"unknown op {op!r}")
 
     # The direct path's cache and stored keys, served from here (rolehop.agent.remote)
 
@@ -237,6 +285,8 @@ class Service:
         environ = message["environ"]
         override = message.get("config")
         stamp, config = self._config(environ, override if isinstance(override, str) else None)
+        if not config.settings.agent or not config.settings.cache:
+            raise Declined("the caller's config turns the agent or the cache off")
         app = Rolehop(
             environ, config=config, cache=self.cache, keystore=self.keystore, clock=self.clock
         )
@@ -279,6 +329,8 @@ class Service:
     }
 
     def status(self) -> dict[str, Any]:
+        """What ``agent status`` shows: never a secret. ``keyring_error`` is the last
+        keyring call's failure (None once a call works again)."""
         return {
             "pid": os.getpid(),
             "uptime": round(self.monotonic() - self.started, 1),
@@ -287,6 +339,8 @@ class Service:
             "served": dict(self.served),
             "lists": self.lists,
             "keyring": self.cache.inner.description,
+            "keyring_ok": self.cache.inner.last_error is None,
+            "keyring_error": self.cache.inner.last_error,
         }
 
     def _answer(self, ok: bool = True, **fields: Any) -> dict[str, Any]:
@@ -341,6 +395,9 @@ class Service:
         except RolehopError:
             self.served["miss"] += 1
             return self._answer(hit=False, lead=True)  # the direct path says what is wrong
+        if not self._serves(loaded, chain, environ):
+            self.served["miss"] += 1
+            return self._answer(hit=False, lead=True)
         resolution = app.cached(profile, chain)
         if resolution is None:
             # a memory copy past the margin: another process may have renewed it since
@@ -357,6 +414,23 @@ class Service:
         if miss["lead"]:
             miss.pop("key")
         return self._answer(hit=False, **miss)
+
+    def _serves(self, config: configs.Config, chain: Chain, environ: Mapping[str, str]) -> bool:
+        """Whether this request is the agent's at all; if not, the direct way, before any
+        lease or lock:
+        - a credential_process loop (the direct path fails it at once; waiting for the
+          lead's lock here would wait for the very process that asks);
+        - a caller whose config turns the agent or the cache off, or names another keyring
+          (what the direct path would do differs: no cache, another store);
+        - a chain from the caller's environment keys, which requests never carry."""
+        if any(name in resolving(environ) for name in chain.names[1:]):
+            return False
+        settings = config.settings
+        if not settings.agent or not settings.cache:
+            return False
+        if keyring_backend(environ, settings) != self.keyring_backend:
+            return False
+        return chain.base.credential_source != "Environment"
 
     def _may_work(self, message: Mapping[str, Any], chain: Chain) -> bool:
         """Whether the agent makes this miss's credentials: asked to, for a caller whose
