@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 SERVICE = "rolehop"
 INDEX = "index"
+PROBE = "probe"  # never written: reading it tells whether the keyring answers
 ENTRY_FORMAT = 1
 RETRY_AFTER = 0.1  # seconds before the one retry of a failed keyring call
 
@@ -142,6 +143,12 @@ class KeyringCache:
                 f"the keyring ({self.description}) {self.last_error}; continuing without the cache"
             )
             return None
+
+    def reachable(self) -> bool:
+        """Whether the keyring answers now: one read of an entry that never exists (a
+        locked or vanished keyring fails it as it fails every other read)."""
+        self._call("read", lambda: self.backend.get_password(SERVICE, PROBE))
+        return self.last_error is None
 
     def get(self, key: str) -> Credentials | None:
         text = self._call("read", lambda: self.backend.get_password(SERVICE, key))

@@ -7,6 +7,7 @@ means the direct path does the work, as it would with ``ROLEHOP_AGENT=0``.
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -46,6 +47,35 @@ def status(environ: Mapping[str, str]) -> dict[str, Any] | None:
         return ask(environ, "status")
     except AgentUnavailable:
         return None
+
+
+def every_status(environ: Mapping[str, str]) -> list[tuple[str, dict[str, Any]]]:
+    """Every agent of this user in this runtime directory (one per keyring), with its
+    status; sockets nobody of this user answers at are left out."""
+    try:
+        path = _path(environ)
+    except AgentUnavailable:
+        return []
+    if path is None:
+        return []
+    directory = os.path.dirname(path)
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        if name.startswith("agent-") and name.endswith(".sock"):
+            try:
+                found.append(
+                    (
+                        os.path.join(directory, name),
+                        call(os.path.join(directory, name), request("status"), 1.0),
+                    )
+                )
+            except AgentUnavailable:
+                continue
+    return found
 
 
 def stop(environ: Mapping[str, str]) -> bool:

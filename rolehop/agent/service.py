@@ -61,13 +61,15 @@ class MemoryCache:
         return f"agent memory over {self.inner.description}"
 
     def get(self, key: str) -> Credentials | None:
+        """The memory copy once the keyring answers (a locked keyring must lock the agent
+        too: the direct path would fail to read it), else the keyring's entry."""
         with self.lock:
-            if key not in self.entries:
-                found = self.inner.get(key)
-                if found is None:
-                    return None
+            if key in self.entries:
+                return self.entries[key] if self.inner.reachable() else None
+            found = self.inner.get(key)
+            if found is not None:
                 self.entries[key] = found
-            return self.entries[key]
+            return found
 
     def put(self, key: str, credentials: Credentials, *, label: str) -> None:
         with self.lock:

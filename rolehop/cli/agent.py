@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
+from typing import Any
 
 import click
 
 from rolehop.agent import client
-from rolehop.agent.protocol import disabled_by, socket_path
+from rolehop.agent.protocol import NotOurs, disabled_by, socket_path
 from rolehop.cli import AppState, pass_state
 
 
@@ -17,25 +19,58 @@ def agent() -> None:
     """The agent: cached credentials served from memory (ROLEHOP_AGENT=0 turns it off)."""
 
 
+# the protocol's own fields of an answer: not the agent's state
+_PROTOCOL_FIELDS = ("v", "version", "ok")
+
+
+def _state(path: str, status: Mapping[str, Any], here: str | None) -> dict[str, Any]:
+    """An agent's status as ``agent status --json`` shows it (never a secret)."""
+    fields = {key: value for key, value in status.items() if key not in _PROTOCOL_FIELDS}
+    return {
+        "socket": path,
+        "this_environment": path == here,
+        "rolehop_version": status.get("version"),
+        **fields,
+    }
+
+
+def _describe(agent: Mapping[str, Any]) -> str:
+    served = agent.get("served", {})
+    keyring = agent.get("keyring")
+    if not agent.get("keyring_ok", True):
+        keyring = f"{keyring} - FAILING: {agent.get('keyring_error')}"
+    return (
+        f"agent pid {agent.get('pid')} on {agent['socket']}"
+        + (" (this environment's)" if agent["this_environment"] else "")
+        + f"\nup {agent.get('uptime')} s, exits after {agent.get('idle_timeout')} s idle\n"
+        f"{agent.get('entries')} entries in memory, over {keyring}\n"
+        f"served {served.get('hit', 0)} hits, {served.get('miss', 0)} misses "
+        f"({served.get('work', 0)} of them made here)"
+    )
+
+
 @agent.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(as_json: bool) -> None:
-    """Whether an agent serves this environment, and what it holds (never a secret)."""
-    found = client.status(os.environ)
+    """Every agent of this user, and whether one serves this environment (never a secret).
+
+    Exits 1 when none serves this environment, or its keyring is failing."""
+    try:
+        here = socket_path(os.environ)
+    except NotOurs as error:
+        raise click.ClickException(f"not using the agent: {error}") from None
+    agents = [_state(path, found, here) for path, found in client.every_status(os.environ)]
+    mine = next((agent for agent in agents if agent["this_environment"]), None)
     if as_json:
-        click.echo(json.dumps({"version": 1, "running": found is not None, **(found or {})}))
-    elif found is None:
-        click.echo(f"no agent running (socket {socket_path(os.environ) or 'unavailable'})")
+        found = {"running": mine is not None, **(mine or {}), "agents": agents}
+        click.echo(json.dumps({"version": 1, **found}))
+    elif not agents:
+        click.echo(f"no agent running (socket {here or 'unavailable'})")
     else:
-        served = found.get("served", {})
-        click.echo(
-            f"agent pid {found.get('pid')} on {socket_path(os.environ)}\n"
-            f"up {found.get('uptime')} s, exits after {found.get('idle_timeout')} s idle\n"
-            f"{found.get('entries')} entries in memory, over {found.get('keyring')}\n"
-            f"served {served.get('hit', 0)} hits, {served.get('miss', 0)} misses "
-            f"({served.get('work', 0)} of them made here)"
-        )
-    if found is None:
+        if mine is None:
+            click.echo(f"no agent serves this environment (socket {here or 'unavailable'})")
+        click.echo("\n\n".join(_describe(agent) for agent in agents))
+    if mine is None or not mine.get("keyring_ok", True):
         raise SystemExit(1)
 
 

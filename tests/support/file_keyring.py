@@ -1,7 +1,9 @@
 """A keyring backend in a JSON file, so subprocesses of one test share a cache.
 
 Selected with ``PYTHON_KEYRING_BACKEND=tests.support.file_keyring.FileKeyring`` and
-``ROLEHOP_TEST_KEYRING=<path under tmp_path>``. Test-only: real users get the OS keyring.
+``ROLEHOP_TEST_KEYRING=<path under tmp_path>``. While a file ``<that path>.locked`` exists,
+every call fails as a locked keyring's would (:func:`locked`). Test-only: real users get
+the OS keyring.
 """
 
 from __future__ import annotations
@@ -14,18 +16,33 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from keyring.backend import KeyringBackend
-from keyring.errors import PasswordDeleteError
+from keyring.errors import KeyringLocked, PasswordDeleteError
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """The keyring file at ``path`` locked (every call fails) while the block runs."""
+    marker = path.with_suffix(".locked")
+    marker.touch()
+    try:
+        yield
+    finally:
+        marker.unlink()
 
 
 class FileKeyring(KeyringBackend):
     priority = 1
 
-    def __init__(self) -> None:
+    def __init__(self, path: Path | None = None) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
+        self._path = path
 
     @property
     def path(self) -> Path:
-        return Path(os.environ["ROLEHOP_TEST_KEYRING"])
+        path = self._path or Path(os.environ["ROLEHOP_TEST_KEYRING"])
+        if path.with_suffix(".locked").exists():
+            raise KeyringLocked("the test keyring is locked")
+        return path
 
     @contextmanager
     def _locked(self) -> Iterator[None]:

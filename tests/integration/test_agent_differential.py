@@ -1,0 +1,423 @@
+"""The agent never changes an answer: the same scenarios with the agent on and off give the
+same stdout, stderr and exit code, step by step.
+
+Two worlds, each with its own files, keyring, runtime directory and deterministic STS
+(tests/support/fake_sts.py: the n-th call issues the same credentials in both), run the
+same steps in turn: one with an agent started beforehand, one with ``ROLEHOP_AGENT=0``. An
+STS call that one world makes and the other does not changes every later credential, so a
+stale or wrongly served answer shows. Outputs are compared after replacing each world's
+root directory and STS address with placeholders, nothing else.
+
+This matrix is the guard for every feature the agent serves: a new one adds its steps here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from rolehop import chain as chains
+from rolehop import changes
+from rolehop import config as configs
+from rolehop.agent import client
+from rolehop.cache import KeyringCache
+from rolehop.creds import Credentials
+from tests.support.fake_sts import FakeSts, fake_sts
+from tests.support.file_keyring import FileKeyring, locked
+from tests.support.tools import run_captured
+
+ROLE = "arn:aws:iam::111122223333:role/research"
+ADMIN = "arn:aws:iam::777788889999:role/admin"
+SERIAL = "arn:aws:iam::444455556666:mfa/joe"
+JOE = "[joe]\naws_access_key_id = AKIAJOEEXAMPLE000001\naws_secret_access_key = joeSecret0001\n"
+CONFIG = f"""\
+[settings]
+default_region = "eu-west-1"
+
+[profiles.dev]
+role_arn = "{ROLE}"
+source_profile = "joe"
+
+[profiles.admin]
+role_arn = "{ADMIN}"
+source_profile = "dev"
+
+[profiles.guarded]
+role_arn = "{ADMIN}"
+source_profile = "joe"
+mfa_serial = "{SERIAL}"
+"""
+
+
+def _program() -> str:
+    found = shutil.which("rolehop", path=os.path.dirname(sys.executable))
+    assert found, "the rolehop script is not installed next to this Python"
+    return found
+
+
+@dataclass(frozen=True)
+class Outcome:
+    code: int
+    stdout: str
+    stderr: str
+
+
+@dataclass
+class World:
+    agent: bool
+    root: Path
+    sts: FakeSts
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def keyring(self) -> Path:
+        return self.root / "keyring.json"
+
+    @property
+    def rolehop_config(self) -> Path:
+        return self.root / "rolehop.toml"
+
+    @property
+    def aws_config(self) -> Path:
+        return self.root / "home" / ".aws" / "config"
+
+    def run(self, *args: str, env: dict[str, str] | None = None, cwd: str = "") -> Outcome:
+        done = run_captured(
+            [_program(), *args],
+            {**self.env, **(env or {})},
+            cwd=self.root / cwd if cwd else self.root,
+            timeout=60,
+        )
+        return Outcome(done.returncode, self._normal(done.stdout), self._normal(done.stderr))
+
+    def _normal(self, text: str) -> str:
+        return text.replace(str(self.root), "<world>").replace(self.sts.url, "<sts>")
+
+    def plant(self, profile: str, left: timedelta, tag: str) -> None:
+        """A cache entry for ``profile``'s target with ``left`` to go (negative: expired)."""
+        config = configs.load(self.env)
+        key = chains.build(config, profile, self.env).keys[-1]
+        until = datetime.now(UTC).replace(microsecond=0) + left
+        planted = Credentials(f"ASIAPLANTED{tag}", f"planted-{tag}", f"token-{tag}", until)
+        cache = KeyringCache(FileKeyring(self.keyring), pytest.fail, lambda: datetime.now(UTC))
+        cache.put(key, planted, label=profile)
+        changes.announce(self.env)  # as rolehop does after each change to the keyring
+
+    def served(self) -> dict[str, int]:
+        status = client.status(self.env)
+        return dict(status["served"]) if status else {}
+
+
+def _make(root: Path, sts: FakeSts, agent: bool, base: dict[str, str]) -> World:
+    home = root / "home"
+    (home / ".aws").mkdir(parents=True)
+    (home / ".aws" / "credentials").write_text(JOE)
+    (root / "run").mkdir(mode=0o700)
+    (root / "work").mkdir()
+    (root / "rolehop.toml").write_text(CONFIG)
+    keep = ("PATH", "LANG", "PYTHONPATH", "PYTHON_KEYRING_BACKEND", "SYSTEMROOT")
+    env = {name: base[name] for name in keep if name in base}
+    env.update(
+        HOME=str(home),
+        USER="tester",
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        XDG_RUNTIME_DIR=str(root / "run"),
+        ROLEHOP_CONFIG=str(root / "rolehop.toml"),
+        AWS_CONFIG_FILE=str(home / ".aws" / "config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(home / ".aws" / "credentials"),
+        AWS_ENDPOINT_URL=sts.url,
+        AWS_EC2_METADATA_DISABLED="true",
+        ROLEHOP_TEST_KEYRING=str(root / "keyring.json"),
+        ROLEHOP_AGENT="1" if agent else "0",
+    )
+    return World(agent, root, sts, env)
+
+
+@pytest.fixture
+def worlds(tmp_path: Path, subprocess_env: dict[str, str]) -> Iterator[tuple[World, World]]:
+    """(with the agent, without): fresh files, keyrings and STS servers."""
+    with fake_sts() as one, fake_sts() as two:
+        agent = _make(tmp_path / "agent", one, True, subprocess_env)
+        direct = _make(tmp_path / "direct", two, False, subprocess_env)
+        started = agent.run("agent", "start")
+        assert started.code == 0, started
+        _wait_for(lambda: client.status(agent.env) is not None, "the agent to start")
+        try:
+            yield agent, direct
+        finally:
+            client.stop(agent.env)
+            _wait_for(lambda: client.status(agent.env) is None, "the agent to stop")
+
+
+def _wait_for(condition: Callable[[], object], what: str, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+@dataclass(frozen=True)
+class Step:
+    args: tuple[str, ...]
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str = ""
+    before: Callable[[World], None] | None = None
+
+
+def step(
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: str = "",
+    before: Callable[[World], None] | None = None,
+) -> Step:
+    return Step(args, env or {}, cwd, before)
+
+
+def _same(worlds: tuple[World, World], steps: list[Step]) -> list[Outcome]:
+    """Run each step in both worlds; assert identical outcomes; return the agent's."""
+    agent, direct = worlds
+    outcomes = []
+    for number, one in enumerate(steps, start=1):
+        results = []
+        for world in worlds:
+            if one.before is not None:
+                one.before(world)
+            results.append(world.run(*one.args, env=one.env, cwd=one.cwd))
+        with_agent, without = results
+        assert with_agent == without, f"step {number} {one.args} differs with the agent"
+        outcomes.append(with_agent)
+    assert agent.sts.calls == direct.sts.calls
+    return outcomes
+
+
+def _write(name: str, text: str) -> Callable[[World], None]:
+    def write(world: World) -> None:
+        (world.root / name).write_text(textwrap.dedent(text))
+
+    return write
+
+
+def _edit(old: str, new: str) -> Callable[[World], None]:
+    def edit(world: World) -> None:
+        world.rolehop_config.write_text(world.rolehop_config.read_text().replace(old, new))
+
+    return edit
+
+
+CP = ("credential-process", "dev")
+ENV = ("env", "dev", "--shell", "bash")
+
+
+def test_hits_and_outputs(worlds: tuple[World, World]) -> None:
+    outcomes = _same(
+        worlds,
+        [
+            step(*CP),
+            step(*CP),
+            step(*ENV),
+            step("env", "dev", "--shell", "fish"),
+            step("env", "admin", "--shell", "zsh"),
+            step("credential-process", "admin"),
+            step("env", "dev", env={"SHELL": "/usr/bin/fish"}),
+        ],
+    )
+    assert all(outcome.code == 0 for outcome in outcomes)
+    assert worlds[0].served()["hit"] >= 4  # the agent answered, not the direct path
+    assert worlds[0].sts.count("AssumeRole") == 2
+
+
+def test_relative_and_broken_config_paths(worlds: tuple[World, World]) -> None:
+    broken = _write("work/t1.toml", "[profiles.x\n")
+    bad_margin = _write("work/margin.toml", '[settings]\nrefresh_margin = "10m"\n')
+    ok = _write("work/ok.toml", CONFIG)
+    outcomes = _same(
+        worlds,
+        [
+            step(*CP),
+            step("--config", "t1.toml", *ENV, cwd="work", before=broken),
+            step("--config", "margin.toml", *CP, cwd="work", before=bad_margin),
+            step("--config", "ok.toml", *CP, cwd="work", before=ok),
+            step("--config", "ok.toml", "list", "--json", cwd="work"),
+            step(*CP, env={"ROLEHOP_CONFIG": "t1.toml"}, cwd="work"),
+            step(*CP, env={"ROLEHOP_CONFIG": "ok.toml"}, cwd="work"),
+            step("list", "--json", env={"ROLEHOP_CONFIG": "ok.toml"}, cwd="work"),
+        ],
+    )
+    assert [outcome.code for outcome in outcomes] == [0, 3, 3, 0, 0, 3, 0, 0]
+    assert "t1.toml:1" in outcomes[1].stderr
+    assert len(json.loads(outcomes[4].stdout)["profiles"]) == 3
+
+
+def test_relative_aws_files(worlds: tuple[World, World]) -> None:
+    def move_credentials(world: World) -> None:
+        (world.root / "work" / "creds").write_text(JOE)
+
+    relative = {"AWS_SHARED_CREDENTIALS_FILE": "creds"}
+    outcomes = _same(
+        worlds,
+        [
+            step(*CP, env=relative, cwd="work", before=move_credentials),
+            step(*CP, env=relative, cwd="work"),
+            step(*CP, env={"AWS_SHARED_CREDENTIALS_FILE": "./creds"}, cwd="work"),
+        ],
+    )
+    assert [outcome.code for outcome in outcomes] == [0, 0, 0]
+
+
+def test_cache_clear_from_another_environment(worlds: tuple[World, World]) -> None:
+    """The AWS CLI gives its credential_process children AWS_DATA_PATH: they must see a
+    cache clear made from the shell, and the other way round."""
+    cli = {"AWS_DATA_PATH": "/nonexistent"}
+    outcomes = _same(
+        worlds,
+        [
+            step(*CP),
+            step(*CP, env=cli),
+            step("cache", "clear", "dev"),
+            step(*CP, env=cli),
+            step(*CP),
+            step("cache", "clear", env=cli),
+            step(*CP),
+            step(*CP, env=cli),
+            # a change the agent does not make itself: announced to it by the changes file
+            step("cache", "clear", "dev", env={"ROLEHOP_AGENT": "0"}),
+            step(*CP, env=cli),
+        ],
+    )
+    assert all(outcome.code == 0 for outcome in outcomes)
+    assert worlds[0].sts.count("AssumeRole") == 4
+    assert worlds[0].served()["hit"] >= 3
+
+
+def test_an_mfa_role_after_a_cache_clear_asks_again(worlds: tuple[World, World]) -> None:
+    cli = {"AWS_DATA_PATH": "/nonexistent"}
+    outcomes = _same(
+        worlds,
+        [
+            step("credential-process", "guarded", "--mfa-token", "123456"),
+            step("credential-process", "guarded", env=cli),
+            step("cache", "clear", "guarded"),
+            step("credential-process", "guarded", env=cli),
+            step("credential-process", "guarded"),
+        ],
+    )
+    assert [outcome.code for outcome in outcomes] == [0, 0, 0, 9, 9]
+
+
+def test_expired_entries_and_entries_inside_the_margin(worlds: tuple[World, World]) -> None:
+    outcomes = _same(
+        worlds,
+        [
+            step(*CP, before=lambda w: w.plant("dev", timedelta(hours=2), "GOOD")),
+            step(*CP, before=lambda w: w.plant("dev", timedelta(minutes=-5), "GONE")),
+            step(*CP, before=lambda w: w.plant("dev", timedelta(minutes=10), "MARGIN")),
+            step(*ENV, before=lambda w: w.plant("dev", timedelta(minutes=19), "EDGE")),
+            step(*ENV),
+        ],
+    )
+    assert "ASIAPLANTEDGOOD" in outcomes[0].stdout
+    assert not any("PLANTED" in outcome.stdout for outcome in outcomes[1:])
+    assert worlds[0].sts.count("AssumeRole") == 3
+
+
+def test_an_edited_config_is_seen_at_once(worlds: tuple[World, World]) -> None:
+    outcomes = _same(
+        worlds,
+        [
+            step(*ENV),
+            step(*ENV, before=_edit('"eu-west-1"', '"us-east-2"')),
+            step(*ENV, before=_edit(f'role_arn = "{ROLE}"', f'role_arn = "{ROLE}-2"')),
+            step(*ENV, before=_edit("[profiles.dev]", "[profiles.renamed]")),
+            step("list", "--json"),
+        ],
+    )
+    assert "us-east-2" in outcomes[1].stdout
+    assert [outcome.code for outcome in outcomes] == [0, 0, 0, 3, 0]
+
+
+def test_a_keyring_locked_then_unlocked(worlds: tuple[World, World]) -> None:
+    outcomes = []
+    outcomes += _same(worlds, [step(*CP), step(*CP)])
+    for world in worlds:
+        with locked(world.keyring):
+            outcomes.append(world.run(*CP))
+    assert outcomes[2] == outcomes[3]
+    assert "continuing without the cache" in outcomes[2].stderr
+    outcomes += _same(worlds, [step(*CP), step(*ENV)])
+    assert outcomes[-2].stdout == outcomes[0].stdout  # the keyring's entry again
+    assert worlds[0].served()["hit"] >= 2  # not sticky: the agent serves again
+
+
+def test_settings_that_turn_the_cache_or_the_agent_off(worlds: tuple[World, World]) -> None:
+    no_cache = _edit("[settings]\n", "[settings]\ncache = false\n")
+    no_agent = _edit("cache = false\n", "agent = false\n")
+    outcomes = _same(
+        worlds,
+        [
+            step(*CP),
+            step(*CP, before=no_cache),
+            step(*CP),
+            step("list", "--json"),
+            step(*CP, before=no_agent),
+        ],
+    )
+    assert all(outcome.code == 0 for outcome in outcomes)
+    assert worlds[0].sts.count("AssumeRole") == 3
+
+
+def test_credential_process_loops_fail_at_once(worlds: tuple[World, World]) -> None:
+    """``rec``'s source is an AWS profile whose credential_process asks rolehop for rec:
+    a clear loop error on both paths (with an agent it hung, waiting for its own lock)."""
+
+    def loop(world: World) -> None:
+        world.aws_config.write_text(
+            f"[profile viarec]\ncredential_process = {_program()} credential-process rec\n"
+        )
+        text = world.rolehop_config.read_text()
+        world.rolehop_config.write_text(
+            text + '\n[profiles.rec]\nrole_arn = "arn:aws:iam::111122223333:role/rec"\n'
+            'source_profile = "viarec"\n'
+        )
+
+    started = time.monotonic()
+    outcomes = _same(worlds, [step("credential-process", "rec", before=loop), step(*ENV)])
+    assert time.monotonic() - started < 30
+    assert outcomes[0].code == 6 and "credential_process loop" in outcomes[0].stderr
+    assert outcomes[1].code == 0
+
+
+def test_stored_keys_added_and_replaced(worlds: tuple[World, World]) -> None:
+    """keys add writes the keyring without the agent: the names and key ids it knew go."""
+    stored = f'[profiles.stored]\nrole_arn = "{ROLE}"\nsource_profile = "vault"\n\n'
+    vault = _edit("[profiles.dev]", stored + "[profiles.dev]")
+    first = {"AWS_ACCESS_KEY_ID": "AKIAVAULTFIRST000001", "AWS_SECRET_ACCESS_KEY": "vault1"}
+    second = {"AWS_ACCESS_KEY_ID": "AKIAVAULTSECOND00002", "AWS_SECRET_ACCESS_KEY": "vault2"}
+    outcomes = _same(
+        worlds,
+        [
+            step("credential-process", "stored", before=vault),
+            step("keys", "add", "vault", "--from-env", env=first),
+            step("credential-process", "stored"),
+            step("credential-process", "stored"),
+            step("keys", "add", "vault", "--from-env", env=second),
+            step("credential-process", "stored"),
+            # what the agent made is where the direct path looks for it
+            step("credential-process", "stored", env={"ROLEHOP_AGENT": "0"}),
+            step("keys", "remove", "vault", "--yes"),
+            step("credential-process", "stored"),
+        ],
+    )
+    assert [outcome.code for outcome in outcomes] == [3, 0, 0, 0, 0, 0, 0, 0, 3]
+    signers = [call[2] for call in worlds[0].sts.calls if call[0] == "AssumeRole"]
+    assert signers == ["AKIAVAULTFIRST000001", "AKIAVAULTSECOND00002"]
