@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +77,35 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox
     keyring.set_keyring(MemoryKeyring())
     yield box
     keyring.set_keyring(previous)
+    _no_agent_left(tmp_path)
+
+
+def _agents_under(root: Path) -> list[int]:
+    """Agent processes whose socket is under ``root`` (Linux: /proc)."""
+    found = []
+    proc = Path("/proc")
+    for entry in proc.iterdir() if proc.is_dir() else ():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"rolehop.agent" in argv and any(str(root).encode() in arg for arg in argv):
+                found.append(int(entry.name))
+    return found
+
+
+def _no_agent_left(root: Path) -> None:
+    """A test stops every process it starts: an agent left running (for an hour) fails it."""
+    deadline = time.monotonic() + 5
+    left = _agents_under(root)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)  # one told to stop is on its way out
+        left = _agents_under(root)
+    for pid in left:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    assert not left, f"the test left agent processes running: {left}"
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ fixture stops it afterwards, whatever happened.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -29,6 +30,7 @@ from rolehop.demo import Emulator
 from tests.conftest import Sandbox
 from tests.support.emulator import RESEARCH_RO_TOML
 from tests.support.fault_proxy import running
+from tests.support.file_keyring import locked
 from tests.support.tools import run_captured
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -190,15 +192,20 @@ def impostor(agent_env: dict[str, str]) -> Iterator[list[dict[str, Any]]]:
     thread.start()
     yield seen
     listener.close()
-    os.unlink(path)
+    with contextlib.suppress(FileNotFoundError):  # replaced by a real agent, gone with it
+        os.unlink(path)
 
 
-def test_an_agent_of_another_version_is_stopped(run: Run, impostor: list[dict[str, Any]]) -> None:
+def test_an_agent_of_another_version_is_stopped(
+    run: Run, impostor: list[dict[str, Any]], agent_env: dict[str, str]
+) -> None:
     result = run("credential-process", "research-ro")
 
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["Version"] == 1
     assert [message["op"] for message in impostor][:2] == ["resolve", "stop"]
+    # the direct path started an agent of this version in its place (stopped afterwards)
+    assert _started(agent_env)["pid"] != os.getpid()
 
 
 def test_the_socket_directory_is_private(run: Run, agent_env: dict[str, str]) -> None:
@@ -391,3 +398,47 @@ def test_list_through_the_agent_is_the_direct_list_and_follows_the_files(
     sandbox.write_rolehop("[profiles.x\n")
     broken = run("list")
     assert broken.returncode == 3 and f"{sandbox.rolehop_config}:1" in broken.stderr
+
+
+def test_status_lists_every_agent_of_the_user(run: Run, agent_env: dict[str, str]) -> None:
+    """Agents are per keyring: another D-Bus session has its own, and both are listed."""
+    other = {**agent_env, "DBUS_SESSION_BUS_ADDRESS": "unix:path=/nonexistent-bus"}
+    assert run("credential-process", "research-ro").returncode == 0
+    assert run("credential-process", "research-ro", env=other).returncode == 0
+    _started(agent_env)
+    _started(other)
+    try:
+        status = run("agent", "status", "--json")
+        text = run("agent", "status")
+    finally:
+        client.stop(other)
+    assert status.returncode == 0, status.stderr
+    shown = json.loads(status.stdout)
+    assert shown["version"] == 1 and shown["running"] is True
+    sockets = {agent["socket"]: agent["this_environment"] for agent in shown["agents"]}
+    assert sockets == {socket_path(agent_env): True, socket_path(other): False}
+    assert all(isinstance(agent["pid"], int) for agent in shown["agents"])
+    assert shown["rolehop_version"] == shown["agents"][0]["rolehop_version"]
+    assert text.returncode == 0 and text.stdout.count("agent pid ") == 2
+
+
+def test_a_failing_keyring_shows_in_status_and_is_not_sticky(
+    run: Run, agent_env: dict[str, str]
+) -> None:
+    keyring = Path(agent_env["ROLEHOP_TEST_KEYRING"])
+    assert run("credential-process", "research-ro").returncode == 0
+    _started(agent_env)
+    assert run("credential-process", "research-ro").returncode == 0
+    with locked(keyring):
+        during = run("credential-process", "research-ro")
+        degraded = run("agent", "status", "--json")
+    after = run("credential-process", "research-ro")
+    healthy = run("agent", "status", "--json")
+
+    assert during.returncode == 0 and "continuing without the cache" in during.stderr
+    assert degraded.returncode == 1
+    assert json.loads(degraded.stdout)["keyring_ok"] is False
+    assert "KeyringLocked" in json.loads(degraded.stdout)["keyring_error"]
+    assert after.returncode == 0 and after.stderr == ""
+    assert healthy.returncode == 0 and json.loads(healthy.stdout)["keyring_ok"] is True
+    assert _served(agent_env)["hit"] == 2  # before the lock, and after: not sticky

@@ -376,25 +376,67 @@ def test_settings_that_turn_the_cache_or_the_agent_off(worlds: tuple[World, Worl
     assert worlds[0].sts.count("AssumeRole") == 3
 
 
-def test_credential_process_loops_fail_at_once(worlds: tuple[World, World]) -> None:
-    """``rec``'s source is an AWS profile whose credential_process asks rolehop for rec:
-    a clear loop error on both paths (with an agent it hung, waiting for its own lock)."""
+LOOPS_AWS = """\
+[profile viarec]
+credential_process = {program} credential-process rec
+[profile viamid]
+credential_process = {program} credential-process other
+[profile viau]
+credential_process = {program} credential-process u
+[profile viat]
+credential_process = {program} credential-process u
+"""
+LOOPS = """
+[profiles.rec]
+role_arn = "arn:aws:iam::111122223333:role/rec"
+source_profile = "viarec"
+[profiles.mid]
+role_arn = "arn:aws:iam::111122223333:role/mid"
+source_profile = "viamid"
+[profiles.top]
+role_arn = "arn:aws:iam::111122223333:role/top"
+source_profile = "mid"
+[profiles.other]
+role_arn = "arn:aws:iam::111122223333:role/other"
+source_profile = "mid"
+[profiles.u]
+role_arn = "arn:aws:iam::111122223333:role/u"
+source_profile = "viau"
+[profiles.t]
+role_arn = "arn:aws:iam::111122223333:role/t"
+source_profile = "viat"
+"""
 
-    def loop(world: World) -> None:
-        world.aws_config.write_text(
-            f"[profile viarec]\ncredential_process = {_program()} credential-process rec\n"
-        )
-        text = world.rolehop_config.read_text()
-        world.rolehop_config.write_text(
-            text + '\n[profiles.rec]\nrole_arn = "arn:aws:iam::111122223333:role/rec"\n'
-            'source_profile = "viarec"\n'
-        )
+
+def test_credential_process_loops_fail_at_once(worlds: tuple[World, World]) -> None:
+    """A base whose credential_process asks rolehop for a profile of the chain being
+    resolved: a clear loop error on both paths, at the first process that sees it (with an
+    agent it hung: the child waited for the lock its parent held).
+    - rec: the target itself; top: an intermediate hop (mid) of the chain asked for by
+      the child (other); t: a loop that never comes back to the target (u asks for u)."""
+
+    def loops(world: World) -> None:
+        world.aws_config.write_text(LOOPS_AWS.format(program=_program()))
+        world.rolehop_config.write_text(world.rolehop_config.read_text() + LOOPS)
 
     started = time.monotonic()
-    outcomes = _same(worlds, [step("credential-process", "rec", before=loop), step(*ENV)])
-    assert time.monotonic() - started < 30
-    assert outcomes[0].code == 6 and "credential_process loop" in outcomes[0].stderr
-    assert outcomes[1].code == 0
+    outcomes = _same(
+        worlds,
+        [
+            step("credential-process", "rec", before=loops),
+            step("credential-process", "top"),
+            step("credential-process", "t"),
+            step(*ENV),
+        ],
+    )
+    assert time.monotonic() - started < 60
+    rec, top, t, env = outcomes
+    for outcome, looping in ((rec, "rec"), (top, "mid"), (t, "u")):
+        assert outcome.code == 6, outcome
+        assert f"credential_process loop: resolving {looping!r}" in outcome.stderr, outcome
+        assert len(outcome.stderr.splitlines()) == 1, outcome
+    assert env.code == 0
+    assert worlds[0].sts.calls == [] or worlds[0].sts.count("AssumeRole") == 1
 
 
 def test_stored_keys_added_and_replaced(worlds: tuple[World, World]) -> None:

@@ -8,6 +8,8 @@ import time
 
 from rolehop.demo import ROLE_ARN, Emulator
 from tests.conftest import RunRolehop, Sandbox
+from tests.support.emulator import RESEARCH_RO_TOML
+from tests.support.tools import require_tool, run_captured
 
 ROLE = 'role_arn = "arn:aws:iam::111122223333:role/r"\n'
 
@@ -87,3 +89,27 @@ def test_tls_to_a_plain_http_server_is_a_network_error(
     result = run_rolehop("credential-process", "x", env={"AWS_ENDPOINT_URL": url})
     assert result.returncode == 7
     assert "cannot reach the STS endpoint" in _one_line(result.stderr)
+
+
+def test_a_read_only_home_without_a_runtime_directory_works_with_one_warning(
+    sandbox: Sandbox, moto: Emulator, joe: dict[str, str], subprocess_env: dict[str, str]
+) -> None:
+    """Locks go to ~/.cache when there is no XDG_RUNTIME_DIR; a read-only HOME (a locked
+    down container) made that an internal error (exit 70). Now: no locks, one warning."""
+    unshare = require_tool("unshare")
+    sandbox.write_rolehop(RESEARCH_RO_TOML)
+    env = {key: value for key, value in subprocess_env.items() if key != "XDG_RUNTIME_DIR"}
+    home = sandbox.home
+    assert not (home / ".cache").exists()
+    # a private mount namespace: HOME read-only for this command only (root ignores modes)
+    script = 'mount --bind -o ro "$HOME" "$HOME" && exec "$@"'
+    argv = [unshare, "--mount", "sh", "-c", script, "sh", sys.executable, "-m", "rolehop"]
+
+    done = run_captured([*argv, "env", "research-ro", "--refresh", "--shell", "bash"], env)
+
+    assert done.returncode == 0, done.stderr
+    assert "export AWS_SESSION_TOKEN=" in done.stdout
+    line = _one_line(done.stderr)
+    assert line.startswith("rolehop: warning: not using the lock directory: ")
+    assert "Read-only file system" in line and str(home / ".cache") in line
+    assert not (home / ".cache").exists()
