@@ -39,7 +39,7 @@ from rolehop.errors import (
 )
 from rolehop.federation import FederationEndpoint, SigninRefusedError
 from rolehop.loopback import Link
-from rolehop.loopback.peers import SameUser
+from rolehop.loopback.peers import FromTables, OwnerLookup, SameUser
 from tests.conftest import Sandbox
 from tests.support.cli import CONFIG
 from tests.support.federation import SESSION_KEYS, FakeFederation, fake_federation
@@ -685,18 +685,26 @@ def test_a_refused_connection_does_not_use_the_redirect_up() -> None:
         assert redirect.wait(5)
 
 
-def test_a_connection_whose_owner_is_unknown_is_refused() -> None:
-    """On Linux a connection missing from the TCP tables (or no table readable) fails closed."""
-    for tables in ([], ["  sl  local_address rem_address   st tx_queue rx_queue\n"]):
-        with OneTimeRedirect(LOCATION, allow=SameUser(lambda: tables)) as redirect:  # noqa: B023
-            with pytest.raises(OSError):
-                get(redirect.url)
-            assert not redirect.wait(0)
+@pytest.mark.parametrize(
+    "owners",
+    [
+        lambda links: [None] * len(links),  # sock_diag found no such socket
+        FromTables(lambda: []),  # no TCP table could be read
+        FromTables(lambda: ["  sl  local_address rem_address   st tx_queue rx_queue\n"]),
+    ],
+    ids=["sock_diag", "no table", "not in the table"],
+)
+def test_a_connection_whose_owner_is_unknown_is_refused(owners: OwnerLookup) -> None:
+    """On Linux a connection whose owner cannot be found fails closed."""
+    with OneTimeRedirect(LOCATION, allow=SameUser(owners)) as redirect:
+        with pytest.raises(OSError):
+            get(redirect.url)
+        assert not redirect.wait(0)
 
 
 def test_without_a_tcp_table_the_owner_is_not_checked() -> None:
     """macOS has no /proc/net/tcp: there the one-time address alone protects the URL."""
-    with OneTimeRedirect(LOCATION, allow=SameUser(lambda: None)) as redirect:
+    with OneTimeRedirect(LOCATION, allow=SameUser(lambda links: None)) as redirect:
         assert get(redirect.url).getheader("Location") == LOCATION
         assert redirect.wait(5)
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from rolehop.loopback.peers import Row, SameUser, connection_uid, parse_row
+from rolehop.loopback import peers, sockdiag
+from rolehop.loopback.peers import FromTables, Row, SameUser, connection_uid, parse_row
 
 HEADING = (
     "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  "
@@ -134,28 +135,24 @@ def links(*peers: tuple[str, int]) -> list[tuple[tuple[str, int], tuple[str, int
 
 
 def test_same_user_admits_only_its_own_users_connections() -> None:
-    tables = [TIME_WAIT]
-    as_victim = SameUser(lambda: tables, uid=VICTIM, byteorder="little")
-    as_attacker = SameUser(lambda: tables, uid=ATTACKER, byteorder="little")
+    tables = FromTables(lambda: [TIME_WAIT], "little")
     asked = links(("127.0.0.5", C), ("127.0.0.1", C))
-    assert as_victim(asked) == [False, False]
-    assert as_attacker(asked) == [True, False]
-    assert SameUser(lambda: tables, uid=0, byteorder="little")(asked) == [False, False]
+    assert SameUser(tables, uid=VICTIM)(asked) == [False, False]
+    assert SameUser(tables, uid=ATTACKER)(asked) == [True, False]
+    assert SameUser(tables, uid=0)(asked) == [False, False]
 
 
 def test_same_user_fails_closed_when_the_owner_is_unknown() -> None:
     """No table could be read, or the connection is not in it: refused (on Linux)."""
     for tables in ([], [HEADING], [PORT_PAIR]):
-        same = SameUser(lambda: tables, uid=VICTIM, byteorder="little")  # noqa: B023
+        same = SameUser(FromTables(lambda: tables, "little"), uid=VICTIM)  # noqa: B023
         assert same(links(("127.0.0.9", C))) == [False]
 
 
 def test_same_user_admits_everything_where_there_is_no_table() -> None:
     """macOS: nothing to check against, so the behaviour of old stays."""
-    assert SameUser(lambda: None, uid=VICTIM)(links(("127.0.0.5", P), ("127.0.0.1", C))) == [
-        True,
-        True,
-    ]
+    same = SameUser(lambda links: None, uid=VICTIM)
+    assert same(links(("127.0.0.5", P), ("127.0.0.1", C))) == [True, True]
 
 
 def test_tcp6_is_read_only_for_connections_tcp_does_not_list() -> None:
@@ -166,15 +163,18 @@ def test_tcp6_is_read_only_for_connections_tcp_does_not_list() -> None:
             read.append(name)
             yield text
 
-    same = SameUser(tables, uid=ATTACKER, byteorder="little")
+    same = SameUser(FromTables(tables, "little"), uid=ATTACKER)
     assert same(links(("127.0.0.5", C))) == [True] and read == ["tcp"]
     read.clear()
     assert same(links(("127.0.0.5", C), ("127.0.0.1", C))) == [True, False]
     assert read == ["tcp", "tcp6"]
 
 
-@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="Linux only")
-def test_a_connection_of_this_user_is_recognised() -> None:
+linux_only = pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="Linux only")
+
+
+@linux_only
+def test_a_connection_of_this_user_is_recognised_in_the_tables() -> None:
     with (
         socket.create_server(("127.0.0.1", 0)) as server,
         socket.create_connection(server.getsockname()) as client,
@@ -184,4 +184,43 @@ def test_a_connection_of_this_user_is_recognised() -> None:
             tables = [Path("/proc/net/tcp").read_text(), Path("/proc/net/tcp6").read_text()]
             assert connection_uid(peer, server.getsockname(), tables) == os.getuid()
             assert peer == client.getsockname()
+            assert FromTables()([(peer, server.getsockname())]) == [os.getuid()]
+
+
+@linux_only
+def test_sock_diag_finds_the_client_end_and_nothing_else() -> None:
+    with (
+        socket.create_server(("127.0.0.1", 0)) as server,
+        socket.create_connection(server.getsockname()) as client,
+        socket.socket(socket.AF_INET6) as dual_stack,
+    ):
+        local = server.getsockname()
+        accepted, peer = server.accept()
+        dual_stack.connect(("::ffff:127.0.0.1", local[1]))
+        accepted_v6, peer_v6 = server.accept()
+        # nothing at 127.0.0.7:PORT, but a listener there, which the kernel may offer instead
+        with socket.create_server(("127.0.0.7", 0)) as decoy:
+            missing = decoy.getsockname()
+            assert sockdiag.owners(
+                [(peer, local), (peer_v6, local), (missing, local), (local, ("127.0.0.1", 9))]
+            ) == [os.getuid(), os.getuid(), None, None]
+        client.close()
+        accepted.close()  # the client closed first: its end is in TIME_WAIT (shown as uid 0)
+        accepted_v6.close()
+        assert sockdiag.owners([(peer, local)]) == [None]
+
+
+@linux_only
+def test_without_sock_diag_the_tables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    def unavailable(links: object) -> list[int | None]:
+        raise PermissionError("no netlink here")
+
+    monkeypatch.setattr(sockdiag, "owners", unavailable)
+    with (
+        socket.create_server(("127.0.0.1", 0)) as server,
+        socket.create_connection(server.getsockname()),
+    ):
+        accepted, peer = server.accept()
+        with accepted:
+            assert peers.from_kernel([(peer, server.getsockname())]) == [os.getuid()]
             assert SameUser()([(peer, server.getsockname())]) == [True]

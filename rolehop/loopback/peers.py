@@ -1,13 +1,15 @@
-"""Which user holds the other end of a loopback TCP connection, from the kernel's tables.
+"""Which user holds the other end of a loopback TCP connection.
 
-Linux lists every TCP socket in /proc/net/tcp and /proc/net/tcp6 with the uid that owns
-it. The client end of a connection the server accepted from ``peer`` on ``local`` is the
-ESTABLISHED row whose local address is ``peer`` and whose remote address is ``local``:
+The client end of a connection the server accepted from ``peer`` on ``local`` is the
+ESTABLISHED socket whose local address is ``peer`` and whose remote address is ``local``:
 the whole 4-tuple, because another user can choose a client address whose *ports* match
-the server's own row (binding 127.0.0.N:P to reach 127.0.0.1:P), and TIME_WAIT rows show
-uid 0 for any user's closed connection.
+the server's own end (binding 127.0.0.N:P to reach 127.0.0.1:P), and TIME_WAIT entries
+show uid 0 for any user's closed connection.
 
-Other systems (macOS) have no such table: there a connection's owner is not checked.
+On Linux the kernel is asked for that one socket through sock_diag
+(:mod:`rolehop.loopback.sockdiag`); where that cannot be used, its tables /proc/net/tcp and
+tcp6 are read and parsed. Other systems (macOS) have neither: there a connection's owner is
+not checked.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from rolehop.loopback import sockdiag
 from rolehop.loopback.messages import Address, Link
 
 log = logging.getLogger(__name__)
@@ -29,8 +32,9 @@ log = logging.getLogger(__name__)
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 Endpoint = tuple[IP, int]
 ByteOrder = Literal["little", "big"]
-# the TCP tables' texts, read as they are needed; None where the system has none
-TableReader = Callable[[], Iterable[str] | None]
+# the uid holding the client end of each (peer, local) connection, None where unknown; None
+# for them all where the system cannot tell
+OwnerLookup = Callable[[Sequence[Link]], list[int | None] | None]
 
 ESTABLISHED = 0x01
 TABLES = (Path("/proc/net/tcp"), Path("/proc/net/tcp6"))
@@ -100,12 +104,10 @@ def established_to(text: str, port: int, byteorder: ByteOrder = sys.byteorder) -
         found = text.find(needle, end)
 
 
-class Owners:
+class _Index:
     """The uids holding the established connections to some local ports, from TCP tables."""
 
-    def __init__(
-        self, tables: Iterable[str], ports: Iterable[int], byteorder: ByteOrder = sys.byteorder
-    ) -> None:
+    def __init__(self, tables: Iterable[str], ports: Iterable[int], byteorder: ByteOrder) -> None:
         self._uids: defaultdict[tuple[Endpoint, Endpoint], set[int]] = defaultdict(set)
         wanted = set(ports)
         for table in tables:
@@ -123,59 +125,33 @@ def connection_uid(
     client: Address, server: Address, tables: Iterable[str], byteorder: ByteOrder = sys.byteorder
 ) -> int | None:
     """The uid holding the client end of the connection client→server, from table texts."""
-    return Owners(tables, [server[1]], byteorder).uid(client, server)
+    return _Index(tables, [server[1]], byteorder).uid(client, server)
 
 
-def kernel_tables() -> Iterable[str] | None:
-    """/proc/net/tcp, then tcp6, read when asked for; None on a system without them."""
-    if not sys.platform.startswith("linux"):
-        return None
-    return _read_each(TABLES)
-
-
-def _read_each(paths: Sequence[Path]) -> Iterator[str]:
-    for path in paths:
+def read_tables() -> Iterator[str]:
+    """/proc/net/tcp, then tcp6, each read when asked for."""
+    for path in TABLES:
         try:
             yield path.read_text()
         except OSError:
             continue  # no tcp6 without IPv6; no table at all leaves every owner unknown
 
 
-class SameUser:
-    """Admits the connections whose client end a process of ``uid`` (this user) holds.
-
-    Fails closed: on Linux a connection whose owner cannot be found is refused. Where the
-    system has no TCP table (``read`` gives None: macOS) every connection is admitted.
-    """
+class FromTables:
+    """An :data:`OwnerLookup` that reads the TCP tables, tcp6 only for the connections tcp
+    does not list."""
 
     def __init__(
-        self,
-        read: TableReader = kernel_tables,
-        *,
-        uid: int | None = None,
-        byteorder: ByteOrder = sys.byteorder,
+        self, read: Callable[[], Iterable[str]] = read_tables, byteorder: ByteOrder = sys.byteorder
     ) -> None:
         self._read = read
-        self._uid = uid
         self._byteorder = byteorder
 
-    def __call__(self, links: Sequence[Link]) -> list[bool]:
-        tables = self._read()
-        if tables is None:
-            return [True] * len(links)
-        uid = os.getuid() if self._uid is None else self._uid
-        owners = self._owners(links, tables)
-        for (peer, _), owner in zip(links, owners, strict=True):
-            if owner != uid:
-                held_by = "an unknown user" if owner is None else f"uid {owner}"
-                log.debug("connection from %s:%d is held by %s, not uid %d", *peer, held_by, uid)
-        return [owner == uid for owner in owners]
-
-    def _owners(self, links: Sequence[Link], tables: Iterable[str]) -> list[int | None]:
+    def __call__(self, links: Sequence[Link]) -> list[int | None]:
         owners: list[int | None] = [None] * len(links)
         ports = {local[1] for _, local in links}
-        for table in tables:  # tcp6 is read only for connections tcp does not list
-            found = Owners([table], ports, self._byteorder)
+        for table in self._read():
+            found = _Index([table], ports, self._byteorder)
             owners = [
                 known if known is not None else found.uid(peer, local)
                 for known, (peer, local) in zip(owners, links, strict=True)
@@ -183,6 +159,40 @@ class SameUser:
             if None not in owners:
                 break
         return owners
+
+
+def from_kernel(links: Sequence[Link]) -> list[int | None] | None:
+    """The :data:`OwnerLookup` of this system: sock_diag, else the tables; None off Linux."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return sockdiag.owners(links)
+    except OSError:
+        log.debug("sock_diag cannot be used: reading the TCP tables", exc_info=True)
+        return FromTables()(links)
+
+
+class SameUser:
+    """Admits the connections whose client end a process of ``uid`` (this user) holds.
+
+    Fails closed: a connection whose owner is unknown is refused. Where the system cannot
+    tell owners at all (``owners`` gives None: macOS) every connection is admitted.
+    """
+
+    def __init__(self, owners: OwnerLookup = from_kernel, *, uid: int | None = None) -> None:
+        self._owners = owners
+        self._uid = uid
+
+    def __call__(self, links: Sequence[Link]) -> list[bool]:
+        owners = self._owners(links)
+        if owners is None:
+            return [True] * len(links)
+        uid = os.getuid() if self._uid is None else self._uid
+        for (peer, _), owner in zip(links, owners, strict=True):
+            if owner != uid:
+                held_by = "an unknown user" if owner is None else f"uid {owner}"
+                log.debug("connection from %s:%d is held by %s, not uid %d", *peer, held_by, uid)
+        return [owner == uid for owner in owners]
 
 
 same_user = SameUser()
