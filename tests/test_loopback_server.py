@@ -228,11 +228,16 @@ def test_admit_sees_each_connection_before_anything_is_read() -> None:
     assert recorder.seen == []
 
 
-def test_an_admit_that_fails_refuses() -> None:
-    def broken(links: Sequence[Link]) -> list[bool]:
-        raise OSError("no table")
+def _raises(links: Sequence[Link]) -> list[bool]:
+    raise OSError("no table")
 
-    with running(lambda request: OK, admit=broken) as server:
+
+@pytest.mark.parametrize(
+    "admit", [_raises, lambda links: [], lambda links: [True] * (len(links) + 1)]
+)
+def test_an_admit_that_fails_refuses_and_the_server_goes_on(admit: Admit) -> None:
+    with running(lambda request: OK, admit=admit) as server:
+        refused(server)
         refused(server)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import selectors
 import socket
 import struct
 from collections.abc import Callable
@@ -18,7 +19,9 @@ class Limits:
     deadline: float = 10.0  # seconds to send a whole request head, and to take the answer
     workers: int = 4  # threads for work, started as needed
     queued: int = 16  # work waiting for a thread; beyond, 503
-    backlog: int = 1024  # the listen queue (the kernel may cap it)
+    # the listen queue (the kernel caps it, at 4096 by default): a full one drops new
+    # clients' SYNs, and they try again only a second later
+    backlog: int = 4096
 
 
 @dataclass(eq=False)
@@ -34,6 +37,29 @@ class Connection:
     reading: bool = True  # still sending its request: the one kind a flood is made of
     events: int = 0  # what the selector watches it for
     closed: bool = False
+
+    def watch(self, selector: selectors.BaseSelector, events: int) -> None:
+        """Have ``selector`` watch for ``events`` (0: not at all)."""
+        if events == self.events:
+            return
+        if not self.events:
+            selector.register(self.sock, events, self)
+        elif not events:
+            selector.unregister(self.sock)
+        else:
+            selector.modify(self.sock, events, self)
+        self.events = events
+
+    def close(self, selector: selectors.BaseSelector, *, reset: bool = False) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.suppress(KeyError, ValueError):
+            self.watch(selector, 0)
+        if reset:
+            abort(self.sock)
+        else:
+            self.sock.close()
 
 
 def abort(sock: socket.socket) -> None:

@@ -44,6 +44,7 @@ Admit = Callable[[Sequence[Link]], list[bool]]  # one verdict per new connection
 
 T = TypeVar("T")
 _READ_SIZE = 4096
+_ACCEPT_BURST = 64  # accepts per turn (one admit call): then the reads get their turn
 _SWEEP_EVERY = 0.1  # seconds between looks for connections past their deadline
 _ACCEPT, _WAKE = object(), object()
 
@@ -119,25 +120,31 @@ class LoopbackServer:
 
     def _turn(self) -> None:
         for key, events in self._selector.select(_SWEEP_EVERY):
-            if key.data is _ACCEPT:
-                self._accept()
-            elif key.data is _WAKE:
-                self._waker.drain()
-            elif events & selectors.EVENT_READ:
-                self._read(key.data)
-            else:
-                self._write(key.data)
+            try:
+                self._handle(key.data, events)
+            except Exception:  # a bug must cost one connection, not the server
+                log.debug("%s: an event failed", self.name, exc_info=True)
+                if isinstance(key.data, Connection):
+                    self._drop(key.data, "failed")
         self._answer_done()
         now = time.monotonic()
         if now >= self._next_sweep:
             self._sweep(now)
             self._next_sweep = now + _SWEEP_EVERY
 
+    def _handle(self, what: object, events: int) -> None:
+        if what is _ACCEPT:
+            self._accept()
+        elif what is _WAKE:
+            self._waker.drain()
+        elif isinstance(what, Connection):
+            (self._read if events & selectors.EVENT_READ else self._write)(what)
+
     # -- accepting -----------------------------------------------------------------------
 
     def _accept(self) -> None:
         arrived: list[tuple[socket.socket, Address]] = []
-        for _ in range(max(1, self._limits.connections // 4)):  # then the reads get a turn
+        for _ in range(_ACCEPT_BURST):
             try:
                 sock, peer = self._listener.accept()
             except BlockingIOError:
@@ -157,10 +164,12 @@ class LoopbackServer:
         if self._admit is None or not arrived:
             return [True] * len(arrived)
         try:
-            return self._admit([(peer, self.server_address) for _, peer in arrived])
+            verdicts = self._admit([(peer, self.server_address) for _, peer in arrived])
+            if len(verdicts) == len(arrived):
+                return verdicts
         except Exception:
-            log.debug("%s: admit failed: refusing", self.name, exc_info=True)
-            return [False] * len(arrived)
+            log.debug("%s: admit failed", self.name, exc_info=True)
+        return [False] * len(arrived)  # refuse what cannot be vetted
 
     def _add(self, sock: socket.socket, peer: Address) -> None:
         sock.setblocking(False)
@@ -172,8 +181,9 @@ class LoopbackServer:
             self._drop(oldest, "dropped for a newer connection")
         connection = Connection(sock, peer, time.monotonic() + self._limits.deadline)
         self._open[connection] = None
-        self._watch(connection, selectors.EVENT_READ)
-        self._read(connection)  # a client's request often comes with its connection
+        self._read(connection)  # a request often comes with its connection: no need to watch
+        if connection.reading and not connection.closed:
+            connection.watch(self._selector, selectors.EVENT_READ)
 
     # -- reading and answering -------------------------------------------------------------
 
@@ -186,8 +196,9 @@ class LoopbackServer:
             return
         except OSError:
             data = b""
-        if not data:
-            self._drop(connection, "closed before a whole request")
+        if not data:  # it closed first: a plain close leaves its TIME_WAIT on its side
+            log.debug("%s: %s:%d closed before a whole request", self.name, *connection.peer)
+            self._close(connection)
             return
         connection.received += data
         end = head_length(connection.received)
@@ -211,7 +222,7 @@ class LoopbackServer:
             return
         work: Work = answer
         connection.reading, connection.deadline = False, None
-        self._watch(connection, 0)
+        connection.watch(self._selector, 0)
 
         def job() -> None:
             self._done.put((connection, _run(work, self.name)))
@@ -254,7 +265,7 @@ class LoopbackServer:
             return
         connection.outgoing = connection.outgoing[sent:]
         if connection.outgoing:
-            self._watch(connection, selectors.EVENT_WRITE)
+            connection.watch(self._selector, selectors.EVENT_WRITE)
             return
         self._close(connection)
         if connection.on_sent is not None:
@@ -272,24 +283,8 @@ class LoopbackServer:
         self._close(connection, reset=True)
 
     def _close(self, connection: Connection, *, reset: bool = False) -> None:
-        self._watch(connection, 0)
         self._open.pop(connection, None)
-        connection.closed = True
-        if reset:
-            abort(connection.sock)
-        else:
-            connection.sock.close()
-
-    def _watch(self, connection: Connection, events: int) -> None:
-        if events == connection.events:
-            return
-        if not connection.events:
-            self._selector.register(connection.sock, events, connection)
-        elif not events:
-            self._selector.unregister(connection.sock)
-        else:
-            self._selector.modify(connection.sock, events, connection)
-        connection.events = events
+        connection.close(self._selector, reset=reset)
 
 
 def _run(call: Callable[[], T], name: str) -> T | Response:
