@@ -7,11 +7,11 @@ secret URL (``Cache-Control: no-store``, ``Referrer-Policy: no-referrer``), anyt
 with a 404, and stops after the redirect or after a timeout.
 
 Another user can read that address from the browser's argv, so on Linux the server admits
-only connections whose client end a process of this user holds (the kernel's TCP tables,
-:mod:`rolehop.loopback.peers`): it checks right at accept and closes another user's
-connection, or one whose owner it cannot find, before reading anything from it. Such a
-connection uses nothing up. macOS has no such table: there the address itself (32 random
-bytes, good for one request) is the only protection, as it was before.
+only connections whose client end a process of this user holds (the kernel is asked about
+that exact connection: :mod:`rolehop.loopback.peers`): it checks right at accept and closes
+another user's connection, or one whose owner it cannot find, before reading anything from
+it. Such a connection uses nothing up. macOS has no such table: there the address itself
+(32 random bytes, good for one request) is the only protection, as it was before.
 """
 
 from __future__ import annotations

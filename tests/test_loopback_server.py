@@ -3,6 +3,7 @@ thread), and what the client that asks properly gets, over real loopback sockets
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -196,15 +197,20 @@ def test_work_runs_on_a_bounded_pool_and_the_loop_goes_on_meanwhile() -> None:
 
 
 @pytest.mark.parametrize("in_a_worker", [False, True])
-def test_a_failing_handler_gets_500(in_a_worker: bool) -> None:
+def test_a_failing_handler_gets_500_and_is_logged_at_debug_only(
+    in_a_worker: bool, caplog: pytest.LogCaptureFixture
+) -> None:
     def fail() -> Response:
         raise RuntimeError("secret-value")
 
     def respond(request: Request) -> Response | Work:
         return fail if in_a_worker else fail()
 
+    caplog.set_level(logging.DEBUG, logger="rolehop")
     with running(respond) as server:
-        assert status(ask(server, GET)) == 500
+        answer = ask(server, GET)
+    assert status(answer) == 500 and b"secret-value" not in answer
+    assert [record.levelno for record in caplog.records if record.exc_info] == [logging.DEBUG]
 
 
 def test_an_answer_with_a_line_break_in_a_header_is_not_sent() -> None:
