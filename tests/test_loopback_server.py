@@ -103,7 +103,8 @@ def test_a_request_is_answered_and_the_connection_closed() -> None:
     assert body == b"ok"
     [request] = recorder.seen
     assert (request.method, request.target, request.path) == ("GET", "/x?y=1", "/x")
-    assert request.headers.get("host") == "127.0.0.1"
+    assert request.headers.get("host") == request.headers.get("HOST") == "127.0.0.1"
+    assert request.headers.get("Authorization") is None
     assert request.peer[0] == "127.0.0.1"
 
 
@@ -123,6 +124,9 @@ def test_bare_newlines_end_a_head_too() -> None:
         (b"GET / HTTP/2.0\r\n\r\n", 505),
         (b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 101 + b"\r\n", 431),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n b\r\n\r\n", 400),  # a folded line
+        (b"GET / HTTP/1.1\r\nno colon\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost : 127.0.0.1\r\n\r\n", 400),  # space before the colon
     ],
 )
 def test_a_bad_head_gets_an_error_and_never_reaches_the_handler(head: bytes, expected: int) -> None:

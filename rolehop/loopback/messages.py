@@ -7,12 +7,10 @@ connection (``Connection: close``), so nothing left unread can be taken for a ne
 
 from __future__ import annotations
 
-import http.client
-import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from http import HTTPStatus
+from http.client import responses
 
 # an address as the socket module gives it: (host, port)
 Address = tuple[str, int]
@@ -20,7 +18,8 @@ Address = tuple[str, int]
 Link = tuple[Address, Address]
 
 _HEAD_ENDS = (b"\r\n\r\n", b"\n\n")
-_METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 token
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110: methods, field names
+_MAX_FIELDS = 100
 _TARGET = re.compile(r"/[!-~]*")  # origin form, visible ASCII only: nothing to smuggle into logs
 _VERSIONS = ("HTTP/1.0", "HTTP/1.1")
 
@@ -33,12 +32,27 @@ class BadRequest(Exception):
         self.status = status
 
 
+class Headers:
+    """A request's header fields, looked up without regard to case."""
+
+    def __init__(self, fields: list[tuple[str, str]]) -> None:
+        self._fields = [(name.lower(), value) for name, value in fields]
+
+    def get(self, name: str) -> str | None:
+        """The first field called ``name``; None if there is none."""
+        return next(iter(self.get_all(name)), None)
+
+    def get_all(self, name: str) -> list[str]:
+        wanted = name.lower()
+        return [value for field, value in self._fields if field == wanted]
+
+
 @dataclass(frozen=True)
 class Request:
     method: str
     target: str  # as sent: the path and any query
     version: str
-    headers: http.client.HTTPMessage
+    headers: Headers
     peer: Address
 
     @property
@@ -59,7 +73,7 @@ class Response:
         fields = [*self.headers, ("Content-Length", str(len(self.body))), ("Connection", "close")]
         if any(_breaks_a_line(part) for field in fields for part in field):
             raise ValueError("a response header with a line break")
-        lines = [f"HTTP/1.1 {self.status} {HTTPStatus(self.status).phrase}"]
+        lines = [f"HTTP/1.1 {self.status} {responses.get(self.status, 'Unknown')}"]
         lines += [f"{name}: {value}" for name, value in fields]
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + self.body
 
@@ -76,19 +90,28 @@ def head_length(data: bytes | bytearray) -> int | None:
 
 def parse_request(head: bytes, peer: Address) -> Request:
     """The request in ``head`` (a whole head, see :func:`head_length`); else BadRequest."""
-    line, _, fields = head.partition(b"\n")
-    words = line.rstrip(b"\r").decode("latin-1").split(" ")
+    line, *fields = head.decode("latin-1").replace("\r\n", "\n").split("\n")
+    words = line.split(" ")
     if len(words) != 3:
         raise BadRequest(400, "not a request line")
     method, target, version = words
-    if not _METHOD.fullmatch(method) or not _TARGET.fullmatch(target):
+    if not _TOKEN.fullmatch(method) or not _TARGET.fullmatch(target):
         raise BadRequest(400, "a bad method or target")
     if version not in _VERSIONS:
         raise BadRequest(505, "not HTTP/1.0 or HTTP/1.1")
-    try:
-        headers = http.client.parse_headers(io.BytesIO(fields))
-    except http.client.HTTPException:
-        raise BadRequest(431, "too many headers") from None
-    if len(headers.get_all("Host", [])) > 1:
+    headers = Headers(_fields([field for field in fields if field]))
+    if len(headers.get_all("Host")) > 1:
         raise BadRequest(400, "more than one Host header")
     return Request(method, target, version, headers, peer)
+
+
+def _fields(lines: list[str]) -> list[tuple[str, str]]:
+    if len(lines) > _MAX_FIELDS:
+        raise BadRequest(431, "too many header fields")
+    fields = []
+    for line in lines:
+        name, colon, value = line.partition(":")
+        if not colon or not _TOKEN.fullmatch(name):  # also a folded line: it starts with space
+            raise BadRequest(400, "a bad header field")
+        fields.append((name, value.strip(" \t")))
+    return fields
