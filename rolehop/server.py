@@ -9,7 +9,13 @@ cache considers good for ``refresh_margin`` (more than the SDKs' 15 minutes).
 Only for the process it was made for: bound to 127.0.0.1 and nothing else, a random port,
 a token of 32 random bytes compared in constant time (no token: 401, a wrong one: 403), and
 a ``Host`` header that must name the loopback address (a web page cannot rebind a name of
-its own to it). Secrets are never logged; refused requests are, at debug level.
+its own to it; a request without one is refused too). Secrets are never logged; refused
+requests are, at debug level.
+
+Another local user can reach the port (the token is what authenticates, and a user may
+hand it to another account on purpose), so a flood must not take it down: the server is a
+:class:`rolehop.loopback.LoopbackServer`. Refusals are answered on its loop without a
+thread; only requests with the token wait for one of its few workers (a fetch may call STS).
 """
 
 from __future__ import annotations
@@ -21,26 +27,25 @@ import secrets
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from rolehop.creds import Credentials, format_expiration
 from rolehop.errors import RolehopError
+from rolehop.loopback import LOOPBACK, Limits, LoopbackServer, Request, Response, Work
 
 log = logging.getLogger(__name__)
 PATH = "/rolehop/credentials"
-LOOPBACK = "127.0.0.1"
 HOST_NAMES = ("127.0.0.1", "localhost")
+# one refresh runs at a time (the lock below): a few workers and a short queue are plenty
+LIMITS = Limits(connections=128, workers=4, queued=16)
 
 
-class CredentialsServer(ThreadingHTTPServer):
+class CredentialsServer(LoopbackServer):
     """Serves ``fetch()`` (the profile's credentials, from rolehop's cache or STS).
 
     When ``fetch`` fails, credentials fetched before are served while they have not
     expired, and ``report`` is told why (an STS outage must not stop a long job at once).
     """
-
-    daemon_threads = True
 
     def __init__(
         self,
@@ -51,7 +56,7 @@ class CredentialsServer(ThreadingHTTPServer):
         report: Callable[[str], None],
         token: str | None = None,
     ) -> None:
-        super().__init__((LOOPBACK, 0), _Handler)
+        super().__init__(self._respond, limits=LIMITS, name="credentials server")
         self.fetch = fetch
         self.role_arn = role_arn
         self.clock = clock
@@ -98,54 +103,41 @@ class CredentialsServer(ThreadingHTTPServer):
             document["Expiration"] = format_expiration(credentials.expiration)
         return document
 
-
-class _Handler(BaseHTTPRequestHandler):
-    server: CredentialsServer
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:
-        refusal = self._refusal()
+    def _respond(self, request: Request) -> Response | Work:
+        """On the server's loop: refusals at once, the credentials through a worker."""
+        if request.method != "GET":
+            return _json(405, {"message": "GET only"})
+        refusal = self._refusal(request)
         if refusal is not None:
             status, why = refusal
-            log.debug("credentials server: refused %s %s: %s", self.command, self.path, why)
-            self._send(status, {"message": why})
-            return
-        credentials = self.server.credentials()
+            log.debug("credentials server: refused %s %s: %s", request.method, request.path, why)
+            return _json(status, {"message": why})
+        return self._serve
+
+    def _serve(self) -> Response:
+        credentials = self.credentials()
         if credentials is None:
-            self._send(500, {"message": "no credentials: see rolehop's error output"})
-            return
-        self._send(200, self.server.document(credentials))
+            return _json(500, {"message": "no credentials: see rolehop's error output"})
+        return _json(200, self.document(credentials))
 
-    def do_POST(self) -> None:
-        self._send(405, {"message": "GET only"})
-
-    do_PUT = do_DELETE = do_POST
-
-    def _refusal(self) -> tuple[int, str] | None:
-        host = (self.headers.get("Host") or "").strip().lower()
+    def _refusal(self, request: Request) -> tuple[int, str] | None:
+        host = (request.headers.get("Host") or "").strip().lower()
         name, _, port = host.rpartition(":") if ":" in host else (host, "", "")
-        if name not in HOST_NAMES or (port and port != str(self.server.server_port)):
+        if name not in HOST_NAMES or (port and port != str(self.server_port)):
             return 403, "Host is not this loopback endpoint"
-        if self.path.split("?", 1)[0] != PATH:
+        if request.path != PATH:
             return 404, "not found"
-        given = self.headers.get("Authorization")
+        given = request.headers.get("Authorization")
         if given is None:
             return 401, "no authorization token"
-        if not hmac.compare_digest(given.encode(), self.server.token.encode()):
+        if not hmac.compare_digest(given.encode(), self.token.encode()):
             return 403, "wrong authorization token"
         return None
 
-    def _send(self, status: int, document: dict[str, Any]) -> None:
-        body = json.dumps(document).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # http.server would print every request line to stderr
+def _json(status: int, document: dict[str, Any]) -> Response:
+    headers = (("Content-Type", "application/json"), ("Cache-Control", "no-store"))
+    return Response(status, headers, json.dumps(document).encode())
 
 
 def serving(server: CredentialsServer) -> threading.Thread:

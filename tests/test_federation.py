@@ -15,7 +15,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -27,7 +27,7 @@ import pytest
 from rolehop import chain as chains
 from rolehop import config as configs
 from rolehop import federation, redact
-from rolehop.browser import OneTimeRedirect, connection_uid, open_in_browser, same_user
+from rolehop.browser import OneTimeRedirect, open_in_browser
 from rolehop.core import Rolehop
 from rolehop.creds import Credentials
 from rolehop.errors import (
@@ -39,6 +39,8 @@ from rolehop.errors import (
     UsageError,
 )
 from rolehop.federation import FederationEndpoint, SigninRefusedError
+from rolehop.loopback import Link
+from rolehop.loopback.peers import FromTables, OwnerLookup, SameUser
 from tests.conftest import Sandbox
 from tests.support.cli import CONFIG
 from tests.support.federation import SESSION_KEYS, FakeFederation, fake_federation
@@ -821,7 +823,7 @@ def test_the_redirect_is_served_once_at_its_own_path() -> None:
         assert first.getheader("Location") == LOCATION
         assert first.getheader("Cache-Control") == "no-store"
         assert first.getheader("Referrer-Policy") == "no-referrer"
-        assert redirect.wait(0)
+        assert redirect.wait(5)  # set by the server once the answer went out: just after
 
         again = get(redirect.url)
         assert again.status == 404
@@ -835,17 +837,68 @@ def test_each_redirect_has_a_new_path() -> None:
 
 
 def test_another_users_connection_gets_no_redirect() -> None:
-    asked: list[tuple[int, int]] = []
+    asked: list[Link] = []
 
-    def stranger(client_port: int, server_port: int) -> bool:
-        asked.append((client_port, server_port))
-        return False
+    def stranger(links: Sequence[Link]) -> list[bool]:
+        asked.extend(links)
+        return [False] * len(links)
 
     with OneTimeRedirect(LOCATION, allow=stranger) as redirect:
-        assert get(redirect.url).status == 404
+        with pytest.raises(OSError):  # closed at accept, before a byte was read
+            get(redirect.url)
         assert not redirect.wait(0)
-    [(client_port, server_port)] = asked
-    assert server_port == urllib.parse.urlsplit(redirect.url).port != client_port
+    [((peer_host, peer_port), (host, port))] = asked
+    assert (host, port) == ("127.0.0.1", urllib.parse.urlsplit(redirect.url).port)
+    assert peer_host == "127.0.0.1" and peer_port != port
+
+
+def test_a_refused_connection_does_not_use_the_redirect_up() -> None:
+    verdicts = iter([False, True])
+
+    def first_refused(links: Sequence[Link]) -> list[bool]:
+        return [next(verdicts) for _ in links]
+
+    with OneTimeRedirect(LOCATION, allow=first_refused) as redirect:
+        with pytest.raises(OSError):
+            get(redirect.url)
+        assert not redirect.wait(0)
+        answer = get(redirect.url)
+        assert (answer.status, answer.getheader("Location")) == (302, LOCATION)
+        assert redirect.wait(5)
+
+
+@pytest.mark.parametrize(
+    "owners",
+    [
+        lambda links: [None] * len(links),  # sock_diag found no such socket
+        FromTables(lambda: []),  # no TCP table could be read
+        FromTables(lambda: ["  sl  local_address rem_address   st tx_queue rx_queue\n"]),
+    ],
+    ids=["sock_diag", "no table", "not in the table"],
+)
+def test_a_connection_whose_owner_is_unknown_is_refused(owners: OwnerLookup) -> None:
+    """On Linux a connection whose owner cannot be found fails closed."""
+    with OneTimeRedirect(LOCATION, allow=SameUser(owners)) as redirect:
+        with pytest.raises(OSError):
+            get(redirect.url)
+        assert not redirect.wait(0)
+
+
+def test_without_a_tcp_table_the_owner_is_not_checked() -> None:
+    """macOS has no /proc/net/tcp: there the one-time address alone protects the URL."""
+    with OneTimeRedirect(LOCATION, allow=SameUser(lambda links: None)) as redirect:
+        assert get(redirect.url).getheader("Location") == LOCATION
+        assert redirect.wait(5)
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="Linux only")
+def test_this_users_browser_gets_the_redirect_through_the_uid_check() -> None:
+    with OneTimeRedirect(LOCATION) as redirect:  # the real check: /proc/net/tcp(6)
+        started = time.monotonic()
+        answer = get(redirect.url)
+        assert (answer.status, answer.getheader("Location")) == (302, LOCATION)
+        assert time.monotonic() - started < 1
+        assert redirect.wait(5)
 
 
 def test_the_server_stops_with_its_block() -> None:
@@ -889,29 +942,3 @@ def test_a_browser_that_never_comes_times_out() -> None:
         "no browser came for the sign-in URL within 0.2 seconds: use --print to print it instead"
     )
     assert "secret-token" not in str(failed.value)
-
-
-TCP_TABLE = """\
-  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
-   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 1 1
-   1: 0100007F:D431 0100007F:1F90 01 00000000:00000000 00:00000000 00000000  1001        0 2 1
-   2: 0100007F:1F90 0100007F:D431 01 00000000:00000000 00:00000000 00000000  1000        0 3 1
-   3: garbage
-"""
-
-
-def test_the_uid_of_a_connection_is_read_from_the_tcp_table() -> None:
-    assert connection_uid(0xD431, 0x1F90, ["", TCP_TABLE]) == 1001  # the client's end
-    assert connection_uid(0xD432, 0x1F90, [TCP_TABLE]) is None
-
-
-@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="Linux only")
-def test_a_connection_of_this_user_is_recognised() -> None:
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen()
-        with socket.create_connection(server.getsockname()) as client:
-            client_port, server_port = client.getsockname()[1], server.getsockname()[1]
-            tables = [Path("/proc/net/tcp").read_text(), Path("/proc/net/tcp6").read_text()]
-            assert connection_uid(client_port, server_port, tables) == os.getuid()
-            assert same_user(client_port, server_port)

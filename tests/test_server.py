@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -117,6 +120,71 @@ def test_another_host_is_refused(server: CredentialsServer, fetches: Fetches, ho
     """A web page that rebinds its own name to 127.0.0.1 still sends its own Host."""
     got, _ = _get(server, server.token, host=host)
     assert got == 403 and fetches.count == 0
+
+
+@pytest.mark.parametrize("version", ["HTTP/1.1", "HTTP/1.0"])
+def test_a_request_without_host_is_refused(
+    server: CredentialsServer, fetches: Fetches, version: str
+) -> None:
+    status, body = _raw(server, f"GET {PATH} {version}\r\nAuthorization: {server.token}\r\n\r\n")
+    assert status == 403 and body == {"message": "Host is not this loopback endpoint"}
+    assert fetches.count == 0
+
+
+def test_two_host_headers_are_refused(server: CredentialsServer, fetches: Fetches) -> None:
+    host = f"127.0.0.1:{server.server_port}"
+    request = f"GET {PATH} HTTP/1.1\r\nHost: {host}\r\nHost: evil.example\r\n"
+    status, _ = _raw(server, request + f"Authorization: {server.token}\r\n\r\n")
+    assert status == 400 and fetches.count == 0
+
+
+def _raw(server: CredentialsServer, request: str) -> tuple[int, dict[str, str]]:
+    """``request`` sent as it is (http.client always adds a Host header)."""
+    with socket.create_connection(server.server_address, timeout=5) as connection:
+        connection.sendall(request.encode())
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body) if body else {}
+
+
+def test_refusals_are_answered_while_every_worker_waits_on_sts(
+    fetches: Fetches, clock: FakeClock
+) -> None:
+    """Answering 401/403/404 takes no worker: a slow STS does not hold refusals up, and
+    many requests with the token wait for the few workers without a thread each."""
+    release = threading.Event()
+
+    def slow_sts() -> Credentials:
+        release.wait(10)
+        return fetches()
+
+    endpoint = CredentialsServer(slow_sts, ROLE, clock=clock, report=print)
+    before = threading.active_count()
+    serving(endpoint)
+    waiting = [threading.Thread(target=_get, args=(endpoint, endpoint.token)) for _ in range(8)]
+    try:
+        for thread in waiting:
+            thread.start()
+        deadline = time.monotonic() + 5
+        while threading.active_count() < before + 1 + 4 + 8:  # every worker has a request
+            assert time.monotonic() < deadline, "the workers did not start"
+            time.sleep(0.01)
+        started = time.monotonic()
+        assert _get(endpoint, None)[0] == 401
+        assert _get(endpoint, "wrong")[0] == 403
+        assert _get(endpoint, endpoint.token, path="/")[0] == 404
+        assert time.monotonic() - started < 1
+        # the loop, at most 4 workers, and the 8 client threads of this test
+        assert threading.active_count() <= before + 1 + 4 + 8
+    finally:
+        release.set()
+        for thread in waiting:
+            thread.join(timeout=10)
+        endpoint.shutdown()
+        endpoint.server_close()
+    assert fetches.count == 8
 
 
 def test_localhost_is_this_host(server: CredentialsServer) -> None:

@@ -49,7 +49,7 @@ def login(
       rolehop login research-ro --destination /s3/home
       rolehop login research-ro --print       # the sign-in URL itself
     """
-    # imported here: urllib.request, http.server and webbrowser stay off the cache-hit path
+    # imported here: urllib.request, the loopback server and webbrowser stay off the hot path
     from rolehop import browser, federation
 
     signed = federation.login(
