@@ -62,6 +62,10 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox
     )
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("USER", "tester")
+    # Never UTC: a time rendered in local time but labelled UTC (Z) must show on every
+    # machine, not only on those east or west of Greenwich
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     (tmp_path / "run").mkdir(mode=0o700)
@@ -77,6 +81,8 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox
     keyring.set_keyring(MemoryKeyring())
     yield box
     keyring.set_keyring(previous)
+    monkeypatch.undo()
+    time.tzset()
     _no_agent_left(tmp_path)
 
 

@@ -207,6 +207,24 @@ def test_self_loop_without_static_keys(sandbox: Sandbox) -> None:
     )
 
 
+def test_self_loop_through_an_aws_profile_that_holds_no_keys(sandbox: Sandbox) -> None:
+    """Only static keys of its own let a profile name itself: a TOML profile ``a`` whose
+    source is ``[profile a]`` with a credential_process is a loop, found at config time
+    (not a runtime "keys are required")."""
+    sandbox.write_aws_config("[profile a]\ncredential_process = /bin/true\n")
+    sandbox.write_rolehop(
+        f"""\
+        [profiles.a]
+        role_arn = "{arn("a")}"
+        source_profile = "a"
+        """
+    )
+    error = build_error("a")
+    assert isinstance(error, ChainLoopError)
+    assert (error.path, error.line, error.key) == (sandbox.rolehop_config, 3, "source_profile")
+    assert "a -> a" in error.problem
+
+
 def test_loop_in_aws_config_profiles(sandbox: Sandbox) -> None:
     sandbox.write_aws_config(
         f"""\
@@ -334,6 +352,10 @@ def test_base_mfa_makes_one_session_for_every_role(sandbox: Sandbox) -> None:
     )
     a, b = build("a"), build("b")
     assert a.mfa is not None and a.mfa == b.mfa
+    # the MFA session is keyed by its base's keys too: another user's session never serves
+    other = chain.build(load(), "a", ENV, stored_key_id=lambda name: "AKIAANOTHERUSER")
+    assert other.mfa is not None and other.mfa.params() == a.mfa.params()
+    assert other.mfa.key != a.mfa.key
     assert a.mfa.params() == {"SerialNumber": SERIAL, "DurationSeconds": 7200}
     assert a.keys[:2] == b.keys[:2] == (a.base.key, a.mfa.key)
     # a role from the MFA session is not role chaining, and needs no second code
