@@ -108,6 +108,7 @@ class KeyringCache:
         self.sticky = sticky
         self._broken = False
         self.last_error: str | None = None  # of the last call: None when it worked
+        self.failures = 0  # calls that failed, since this cache was made
 
     @property
     def broken(self) -> bool:
@@ -138,6 +139,7 @@ class KeyringCache:
             return result
         except Exception as error:  # any backend failure: keep working, uncached
             self._broken = self.sticky
+            self.failures += 1
             self.last_error = f"failed to {action}: {type(error).__name__}: {error}"
             self.warn(
                 f"the keyring ({self.description}) {self.last_error}; continuing without the cache"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -179,20 +180,22 @@ _INVALID_SESSION_CHARS = re.compile(r"[^\w+=,.@-]", re.ASCII)
 
 def default_session_name(environ: Mapping[str, str]) -> str:
     """``rolehop-<user>``: a CloudTrail reader sees who, and which tool, assumed the role."""
-    user = next((environ[var] for var in ("USER", "LOGNAME", "USERNAME") if environ.get(var)), "")
+    names = ("USER", "LOGNAME", "USERNAME", "LNAME")
+    user = next((environ[var] for var in names if environ.get(var)), "")
     user = _INVALID_SESSION_CHARS.sub("-", user or _login_name())
     return f"rolehop-{user}"[:64] if user else "rolehop"
 
 
 @functools.cache
 def _login_name() -> str:
-    """The user's name from the password database (once a process: ``list`` builds
-    a thousand chains)."""
+    """The user's name from the password database, by uid (once a process: ``list``
+    builds a thousand chains). Not getpass.getuser(), which reads this process's own
+    environment: the agent's is not its caller's."""
     try:
-        import getpass
+        import pwd
 
-        return getpass.getuser()
-    except (OSError, KeyError):
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError):
         return ""
 
 

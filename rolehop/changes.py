@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from collections.abc import Mapping
 
@@ -22,29 +23,45 @@ NAME = "changes"
 # The file is started anew (a new inode, which counts as a change too) past this size.
 ROTATE = 1 << 20
 
-Seen = tuple[int, int]  # (inode, size); (0, 0): no file yet
+Seen = tuple[int, int, int]  # (inode, size, ctime); (0, 0, 0): no file yet
 
 
 def announce(environ: Mapping[str, str]) -> None:
-    """Say that the keyring changed (best effort: without a runtime directory of this
-    user's there can be no agent to tell)."""
+    """Say that the keyring changed, wherever an agent of this user may live: this
+    process's runtime directory, and systemd's ``/run/user/UID`` (a cron job or an ssh
+    session without XDG_RUNTIME_DIR changes the keyring an agent of the desktop session
+    serves). Best effort: a directory that is not this user's alone holds no agent."""
+    for directory in _places(environ):
+        try:
+            fd = private.open_directory(directory)
+        except private.UnsafePath as error:
+            log.debug("changes: cannot announce in %s: %s", directory, error)
+            continue
+        try:
+            _append(fd)
+        except (OSError, private.UnsafePath) as error:
+            log.debug("changes: cannot announce in %s: %s", directory, error)
+        finally:
+            os.close(fd)
+
+
+def _places(environ: Mapping[str, str]) -> list[str]:
+    places = []
     try:
-        directory = private.runtime_directory(environ)
+        own = private.runtime_directory(environ)
     except private.UnsafePath:
-        return
-    if directory is None:
-        return
-    try:
-        fd = private.open_directory(directory)
-    except private.UnsafePath as error:
-        log.debug("changes: cannot announce: %s", error)
-        return
-    try:
-        _append(fd)
-    except (OSError, private.UnsafePath) as error:
-        log.debug("changes: cannot announce: %s", error)
-    finally:
-        os.close(fd)
+        own = None
+    if own is not None:
+        places.append(own)
+    systemd = f"/run/user/{os.getuid()}"
+    if sys.platform.startswith("linux") and os.path.isdir(systemd):
+        try:
+            found = private.runtime_directory({"XDG_RUNTIME_DIR": systemd})
+        except private.UnsafePath:
+            found = None
+        if found is not None and found not in places and os.path.isdir(found):
+            places.append(found)  # only where an agent made rolehop's directory
+    return places
 
 
 def _append(directory: int) -> None:
@@ -70,11 +87,12 @@ class Watcher:
         try:
             info = os.stat(os.path.join(self.directory, NAME), follow_symlinks=False)
         except OSError:
-            return (0, 0)
-        return (info.st_ino, info.st_size)
+            return (0, 0, 0)
+        return (info.st_ino, info.st_size, info.st_ctime_ns)
 
     def changed(self) -> bool:
-        """Whether anyone changed the keyring since the last look (then: forget)."""
+        """Whether anyone changed the keyring since the last look (then: forget; the
+        caller holds its cache's lock, so that no request serves a copy meanwhile)."""
         now = self._look()
         with self.lock:
             if now == self.seen:
@@ -97,6 +115,6 @@ class Watcher:
                 log.debug("changes: cannot announce: %s", error)
                 return True
             after = self._look()
-            others = before != self.seen or after != (before[0], before[1] + 1)
+            others = before != self.seen or after[:2] != (before[0], before[1] + 1)
             self.seen = after
             return others

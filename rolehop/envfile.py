@@ -4,8 +4,9 @@ The exports hold the server's token: whoever reads them gets the credentials for
 the server runs, and whoever can replace them chooses the code the user's shell sources. So
 the file is written whole or not at all (a temporary file beside it, created 0600 with
 O_EXCL|O_NOFOLLOW, synced, then renamed over the path), never through a symlink nor over a
-file of someone else's, and only in a directory no one else may write to (a sticky one such
-as /tmp will do: there no one can rename or delete another's file). Every step works from
+file of someone else's, and only in a directory no one else may write to (not even a sticky
+one such as /tmp: there another user can take the name before the file is written, or after
+it is removed, and the shell that sources it runs their code). Every step works from
 one open directory, so a parent path repointed meanwhile cannot move the file elsewhere.
 ``remove()`` deletes it only while it is still the file written: that file stays open until
 then, so that no other file can be given its inode number meanwhile.
@@ -74,11 +75,11 @@ class EnvFile:
                 f"--env-file {self.path}: {directory} belongs to uid {info.st_uid}, who could "
                 "replace the file your shell reads"
             )
-        if info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX:
+        if info.st_mode & 0o022:
             raise EnvFileError(
                 f"--env-file {self.path}: others may write to {directory} (mode "
-                f"{stat.S_IMODE(info.st_mode):04o}, not sticky) and replace the file your "
-                "shell reads"
+                f"{stat.S_IMODE(info.st_mode):04o}) and put their own file where your shell "
+                "reads it: use a directory of your own"
             )
 
     def _check_entry(self) -> None:

@@ -78,7 +78,7 @@ def _from_agent(fields: dict[str, str | None]) -> bool:
         ask = request(
             "resolve",
             environ=request_environ(os.environ, cwd),
-            sts_scope=sts_scope(os.environ),
+            sts_scope=sts_scope(os.environ, cwd),
             pid=os.getpid(),
             # the agent may make cold credentials itself; not under --debug, which is for
             # the direct path's logs and tracebacks
@@ -193,7 +193,7 @@ def alive(pid: int) -> bool:
         return False
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):
         return False
     except PermissionError:
         return True
@@ -206,7 +206,17 @@ def alive(pid: int) -> bool:
 
 def main() -> None:
     fields = _parse(sys.argv[1:])
-    if fields is not None and _from_agent(fields):
+    try:
+        served = fields is not None and _from_agent(fields)
+    except KeyboardInterrupt:  # as the direct path ends a Ctrl-C
+        sys.stderr.write("rolehop: interrupted\n")
+        sys.exit(130)
+    except BrokenPipeError:  # the reader went away: as the direct path, nothing more to say
+        # what is left in stdout's buffer goes nowhere (flushed at exit, it would fail again)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.stderr.close()
+        sys.exit(1)
+    if served:
         if "--debug" in sys.argv[1:]:
             sys.stderr.write("rolehop: debug: served from the agent's cache\n")
         sys.exit(0)

@@ -307,3 +307,163 @@ def test_waiting_for_a_lead_that_never_takes_the_lock_ends(tmp_path: Path) -> No
     started = time.monotonic()
     assert fast._wait_for_the_lead(answer, str(tmp_path / "agent.sock")) is False
     assert time.monotonic() - started < 1
+
+
+# -- found in review: each a way the agent could differ from the direct path, or fall over
+
+
+class _FlakyKeyring(MemoryKeyring):
+    """Fails the next read of ``key:NAME`` entries, ``failing`` times."""
+
+    failing = 0
+
+    def get_password(self, service: str, username: str) -> str | None:
+        if self.failing and username.startswith("key:"):
+            self.failing -= 1
+            raise RuntimeError("a dismissed unlock prompt")
+        return super().get_password(service, username)
+
+
+def test_a_failed_read_of_a_stored_key_id_is_not_remembered_as_none() -> None:
+    from rolehop.keystore import KeyStore
+
+    keyring = _FlakyKeyring()
+    KeyStore(keyring, lambda: NOW).add("base", Credentials("AKIASTORED0000000001", "s"))
+    service = _service(keyring)
+    keyring.failing = 1
+    before = service._failures()
+
+    assert service.keystore.key_id("base") is None  # this request: goes the direct way
+    assert service._failures() == before + 1
+    assert service.keystore.key_id("base") == "AKIASTORED0000000001"  # and the next works
+
+
+class _PartlyFailingKeyring(MemoryKeyring):
+    """Fails every write of an entry, but not of the index."""
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        if username != "index":
+            raise RuntimeError("the entry was not stored")
+        super().set_password(service, username, password)
+
+
+def test_memory_keeps_only_what_the_keyring_stored() -> None:
+    keyring = _PartlyFailingKeyring()
+    cache = MemoryCache(KeyringCache(keyring, lambda m: None, lambda: NOW, sticky=False))
+    service = Service(cache, MemoKeyStore(keyring, lambda: NOW), idle_timeout=60)
+    entry = Credentials("ASIANOTSTORED", "s", "t", NOW + timedelta(hours=1))
+
+    service.cache.put("k", entry, label="p")
+
+    assert "k" not in service.cache.entries
+
+
+def test_the_list_rows_are_the_callers(sandbox: Sandbox) -> None:
+    """list's rows depend on the caller's variables (its user name is in the cache keys):
+    two callers never share them."""
+    sandbox.write_aws_credentials("[joe]\naws_access_key_id = AKIAJOE\naws_secret_access_key = s\n")
+    sandbox.write_rolehop(
+        '[profiles.p]\nrole_arn = "arn:aws:iam::111122223333:role/r"\nsource_profile = "joe"\n'
+    )
+    keyring = MemoryKeyring()
+    service = _service(keyring)
+    from rolehop.core import Rolehop
+
+    alice = {**os.environ, "USER": "alice"}
+    key = Rolehop(alice, cache=service.cache.inner, clock=lambda: NOW).chain("p").keys[-1]
+    service.cache.inner.put(
+        key, Credentials("ASIAALICE", "s", "t", NOW + timedelta(hours=1)), label="p"
+    )
+
+    def rows(environ: dict[str, str]) -> list[dict[str, object]]:
+        answer = service.handle(
+            protocol.request("profiles", environ=environ, config=None, backend=None)
+        )
+        assert answer["ok"], answer
+        return list(answer["rows"])
+
+    assert rows(alice)[0]["cached_until"] is not None
+    assert rows({**os.environ, "USER": "bob"})[0]["cached_until"] is None
+
+
+def test_the_sts_scope_compares_files_not_their_spelling(tmp_path: Path) -> None:
+    here = {"AWS_CONFIG_FILE": "aws.conf"}
+    assert protocol.sts_scope(here, str(tmp_path)) == protocol.sts_scope(
+        {"AWS_CONFIG_FILE": str(tmp_path / "aws.conf")}, "/"
+    )
+    assert protocol.sts_scope(here, str(tmp_path)) != protocol.sts_scope(here, "/")
+    bundle = protocol.sts_scope({"REQUESTS_CA_BUNDLE": "/etc/corp.pem"}, "/")
+    assert bundle != protocol.sts_scope({}, "/")
+    assert protocol.sts_scope({"AWS_SECRET_ACCESS_KEY": "x", "AWS_PROFILE": "p"}, "/") == (
+        protocol.sts_scope({}, "/")
+    )
+
+
+def test_keyring_properties_choose_another_agent(tmp_path: Path) -> None:
+    environ = {"XDG_RUNTIME_DIR": str(tmp_path)}
+    work = {**environ, "KEYRING_PROPERTY_PREFERRED_COLLECTION": "/org/freedesktop/x/work"}
+    assert protocol.socket_name(environ) != protocol.socket_name(work)
+
+
+def test_the_request_makes_every_directory_absolute(tmp_path: Path) -> None:
+    environ = {
+        "HOME": "/home/joe",
+        "XDG_CACHE_HOME": "cache",
+        "XDG_RUNTIME_DIR": "run",
+        "TMPDIR": "tmp",
+        "LNAME": "joe",
+    }
+    sent = protocol.request_environ(environ, str(tmp_path))
+    for name in ("XDG_CACHE_HOME", "XDG_RUNTIME_DIR", "TMPDIR"):
+        assert sent[name] == str(tmp_path / environ[name]), name
+    assert sent["AWS_CONFIG_FILE"] == "/home/joe/.aws/config"
+    assert sent["LNAME"] == "joe"
+
+
+def test_a_flood_of_unfinished_requests_never_stops_the_agent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At the cap, the oldest unfinished request is dropped, perhaps while its own bytes
+    wait in the same round of events: the agent must not fall over (a KeyError did)."""
+    from rolehop.agent import server
+
+    monkeypatch.setattr(server, "MAX_PENDING", 2)
+    service = _service(MemoryKeyring())
+    agent = Agent(str(tmp_path / "run" / "a.sock"), lambda: service)
+    with running(agent, service):
+        for _ in range(30):
+            batch = []
+            for _ in range(3):
+                half = socket.socket(socket.AF_UNIX)
+                half.connect(agent.path)
+                half.sendall(b'{"op": "sta')
+                batch.append(half)
+            for half in batch:
+                half.close()
+        with socket.socket(socket.AF_UNIX) as client:
+            client.connect(agent.path)
+            client.settimeout(5)
+            client.sendall(protocol.encode(protocol.request("status")))
+            assert b'"pid"' in _answer(client)
+
+
+def test_oversized_requests_leave_no_bytes_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rolehop.agent import server
+
+    monkeypatch.setattr(server, "MAX_REQUEST", 1000)
+    service = _service(MemoryKeyring())
+    agent = Agent(str(tmp_path / "run" / "a.sock"), lambda: service)
+    with running(agent, service):
+        for _ in range(3):
+            with socket.socket(socket.AF_UNIX) as large:
+                large.connect(agent.path)
+                with contextlib.suppress(OSError):
+                    large.sendall(b"x" * 5000)
+                    large.settimeout(5)
+                    large.recv(1)  # closed by the agent
+        deadline = time.monotonic() + 5
+        while agent.in_flight and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert agent.in_flight == 0

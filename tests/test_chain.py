@@ -578,9 +578,16 @@ def test_default_session_name(environ: dict[str, str], expected: str) -> None:
     assert validate.session_name(name) == name
 
 
-def test_default_session_name_falls_back_to_getpass(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("USER", "from getpass")
-    assert chain.default_session_name({}) == "rolehop-from-getpass"
+def test_default_session_name_falls_back_to_the_password_database(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Never this process's own environment: the agent answers callers whose is not."""
+    import pwd
+
+    monkeypatch.setenv("USER", "the agent's own")
+    expected = pwd.getpwuid(os.getuid()).pw_name
+    assert chain.default_session_name({}) == f"rolehop-{expected}"
+    assert chain.default_session_name({"LNAME": "l name"}) == "rolehop-l-name"
 
 
 def test_default_session_name_is_used_in_the_hop(sandbox: Sandbox) -> None:

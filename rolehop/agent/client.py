@@ -22,6 +22,7 @@ from rolehop.agent.protocol import (
     exchange,
     request,
     socket_path,
+    sts_environ,
 )
 
 log = logging.getLogger(__name__)
@@ -92,9 +93,11 @@ def start(
     idle_timeout: float,
     keyring_backend: str | None,
     warn: Callable[[str], None] = lambda message: None,
+    keyring_usable: Callable[[], bool] = lambda: True,
 ) -> bool:
     """Start an agent in the background unless one answers; True if one was started.
-    ``warn`` hears of an agent's place that is not this user's (then none is started)."""
+    ``warn`` hears of an agent's place that is not this user's (then none is started);
+    without a usable keyring none is started either (it would exit at once, every call)."""
     if disabled_by(environ):
         return False
     try:
@@ -108,11 +111,14 @@ def start(
         return False
     except AgentUnavailable:
         pass  # none (or a stale socket, or another version): start one
+    if not keyring_usable():
+        return False
     args = [sys.executable, "-m", "rolehop.agent", "--socket", str(path)]
     args += ["--idle-timeout", str(idle_timeout)]
     if keyring_backend:
         args += ["--keyring-backend", keyring_backend]
     env = {name: value for name, value in environ.items() if name not in CREDENTIALS}
+    env.update(sts_environ(environ, os.getcwd()))  # the same files from / as from here
     try:
         subprocess.Popen(
             args,

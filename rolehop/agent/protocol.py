@@ -61,8 +61,10 @@ REQUEST_VARIABLES = (
     *KEYRING_SCOPE,
     "USER",
     "LOGNAME",
+    "LNAME",
     "USERNAME",
     "SHELL",
+    "TMPDIR",
     "XDG_RUNTIME_DIR",
     "XDG_CACHE_HOME",
     "ROLEHOP_CONFIG",
@@ -83,7 +85,24 @@ PATH_VARIABLES = {
     "ROLEHOP_CONFIG": "",
     "AWS_CONFIG_FILE": "~/.aws/config",
     "AWS_SHARED_CREDENTIALS_FILE": "~/.aws/credentials",
+    "TMPDIR": "",
+    "XDG_RUNTIME_DIR": "",
+    "XDG_CACHE_HOME": "",
+    "XDG_CONFIG_HOME": "",
+    "XDG_DATA_HOME": "",
 }
+# Variables botocore reads as paths (a list of them for AWS_DATA_PATH): compared absolute
+STS_PATHS = frozenset(
+    {
+        "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "AWS_CA_BUNDLE",
+        "AWS_DATA_PATH",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+    }
+)
 # A caller's own credentials: never sent, never in the agent's environment
 CREDENTIALS = (
     "AWS_ACCESS_KEY_ID",
@@ -107,6 +126,8 @@ NOT_FOR_STS_CLIENTS = frozenset(
     }
 )
 PROXIES = frozenset({"http_proxy", "https_proxy", "no_proxy", "all_proxy"})
+# requests' and urllib3's own CA variables, which botocore honours too
+CA_BUNDLES = frozenset({"REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"})
 
 
 def disabled_by(environ: Mapping[str, str]) -> bool:
@@ -130,16 +151,25 @@ def _digest(parts: list[str]) -> str:
     return str(sha256("\0".join(parts).encode()).hexdigest())
 
 
-def sts_scope(environ: Mapping[str, str]) -> str:
-    """A digest of what botocore reads from the environment for an STS client."""
-    return _digest(
-        sorted(
-            f"{name}={value}"
-            for name, value in environ.items()
-            if (name.startswith("AWS_") and name not in NOT_FOR_STS_CLIENTS)
-            or name.lower() in PROXIES
-        )
-    )
+def sts_environ(environ: Mapping[str, str], cwd: str) -> dict[str, str]:
+    """What botocore reads from the environment for an STS client, paths made absolute
+    against ``cwd`` (a relative one means another file to a process elsewhere)."""
+    found = {
+        name: value
+        for name, value in environ.items()
+        if (name.startswith("AWS_") and name not in NOT_FOR_STS_CLIENTS)
+        or name.lower() in PROXIES
+        or name in CA_BUNDLES
+    }
+    for name in STS_PATHS & found.keys():
+        parts = found[name].split(os.pathsep) if name == "AWS_DATA_PATH" else [found[name]]
+        found[name] = os.pathsep.join(absolute(part, environ, cwd) for part in parts if part)
+    return found
+
+
+def sts_scope(environ: Mapping[str, str], cwd: str) -> str:
+    """A digest of :func:`sts_environ`: a proxy's password never travels."""
+    return _digest(sorted(f"{name}={value}" for name, value in sts_environ(environ, cwd).items()))
 
 
 def socket_path(environ: Mapping[str, str]) -> str | None:
@@ -157,8 +187,10 @@ def socket_path(environ: Mapping[str, str]) -> str | None:
 
 
 def socket_name(environ: Mapping[str, str]) -> str:
-    """``agent-<hash>.sock``: the hash of the uid and the keyring scope. Not a secret."""
+    """``agent-<hash>.sock``: the hash of the uid and the keyring scope (with keyring's
+    own KEYRING_PROPERTY_* settings of its backends). Not a secret."""
     scope = [f"{name}={environ.get(name, '')}" for name in KEYRING_SCOPE]
+    scope += sorted(f"{k}={v}" for k, v in environ.items() if k.startswith("KEYRING_PROPERTY_"))
     return f"agent-{_digest([str(os.getuid()), *scope])[:12]}.sock"
 
 

@@ -41,6 +41,7 @@ START_WAIT = 2.0  # how long a new agent waits for an old one (asked to stop) to
 POLL = 0.5
 MAX_PENDING = 256
 MAX_WORKERS = 32
+MAX_READY = 256  # complete requests waiting for a worker
 MAX_BYTES_IN_FLIGHT = 16 << 20
 REQUEST_TIME = 2.0
 SEND_TIME = 10.0
@@ -80,6 +81,7 @@ class Agent:
         self.make_service = service
         self.uid = os.getuid() if uid is None else uid
         self.peer = peer
+        # by id(), oldest first (a descriptor number is reused once closed)
         self.pending: collections.OrderedDict[int, _Pending] = collections.OrderedDict()
         self.in_flight = 0  # bytes of requests read and not yet answered
         self.ready: collections.deque[tuple[socket.socket, dict[str, Any], int]] = (
@@ -131,11 +133,11 @@ class Agent:
             while not service.stopping:
                 events = selector.select(timeout=min(POLL, REQUEST_TIME / 4))
                 for key, _ in events:
-                    if key.fileobj is listener:
+                    if key.data is None:
                         self._accept(listener, selector)
                         last = time.monotonic()
                     else:
-                        self._read(key.fd, selector, service)
+                        self._read(key.data, selector, service)
                 self._expire(selector)
                 if events:
                     continue
@@ -160,6 +162,10 @@ class Agent:
         try:
             connection, _ = listener.accept()
         except OSError as error:
+            if error.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                if self.pending:  # out of descriptors: the oldest unfinished request goes
+                    self._drop(next(iter(self.pending.values())), selector)
+                return
             if error.errno in (errno.EINTR, errno.EAGAIN, errno.ECONNABORTED):
                 return
             raise
@@ -175,11 +181,12 @@ class Agent:
             self._drop(next(iter(self.pending.values())), selector)
         connection.setblocking(False)
         pending = _Pending(connection, time.monotonic() + REQUEST_TIME)
-        self.pending[connection.fileno()] = pending
-        selector.register(connection, selectors.EVENT_READ)
+        self.pending[id(pending)] = pending
+        selector.register(connection, selectors.EVENT_READ, pending)
 
     def _drop(self, pending: _Pending, selector: selectors.BaseSelector) -> None:
-        self.pending.pop(pending.connection.fileno(), None)
+        if self.pending.pop(id(pending), None) is None:
+            return  # dropped already
         with contextlib.suppress(KeyError, ValueError):
             selector.unregister(pending.connection)
         with self.state:
@@ -191,49 +198,55 @@ class Agent:
         for pending in [p for p in self.pending.values() if p.deadline < now]:
             self._drop(pending, selector)
 
-    def _read(self, fd: int, selector: selectors.BaseSelector, service: Service) -> None:
-        pending = self.pending[fd]
+    def _read(self, pending: _Pending, selector: selectors.BaseSelector, service: Service) -> None:
+        if id(pending) not in self.pending:
+            return  # dropped earlier in this round of events
         try:
             chunk = pending.connection.recv(65536)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
             chunk = b""
+        too_large = len(pending.buffer) + len(chunk) > MAX_REQUEST + 1
         with self.state:
-            full = self.in_flight + len(chunk) > MAX_BYTES_IN_FLIGHT
-            if not full:
-                self.in_flight += len(chunk)
-        if not chunk or full or len(pending.buffer) + len(chunk) > MAX_REQUEST + 1:
+            fits = not too_large and self.in_flight + len(chunk) <= MAX_BYTES_IN_FLIGHT
+            if fits:
+                self.in_flight += len(chunk)  # counted once it is in the buffer
+        if not chunk or not fits:
             self._drop(pending, selector)  # closed, or too much: that client goes direct
             return
         pending.buffer += chunk
         if b"\n" not in chunk:
             return
-        self.pending.pop(fd)
+        self.pending.pop(id(pending))
         selector.unregister(pending.connection)
         try:
             message = json.loads(bytes(pending.buffer).partition(b"\n")[0])
         except ValueError:
             message = None
-        if not isinstance(message, dict):
+        if not isinstance(message, dict) or not self._dispatch(
+            pending.connection, message, len(pending.buffer), service
+        ):
             with self.state:
                 self.in_flight -= len(pending.buffer)
             pending.connection.close()
-            return
-        self._dispatch(pending.connection, message, len(pending.buffer), service)
 
     def _dispatch(
         self, connection: socket.socket, message: dict[str, Any], size: int, service: Service
-    ) -> None:
-        """Queue a complete request; a worker thread answers it (a new one while fewer than
-        MAX_WORKERS run: a cold chain's STS calls never hold up cache hits)."""
+    ) -> bool:
+        """Queue a complete request (False: the queue is full); a worker thread answers it
+        (a new one while fewer than MAX_WORKERS run: a cold chain's STS calls never hold up
+        cache hits)."""
         with self.state:
+            if len(self.ready) >= MAX_READY:
+                return False
             self.ready.append((connection, message, size))
             start = self.workers < MAX_WORKERS
             if start:
                 self.workers += 1
         if start:
             threading.Thread(target=self._work, args=(service,), daemon=True).start()
+        return True
 
     def _work(self, service: Service) -> None:
         while True:

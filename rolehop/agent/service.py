@@ -74,9 +74,10 @@ class MemoryCache:
     def put(self, key: str, credentials: Credentials, *, label: str) -> None:
         with self.lock:
             self.entries.pop(key, None)
+            failures = self.inner.failures
             self.inner.put(key, credentials, label=label)
             self.announced()
-            if credentials.expiration is not None and self.inner.last_error is None:
+            if credentials.expiration is not None and self.inner.failures == failures:
                 self.entries[key] = credentials  # what the keyring now holds
 
     def delete(self, key: str) -> bool:
@@ -113,11 +114,18 @@ class MemoKeyStore(KeyStore):
     _names: set[str] | None = None
     _key_ids: dict[str, str | None] | None = None
     lock: threading.RLock | None = None
+    # told of a keyring failure (the request then goes the direct way): a failed read is
+    # never remembered as "no keys stored"
+    failed: Callable[[str], None] = staticmethod(lambda message: None)
 
     def names(self) -> set[str]:
         with self.lock or contextlib.nullcontext():
             if self._names is None:
-                self._names = super().names()
+                try:
+                    self._names = super().names()
+                except CacheError as error:
+                    self.failed(str(error))
+                    raise
             return set(self._names)
 
     def key_id(self, name: str) -> str | None:
@@ -125,7 +133,12 @@ class MemoKeyStore(KeyStore):
             if self._key_ids is None:
                 self._key_ids = {}
             if name not in self._key_ids:
-                self._key_ids[name] = super().key_id(name)
+                try:
+                    found = self.get(name)
+                except CacheError as error:
+                    self.failed(str(error))
+                    return None
+                self._key_ids[name] = found.access_key_id if found is not None else None
             return self._key_ids[name]
 
     def get(self, name: str) -> Credentials | None:
@@ -160,6 +173,7 @@ class Service:
         # keyring failures, counted per request thread (see handle)
         self.local = threading.local()
         cache.inner.warn = self._keyring_failed
+        keystore.failed = self._keyring_failed
         self.clock = clock
         self.idle_timeout = idle_timeout
         self.started = monotonic()
@@ -178,7 +192,7 @@ class Service:
         self.rows: dict[tuple[object, ...], list[dict[str, Any]]] = {}
         self.lists = 0  # list's rows served
         # what botocore reads from this process's environment for its STS clients
-        self.sts_scope = sts_scope(os.environ)
+        self.sts_scope = sts_scope(os.environ, os.getcwd())
 
     def busy(self) -> bool:
         """Whether a request is being worked on (STS calls): the agent is not idle."""
@@ -197,8 +211,10 @@ class Service:
             self.keystore.forget()
 
     def _look_for_changes(self) -> None:
-        if self.watcher is not None and self.watcher.changed():
-            self._forget_all()
+        if self.watcher is not None:
+            with self.cache.lock:  # no request serves a copy between the look and forgetting
+                if self.watcher.changed():
+                    self._forget_all()
 
     def _announced(self) -> None:
         """This agent changed the keyring: tell the others; forget what they changed."""
@@ -294,7 +310,11 @@ class Service:
         )
         index = self.cache.index()
         now = self.clock()
-        state = (stamp, frozenset(self.keystore.names()), frozenset(index.items()), now.minute)
+        # the rows depend on the files, the stored keys, the cache, the caller's variables
+        # (cache keys hold its user name, endpoints...) and the time ("cached until")
+        caller = frozenset((k, v) for k, v in environ.items() if isinstance(v, str))
+        minute = now.replace(second=0, microsecond=0)
+        state = (stamp, frozenset(self.keystore.names()), frozenset(index.items()), caller, minute)
         with self.leases_lock:
             rows = self.rows.get(state)
         if rows is None:
@@ -397,7 +417,7 @@ class Service:
         except RolehopError:
             self.served["miss"] += 1
             return self._answer(hit=False, lead=True)  # the direct path says what is wrong
-        if not self._serves(loaded, chain, environ):
+        if not self._serves(loaded, chain, environ) or not self._renders(message):
             self.served["miss"] += 1
             return self._answer(hit=False, lead=True)
         resolution = app.cached(profile, chain)
@@ -433,6 +453,19 @@ class Service:
         if keyring_backend(environ, settings) != self.keyring_backend:
             return False
         return chain.base.credential_source != "Environment"
+
+    def _renders(self, message: Mapping[str, Any]) -> bool:
+        """Whether the output can be made: ``env`` for a shell nobody names fails on the
+        direct path before any STS call, and so must not make credentials here."""
+        from rolehop.output import shell_from_environ
+
+        if message.get("command") != "env" or message.get("shell"):
+            return True
+        try:
+            shell_from_environ(message["environ"])
+        except RolehopError:
+            return False
+        return True
 
     def _may_work(self, message: Mapping[str, Any], chain: Chain) -> bool:
         """Whether the agent makes this miss's credentials: asked to, for a caller whose

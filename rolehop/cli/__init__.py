@@ -74,8 +74,22 @@ class AppState:
         settings = self.app.config.settings
         if settings.agent and settings.cache:
             client.start(
-                os.environ, settings.agent_idle_timeout, settings.keyring_backend, self.warn
+                os.environ,
+                settings.agent_idle_timeout,
+                settings.keyring_backend,
+                self.warn,
+                self._keyring_usable,
             )
+
+    def _keyring_usable(self) -> bool:
+        from rolehop.cache import load_backend
+        from rolehop.errors import CacheError
+
+        try:
+            load_backend(self.app.config.settings.keyring_backend, os.environ)
+        except CacheError:
+            return False
+        return True
 
 
 pass_state = click.make_pass_decorator(AppState)

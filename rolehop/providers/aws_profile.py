@@ -8,6 +8,7 @@ itself, whose static keys are read directly.
 from __future__ import annotations
 
 import configparser
+import contextlib
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -67,8 +68,11 @@ class AwsProfileProvider:
         if self.hop.static_keys_only:
             return self._static_keys()
         session = self._session()
+        # only a credential_process can run rolehop again; marking changes os.environ,
+        # which threads of the agent share
+        runs = self.hop.aws is not None and "credential_process" in dict(self.hop.aws.identity)
         try:
-            with _marked(self.resolving):
+            with _marked(self.resolving) if runs else contextlib.nullcontext():
                 found = session.get_credentials()
                 frozen = found.get_frozen_credentials() if found is not None else None
         except Exception as error:

@@ -442,3 +442,18 @@ def test_a_failing_keyring_shows_in_status_and_is_not_sticky(
     assert after.returncode == 0 and after.stderr == ""
     assert healthy.returncode == 0 and json.loads(healthy.stdout)["keyring_ok"] is True
     assert _served(agent_env)["hit"] == 2  # before the lock, and after: not sticky
+
+
+def test_no_agent_is_started_without_a_usable_keyring(
+    run: Run, agent_env: dict[str, str]
+) -> None:
+    """It would exit at once, and the next call would start another: one Python process
+    more on every call."""
+    none = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    for _ in range(2):
+        done = run("credential-process", "research-ro", env=none)
+        assert done.returncode == 0, done.stderr
+        assert "not cached" in done.stderr
+    time.sleep(0.5)
+    place = Path(agent_env["XDG_RUNTIME_DIR"]) / "rolehop"
+    assert not place.exists() or not list(place.glob("agent-*"))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 import textwrap
 import time
@@ -103,11 +104,11 @@ class World:
     def _normal(self, text: str) -> str:
         return text.replace(str(self.root), "<world>").replace(self.sts.url, "<sts>")
 
-    def plant(self, profile: str, left: timedelta, tag: str) -> None:
-        """A cache entry for ``profile``'s target with ``left`` to go (negative: expired)."""
+    def plant(self, profile: str, until: datetime, tag: str) -> None:
+        """A cache entry for ``profile``'s target, expiring at ``until``: the same instant in
+        both worlds (two readings of the clock could straddle a second)."""
         config = configs.load(self.env)
         key = chains.build(config, profile, self.env).keys[-1]
-        until = datetime.now(UTC).replace(microsecond=0) + left
         planted = Credentials(f"ASIAPLANTED{tag}", f"planted-{tag}", f"token-{tag}", until)
         cache = KeyringCache(FileKeyring(self.keyring), pytest.fail, lambda: datetime.now(UTC))
         cache.put(key, planted, label=profile)
@@ -316,13 +317,18 @@ def test_an_mfa_role_after_a_cache_clear_asks_again(worlds: tuple[World, World])
 
 
 def test_expired_entries_and_entries_inside_the_margin(worlds: tuple[World, World]) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)  # once: both worlds plant the same
+
+    def plant(left: timedelta, tag: str) -> Callable[[World], None]:
+        return lambda world: world.plant("dev", now + left, tag)
+
     outcomes = _same(
         worlds,
         [
-            step(*CP, before=lambda w: w.plant("dev", timedelta(hours=2), "GOOD")),
-            step(*CP, before=lambda w: w.plant("dev", timedelta(minutes=-5), "GONE")),
-            step(*CP, before=lambda w: w.plant("dev", timedelta(minutes=10), "MARGIN")),
-            step(*ENV, before=lambda w: w.plant("dev", timedelta(minutes=19), "EDGE")),
+            step(*CP, before=plant(timedelta(hours=2), "GOOD")),
+            step(*CP, before=plant(timedelta(minutes=-5), "GONE")),
+            step(*CP, before=plant(timedelta(minutes=10), "MARGIN")),
+            step(*ENV, before=plant(timedelta(minutes=19), "EDGE")),
             step(*ENV),
         ],
     )
@@ -463,3 +469,38 @@ def test_stored_keys_added_and_replaced(worlds: tuple[World, World]) -> None:
     assert [outcome.code for outcome in outcomes] == [3, 0, 0, 0, 0, 0, 0, 0, 3]
     signers = [call[2] for call in worlds[0].sts.calls if call[0] == "AssumeRole"]
     assert signers == ["AKIAVAULTFIRST000001", "AKIAVAULTSECOND00002"]
+
+
+def test_env_for_a_shell_nobody_names_makes_no_credentials(worlds: tuple[World, World]) -> None:
+    """The direct path fails before any STS call; the agent must not make credentials."""
+    tcsh = {"SHELL": "/bin/tcsh"}
+    outcomes = _same(
+        worlds, [step("env", "dev", env=tcsh), step(*CP), step("env", "dev", env=tcsh)]
+    )
+    assert [outcome.code for outcome in outcomes] == [2, 0, 2]
+    assert worlds[0].sts.count("AssumeRole") == 1
+
+
+def test_a_reader_gone_away(worlds: tuple[World, World]) -> None:
+    """stdout a pipe nobody reads: no traceback, the direct path's exit code."""
+    _same(worlds, [step(*CP)])
+    ended = []
+    for world in worlds:
+        reader, writer = os.pipe()
+        os.close(reader)
+        try:
+            done = subprocess.run(
+                [_program(), *CP],
+                env=world.env,
+                stdout=writer,
+                stderr=subprocess.PIPE,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+        finally:
+            os.close(writer)
+        ended.append((done.returncode, done.stderr))
+    assert ended[0] == ended[1]
+    assert "Traceback" not in ended[0][1]
+    assert worlds[0].served()["hit"] >= 1
