@@ -74,7 +74,8 @@ _rolehop_use() {
     done
     # evaluated only when the program succeeded
     _rolehop_code=$(_rolehop_program env "$@" --shell bash) || return
-    [ -n "${_ROLEHOP_SAVED-}" ] || _rolehop_save
+    # a switch starts from the first state again: nothing of the last profile stays behind
+    if [ -n "${_ROLEHOP_SAVED-}" ]; then _rolehop_restore; else _rolehop_save; fi
     eval "$_rolehop_code"
     _ROLEHOP_REFRESH_TRIED=
 }
@@ -104,8 +105,8 @@ _rolehop_save() {
     done
 }
 
-_rolehop_off() {
-    [ -n "${_ROLEHOP_SAVED-}" ] || return 0
+# Back to what the shell had before the first `use`; what was saved stays saved.
+_rolehop_restore() {
     local _rolehop_name _rolehop_old
     for _rolehop_name in @NAMES@; do
         unset "$_rolehop_name"
@@ -113,8 +114,16 @@ _rolehop_off() {
         if [ -n "${!_rolehop_old+x}" ]; then
             printf -v "$_rolehop_name" '%s' "${!_rolehop_old}"
             case $_ROLEHOP_OLD_EXPORTED in *" $_rolehop_name "*) export "$_rolehop_name" ;; esac
-            unset "$_rolehop_old"
         fi
+    done
+}
+
+_rolehop_off() {
+    [ -n "${_ROLEHOP_SAVED-}" ] || return 0
+    _rolehop_restore
+    local _rolehop_name
+    for _rolehop_name in @NAMES@; do
+        unset "_ROLEHOP_OLD_$_rolehop_name"
     done
     unset _ROLEHOP_SAVED _ROLEHOP_OLD_EXPORTED _ROLEHOP_REFRESH_TRIED
 }
@@ -283,7 +292,8 @@ _rolehop_use() {
     done
     # evaluated only when the program succeeded
     code=$(_rolehop_program env "$@" --shell zsh) || return
-    (( ${+_ROLEHOP_SAVED} )) || _rolehop_save
+    # a switch starts from the first state again: nothing of the last profile stays behind
+    if (( ${+_ROLEHOP_SAVED} )); then _rolehop_restore; else _rolehop_save; fi
     eval "$code"
     typeset -g _ROLEHOP_REFRESH_TRIED=
 }
@@ -305,9 +315,9 @@ _rolehop_save() {
     done
 }
 
-_rolehop_off() {
+# Back to what the shell had before the first `use`; what was saved stays saved.
+_rolehop_restore() {
     emulate -L zsh
-    (( ${+_ROLEHOP_SAVED} )) || return 0
     local name
     for name in @NAMES@; do
         unset $name
@@ -316,6 +326,13 @@ _rolehop_off() {
             (( ${_ROLEHOP_OLD_EXPORTED[(Ie)$name]} )) && export $name
         fi
     done
+    return 0
+}
+
+_rolehop_off() {
+    emulate -L zsh
+    (( ${+_ROLEHOP_SAVED} )) || return 0
+    _rolehop_restore
     unset _ROLEHOP_SAVED _ROLEHOP_OLD _ROLEHOP_OLD_EXPORTED _ROLEHOP_REFRESH_TRIED
 }
 
@@ -457,7 +474,12 @@ function _rolehop_use
     end
     # evaluated only when the program succeeded
     set -l code (_rolehop_program env $argv --shell fish); or return
-    set -q _rolehop_saved; or _rolehop_save
+    # a switch starts from the first state again: nothing of the last profile stays behind
+    if set -q _rolehop_saved
+        _rolehop_restore
+    else
+        _rolehop_save
+    end
     string join \n -- $code | source
     set -e _rolehop_refresh_tried
     _rolehop_until
@@ -484,8 +506,8 @@ function _rolehop_save
     end
 end
 
-function _rolehop_off
-    set -q _rolehop_saved; or return 0
+# Back to what the shell had before the first `use`; what was saved stays saved.
+function _rolehop_restore
     for name in @NAMES@
         set -eg $name
         set -l old _rolehop_old_$name
@@ -496,7 +518,15 @@ function _rolehop_off
         else if contains -- $name $_rolehop_saved_universal; and not set -qU $name
             set -U $flags $name $$old
         end
-        set -e $old
+    end
+    return 0
+end
+
+function _rolehop_off
+    set -q _rolehop_saved; or return 0
+    _rolehop_restore
+    for name in @NAMES@
+        set -e _rolehop_old_$name
     end
     set -e _rolehop_saved
     set -e _rolehop_saved_global
@@ -649,7 +679,8 @@ function global:_rolehop_use {
     # evaluated only when the program succeeded
     $code = _rolehop_program env @args --shell powershell
     if ($LASTEXITCODE -ne 0) { return }
-    if ($null -eq $global:_rolehop_saved) { _rolehop_save }
+    # a switch starts from the first state again: nothing of the last profile stays behind
+    if ($null -eq $global:_rolehop_saved) { _rolehop_save } else { _rolehop_restore }
     Invoke-Expression (@($code) -join "`n")
 }
 
@@ -662,8 +693,8 @@ function global:_rolehop_save {
     }
 }
 
-function global:_rolehop_off {
-    if ($null -eq $global:_rolehop_saved) { return }
+# Back to what the session had before the first `use`; what was saved stays saved.
+function global:_rolehop_restore {
     foreach ($name in $global:_rolehop_names) {
         if ($global:_rolehop_saved.ContainsKey($name)) {
             Set-Item -LiteralPath "Env:$name" -Value $global:_rolehop_saved[$name]
@@ -671,6 +702,11 @@ function global:_rolehop_off {
             Remove-Item -LiteralPath "Env:$name" -ErrorAction SilentlyContinue
         }
     }
+}
+
+function global:_rolehop_off {
+    if ($null -eq $global:_rolehop_saved) { return }
+    _rolehop_restore
     $global:_rolehop_saved = $null
 }
 
@@ -736,17 +772,18 @@ def invocation(shell: Shell, program: str | None) -> str:
     return quote_posix(program) if program else "command rolehop"
 
 
+def _names(shell: Shell, names: tuple[str, ...]) -> str:
+    if shell == "powershell":
+        return ", ".join(quote_powershell(name) for name in names)
+    return " ".join(names)
+
+
 def snippet(shell: Shell, program: str | None, completion: str = "") -> str:
     """The integration for ``shell``, calling ``program`` (an absolute path; ``None``: look
     ``rolehop`` up on PATH), with ``completion`` (a completion script, or "") included."""
-    names = (
-        ", ".join(quote_powershell(name) for name in MANAGED)
-        if shell == "powershell"
-        else " ".join(MANAGED)
-    )
     values = {
         "PROGRAM": invocation(shell, program),
-        "NAMES": names,
+        "NAMES": _names(shell, MANAGED),
         "MARGIN": str(DEFAULT_MARGIN_SECONDS),
         "SHELL": shell,
         "COMPLETION": completion.rstrip("\n") or "# (none)",

@@ -25,6 +25,7 @@ import pexpect
 import pytest
 
 from rolehop.demo import RESEARCH, ROLE_NAME, Emulator
+from rolehop.demo import ROLE_ARN as RESEARCH_ROLE
 from rolehop.output import Shell, quote_posix
 from rolehop.shell_init import MANAGED, snippet
 from tests.conftest import Sandbox
@@ -115,14 +116,14 @@ def _load(shell: Shell) -> str:
     return f'eval "$(rolehop init {shell})"'
 
 
-def _dump(shell: Shell, target: str) -> str:
-    """Each managed variable as the shell itself describes it (value, export, scope)."""
+def _dump(shell: Shell, target: str, names: str = NAMES) -> str:
+    """Each of ``names`` as the shell itself describes it (value, export, scope)."""
     if shell == "fish":
         return (
-            f"for n in {NAMES}; if set -q $n; set -S $n; else; echo unset $n; end; end > {target}"
+            f"for n in {names}; if set -q $n; set -S $n; else; echo unset $n; end; end > {target}"
         )
     show = "declare -p" if shell == "bash" else "typeset -p"
-    return f'for n in {NAMES}; do {show} "$n" 2>/dev/null || echo "unset $n"; done > {target}'
+    return f'for n in {names}; do {show} "$n" 2>/dev/null || echo "unset $n"; done > {target}'
 
 
 def _or_exit(shell: Shell, command: str, code: int) -> str:
@@ -199,6 +200,65 @@ def test_use_switches_the_shell_and_off_restores_it(
         f"rolehop env research-ro --shell {shell}",
         f"rolehop env research-ro --shell {shell}",
     ]  # `use --off` is the shell's own work
+
+
+# research-eu sets a region, research-any none: a switch must not keep research-eu's
+TWO_PROFILES = f"""\
+[profiles.research-eu]
+role_arn = "{RESEARCH_ROLE}"
+source_profile = "joe"
+role_session_name = "rolehop-joe"
+region = "eu-central-1"
+
+[profiles.research-any]
+role_arn = "{RESEARCH_ROLE}"
+source_profile = "joe"
+role_session_name = "rolehop-joe"
+"""
+# what research-any's `env` neither sets nor unsets
+UNTOUCHED_BY_B = "AWS_REGION AWS_DEFAULT_REGION"
+
+
+@pytest.mark.parametrize("before", sorted(BEFORE))
+@pytest.mark.parametrize("shell", REAL_SHELLS)
+def test_switching_profiles_keeps_what_the_new_one_does_not_set(
+    shell: Shell, before: str, kit: Kit, sandbox: Sandbox
+) -> None:
+    """Issue 13, item 10: `use A` (a region) then `use B` (none) left A's region behind."""
+    sandbox.write_rolehop(TWO_PROFILES)
+    exported, shell_only = BEFORE[before]
+    root = kit.root
+    lines = [_load(shell)]
+    if shell_only:
+        name, value = shell_only
+        lines.append(f"set -g {name} '{value}'" if shell == "fish" else f"{name}='{value}'")
+    lines += [
+        _dump(shell, str(root / "before.txt"), UNTOUCHED_BY_B),
+        _dump(shell, str(root / "before-all.txt")),
+        f"env -0 > {root / 'before.env'}",
+        _or_exit(shell, "rolehop use research-eu", 11),
+        f"env -0 > {root / 'during-a.env'}",
+        _or_exit(shell, "rolehop use research-any", 12),
+        _dump(shell, str(root / "during-b.txt"), UNTOUCHED_BY_B),
+        f"env -0 > {root / 'during-b.env'}",
+        _or_exit(shell, "rolehop use --off", 13),
+        _dump(shell, str(root / "after.txt")),
+    ]
+    env = {name: value for name, value in kit.env.items() if name not in MANAGED}
+
+    result = run_captured(_argv(shell, "\n".join(lines)), {**env, **exported}, cwd=root)
+
+    assert result.returncode == 0, result.stderr
+    during_a = _environ((root / "during-a.env").read_bytes())
+    assert during_a["AWS_REGION"] == during_a["AWS_DEFAULT_REGION"] == "eu-central-1"
+    during_b = _environ((root / "during-b.env").read_bytes())
+    assert during_b["ROLEHOP_PROFILE"] == "research-any"
+    # the region (and AWS_DEFAULT_REGION) exactly as before the first `use`
+    assert (root / "during-b.txt").read_text() == (root / "before.txt").read_text()
+    before_env = _environ((root / "before.env").read_bytes())
+    for name in UNTOUCHED_BY_B.split():
+        assert during_b.get(name) == before_env.get(name), name
+    assert (root / "after.txt").read_text() == (root / "before-all.txt").read_text()
 
 
 @pytest.mark.parametrize("shell", REAL_SHELLS)
