@@ -472,6 +472,7 @@ function _rolehop_use
         _rolehop_program use $argv
         return
     end
+    _rolehop_no_exported_universal; or return
     # evaluated only when the program succeeded
     set -l code (_rolehop_program env $argv --shell fish); or return
     # a switch starts from the first state again: nothing of the last profile stays behind
@@ -481,42 +482,59 @@ function _rolehop_use
         _rolehop_save
     end
     string join \n -- $code | source
+    # `env` erased the globals only: a universal one is every session's, hidden by a global
+    for name in @UNSET@
+        set -qU $name; and not set -qg $name; and set -gu $name
+    end
     set -e _rolehop_refresh_tried
     _rolehop_until
 end
 
-# What the shell had before the first `use`: global or universal, exported or not, value.
+# fish exports a universal variable (set -Ux) to every program this shell starts, unless a
+# global *exports* another value; an unexported global hides it from fish alone, and an
+# empty AWS_PROFILE is an error to the AWS CLI. Erasing it would change every fish session:
+# instead `use` refuses to put credentials beside a profile name they would lose to.
+function _rolehop_no_exported_universal
+    for name in @UNSET@
+        set -qUx $name; or continue
+        set -l value ...  # hidden from $$name by a global of this shell
+        set -qg $name; or set value (string escape -- $$name)
+        printf '%s\n' >&2 \
+            "rolehop: error: $name is a universal variable (set -Ux $name $value): fish" \
+            "  exports it to every program, and one shell cannot hide it from its programs," \
+            "  which would follow it rather than the credentials of `rolehop use`" \
+            "rolehop: make it a global instead, which `rolehop use` sets aside and restores:" \
+            "  set -eU $name, and in ~/.config/fish/config.fish: set -gx $name $value"
+        return 1
+    end
+end
+
+# What the shell had before the first `use`: its globals, exported or not, and their values.
+# A universal variable is never changed by `use`, so there is nothing of it to save.
 function _rolehop_save
     set -g _rolehop_saved 1
     set -g _rolehop_saved_global
-    set -g _rolehop_saved_universal
     set -g _rolehop_saved_exported
     for name in @NAMES@
         set -e _rolehop_old_$name
-        if set -qg $name
-            set -a _rolehop_saved_global $name
-            set -qgx $name; and set -a _rolehop_saved_exported $name
-        else if set -qU $name
-            set -a _rolehop_saved_universal $name
-            set -qUx $name; and set -a _rolehop_saved_exported $name
-        else
-            continue
-        end
+        set -qg $name; or continue
+        set -a _rolehop_saved_global $name
+        set -qgx $name; and set -a _rolehop_saved_exported $name
         set -g _rolehop_old_$name $$name
     end
 end
 
-# Back to what the shell had before the first `use`; what was saved stays saved.
+# Back to what the shell had before the first `use` (a universal variable shows through
+# again); what was saved stays saved.
 function _rolehop_restore
     for name in @NAMES@
         set -eg $name
+        contains -- $name $_rolehop_saved_global; or continue
         set -l old _rolehop_old_$name
-        set -l flags
-        contains -- $name $_rolehop_saved_exported; and set flags -x
-        if contains -- $name $_rolehop_saved_global
-            set -g $flags $name $$old
-        else if contains -- $name $_rolehop_saved_universal; and not set -qU $name
-            set -U $flags $name $$old
+        if contains -- $name $_rolehop_saved_exported
+            set -gx $name $$old
+        else
+            set -gu $name $$old
         end
     end
     return 0
@@ -530,7 +548,6 @@ function _rolehop_off
     end
     set -e _rolehop_saved
     set -e _rolehop_saved_global
-    set -e _rolehop_saved_universal
     set -e _rolehop_saved_exported
     set -e _rolehop_refresh_tried
     set -e _rolehop_until
@@ -747,7 +764,7 @@ if ($Env:ROLEHOP_PROMPT -eq '1' -and $null -eq $global:_rolehop_user_prompt) {
 }
 """
 
-_PLACEHOLDER = re.compile(r"@(PROGRAM|NAMES|MARGIN|COMPLETION|SHELL)@")
+_PLACEHOLDER = re.compile(r"@(PROGRAM|NAMES|UNSET|MARGIN|COMPLETION|SHELL)@")
 
 _TEMPLATES: dict[Shell, str] = {
     "bash": BASH,
@@ -784,6 +801,7 @@ def snippet(shell: Shell, program: str | None, completion: str = "") -> str:
     values = {
         "PROGRAM": invocation(shell, program),
         "NAMES": _names(shell, MANAGED),
+        "UNSET": _names(shell, UNSET),
         "MARGIN": str(DEFAULT_MARGIN_SECONDS),
         "SHELL": shell,
         "COMPLETION": completion.rstrip("\n") or "# (none)",

@@ -261,6 +261,106 @@ def test_switching_profiles_keeps_what_the_new_one_does_not_set(
     assert (root / "after.txt").read_text() == (root / "before-all.txt").read_text()
 
 
+def _fish_with_universals(kit: Kit, script: str) -> subprocess.CompletedProcess[str]:
+    """fish with its universal variables on (no --no-config), kept in the test's own
+    XDG_CONFIG_HOME: they never reach the real ~/.config/fish/fish_variables."""
+    config = Path(kit.env["XDG_CONFIG_HOME"])
+    assert config.is_relative_to(kit.root)
+    result = run_captured([require_tool("fish"), "-c", script], kit.env, cwd=kit.root)
+    assert (config / "fish" / "fish_variables").is_file()
+    return result
+
+
+def test_fish_exports_a_universal_variable_that_an_unexported_global_hides(kit: Kit) -> None:
+    """Why `use` refuses below, pinned: should fish ever hide an exported universal variable
+    from children behind an unexported global, `use` could do that instead of refusing."""
+    script = "\n".join(
+        [
+            "set -Ux AWS_PROFILE univ",
+            "set -gu AWS_PROFILE",
+            'echo "fish=[$AWS_PROFILE]"',
+            "env | string match 'AWS_PROFILE=*'",
+            "set -gx AWS_PROFILE",  # an exported global does hide it, behind an empty value
+            "env | string match 'AWS_PROFILE=*'",
+        ]
+    )
+
+    result = _fish_with_universals(kit, script)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["fish=[]", "AWS_PROFILE=univ", "AWS_PROFILE="]
+
+
+def test_fish_use_refuses_a_universal_profile_it_cannot_hide(kit: Kit) -> None:
+    """Issue 13, item 9: `set -Ux AWS_PROFILE univ` outlived `rolehop use`, so the AWS CLI
+    looked for profile univ. fish exports a universal variable to every child unless a
+    global *exports* another value (an unexported global does not hide it: fish's
+    create_export_array), and an empty AWS_PROFILE is an error to botocore too. Erasing the
+    universal would change every fish session: `use` refuses, says how to fix it, changes
+    nothing."""
+    setup = _fish_with_universals(kit, "set -Ux AWS_PROFILE univ")
+    assert setup.returncode == 0, setup.stderr
+    root = kit.root
+    script = "\n".join(
+        [
+            _load("fish"),
+            f"set -U > {root / 'before.txt'}",
+            "rolehop use research-ro",
+            "echo status=$status",
+            f"env -0 > {root / 'during.env'}",
+            f"set -U > {root / 'after.txt'}",
+        ]
+    )
+
+    result = _fish_with_universals(kit, script)
+
+    assert result.stdout == "status=1\n", result.stderr
+    assert "AWS_PROFILE" in result.stderr and "set -Ux" in result.stderr
+    assert "set -gx AWS_PROFILE univ" in result.stderr  # the fix: a global of config.fish
+    during = _environ((root / "during.env").read_bytes())
+    assert during["AWS_PROFILE"] == "univ"  # nothing half-switched: no keys beside it
+    assert not {"AWS_ACCESS_KEY_ID", "ROLEHOP_PROFILE"} & set(during)
+    assert kit.recorders.rolehop_calls() == ["rolehop init fish"]  # no AssumeRole for nothing
+    assert (root / "after.txt").read_text() == (root / "before.txt").read_text()
+    assert "AWS_PROFILE univ" in (root / "after.txt").read_text()
+
+
+def test_fish_use_hides_an_unexported_universal_and_off_brings_it_back(kit: Kit) -> None:
+    """A universal variable that is not exported: `use` hides it from fish itself (a prompt
+    reading $AWS_PROFILE) with a global, `--off` drops the global; the universal is never
+    touched."""
+    setup = _fish_with_universals(kit, "set -U AWS_PROFILE univ; set -Ux AWS_REGION eu-west-3")
+    assert setup.returncode == 0, setup.stderr
+    root = kit.root
+    script = "\n".join(
+        [
+            _load("fish"),
+            _dump("fish", str(root / "before.txt")),
+            f"set -U > {root / 'before-universal.txt'}",
+            _or_exit("fish", "rolehop use research-ro", 11),
+            'echo "profile=[$AWS_PROFILE] region=$AWS_REGION"',
+            _or_exit("fish", "aws sts get-caller-identity --output json > identity.json", 12),
+            f"env -0 > {root / 'during.env'}",
+            _or_exit("fish", "rolehop use --off", 13),
+            _dump("fish", str(root / "after.txt")),
+            f"set -U > {root / 'after-universal.txt'}",
+            f"env -0 > {root / 'after.env'}",
+        ]
+    )
+
+    result = _fish_with_universals(kit, script)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "profile=[] region=us-east-1\n"
+    assert json.loads((root / "identity.json").read_text())["Arn"] == ROLE_ARN
+    during = _environ((root / "during.env").read_bytes())
+    assert "AWS_PROFILE" not in during and during["AWS_REGION"] == "us-east-1"
+    assert (root / "after.txt").read_text() == (root / "before.txt").read_text()
+    assert (root / "after-universal.txt").read_text() == (root / "before-universal.txt").read_text()
+    after = _environ((root / "after.env").read_bytes())
+    assert after["AWS_REGION"] == "eu-west-3" and "AWS_PROFILE" not in after
+
+
 @pytest.mark.parametrize("shell", REAL_SHELLS)
 def test_a_failing_use_changes_nothing(shell: Shell, kit: Kit) -> None:
     status = "$status" if shell == "fish" else "$?"
