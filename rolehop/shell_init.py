@@ -129,6 +129,7 @@ _rolehop_off() {
 }
 
 # The shell's own clock: $EPOCHSECONDS (bash >= 5), else printf's %(...)T (bash >= 4.2).
+# The one reader of the time: a test redefines this function to freeze it.
 _rolehop_clock() {
     if [ -n "${EPOCHSECONDS-}" ]; then
         _ROLEHOP_NOW=$EPOCHSECONDS
@@ -337,6 +338,7 @@ _rolehop_off() {
 }
 
 # The shell's own clock: $EPOCHSECONDS (zsh/datetime), else the prompt escape %D{%s}.
+# The one reader of the time: a test redefines this function to freeze it.
 _rolehop_clock() {
     if (( ${+EPOCHSECONDS} )); then
         typeset -g _ROLEHOP_NOW=$EPOCHSECONDS
@@ -557,6 +559,7 @@ end
 set -q _rolehop_proc; or set -g _rolehop_proc /proc
 
 # Epoch seconds with builtins only: boot time (/proc/stat) plus uptime (/proc/uptime).
+# The one reader of the time: a test redefines this function to freeze it.
 function _rolehop_now
     test -r $_rolehop_proc/uptime -a -r $_rolehop_proc/stat; or return 1
     read -l uptime rest <$_rolehop_proc/uptime; or return 1

@@ -37,6 +37,41 @@ NAMES = " ".join(MANAGED)
 ROLE_ARN = f"arn:aws:sts::{RESEARCH}:assumed-role/{ROLE_NAME}/rolehop-joe"
 # moto hands out one-hour credentials: the segment right after `use`
 FRESH = re.compile(r"⛅ research-ro (59m|1h00m)")
+# 42m40s before the end: "42m" whatever the clock's seconds, outside the 20-minute margin
+FORTY_TWO = 42 * 60 + 40
+FROZEN = 2_000_000_000  # a frozen clock's time
+
+
+def _freeze_clock(shell: Shell, now: str) -> str:
+    """Replace the snippet's clock (loaded before) by one that says ``now``, an arithmetic
+    expression that may read ROLEHOP_EXPIRATION: what a prompt shows is then the same at
+    every look, whatever the wall clock does in between."""
+    if shell == "fish":
+        return f"function _rolehop_now; set -g _rolehop_now_value (math '{now}'); end"
+    if shell == "zsh":
+        return f"_rolehop_clock() {{ typeset -g _ROLEHOP_NOW=$(( {now} )); }}"
+    return f"_rolehop_clock() {{ _ROLEHOP_NOW=$(( {now} )); }}"
+
+
+def _time_left(seconds: int) -> str:
+    """How the segment shows ``seconds`` left."""
+    if seconds < 60:
+        return "expired"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def _shown_between(template: str, expiration: int, before: float, after: float) -> set[str]:
+    """Every ``template`` (``{}``: the time left) a shell can show for ``expiration`` with
+    its real clock read between ``before`` and ``after`` (``time.time()`` around the run;
+    fish's /proc clock, boot time in whole seconds, may be a second behind)."""
+    return {
+        template.format(_time_left(expiration - now))
+        for now in range(int(before) - 1, int(after) + 1)
+    }
+
+
 CANARY = "canary"
 HOSTILE = f'joe\'s "$(touch {CANARY})" `touch {CANARY}`\nsecond line $HOME'
 
@@ -382,29 +417,16 @@ def test_a_failing_use_changes_nothing(shell: Shell, kit: Kit) -> None:
     assert "no-such-profile" in result.stderr
 
 
-def _prompt_lines(shell: Shell, soon: int) -> list[str]:
-    """rolehop_prompt under several environments, one output per line."""
-    now = int(time.time())
-    cases = [
-        "",
-        "ROLEHOP_PROMPT_ASCII=1",
-        f"ROLEHOP_PROMPT_FORMAT='%p:%t' ROLEHOP_EXPIRATION={soon}",
-        f"ROLEHOP_EXPIRATION={now + 2 * 3600 + 5 * 60 + 40}",
-        f"ROLEHOP_EXPIRATION={now + 40}",  # the last minute
-        "ROLEHOP_EXPIRATION=1000000000",  # long gone
-        "ROLEHOP_EXPIRATION='1; touch canary'",
-    ]
-    return [f"{case} rolehop_prompt; echo".strip() for case in cases]
-
-
-EXPECTED_PROMPTS = [
-    FRESH,
-    re.compile(r"\[research-ro (59m|1h00m)\]"),
-    re.compile(r"research-ro:42m"),
-    re.compile(r"⛅ research-ro 2h05m"),
-    re.compile(r"⛅ research-ro expired"),
-    re.compile(r"⛅ research-ro expired"),
-    re.compile(r"⛅ research-ro \?"),
+# rolehop_prompt under several environments (expirations relative to the start of the
+# run), and what each may show: a pattern, or the template of a time left by the clock
+PROMPT_CASES: list[tuple[str, re.Pattern[str] | tuple[str, int]]] = [
+    ("", FRESH),
+    ("ROLEHOP_PROMPT_ASCII=1", re.compile(r"\[research-ro (59m|1h00m)\]")),
+    ("ROLEHOP_PROMPT_FORMAT='%p:%t' ROLEHOP_EXPIRATION={}", ("research-ro:{}", FORTY_TWO)),
+    ("ROLEHOP_EXPIRATION={}", ("⛅ research-ro {}", 2 * 3600 + 5 * 60 + 40)),
+    ("ROLEHOP_EXPIRATION={}", ("⛅ research-ro {}", 40)),  # the last minute
+    ("ROLEHOP_EXPIRATION=1000000000", re.compile(r"⛅ research-ro expired")),  # long gone
+    ("ROLEHOP_EXPIRATION='1; touch canary'", re.compile(r"⛅ research-ro \?")),
 ]
 
 
@@ -426,7 +448,12 @@ def _shims_only(shell: Shell, log: Path) -> list[str]:
 @pytest.mark.parametrize("shell", REAL_SHELLS)
 def test_prompt_segment_is_computed_without_any_process(shell: Shell, kit: Kit) -> None:
     log = kit.recorders.log
-    soon = int(time.time()) + 42 * 60 + 40
+    began = time.time()
+    prompts = [
+        (case.format(int(began) + shown[1]) if isinstance(shown, tuple) else case)
+        + " rolehop_prompt; echo"
+        for case, shown in PROMPT_CASES
+    ]
     truncate = f"true > {log}" if shell == "fish" else f": > {log}"
     restore = "set PATH $saved_path" if shell == "fish" else "PATH=$saved_path"
     script = "\n".join(
@@ -435,7 +462,7 @@ def test_prompt_segment_is_computed_without_any_process(shell: Shell, kit: Kit) 
             "rolehop use research-ro",
             truncate,
             *_shims_only(shell, log),
-            *_prompt_lines(shell, soon),
+            *prompts,
             restore,
             "rolehop use --off",
             "rolehop_prompt; echo '|'",
@@ -446,12 +473,17 @@ def test_prompt_segment_is_computed_without_any_process(shell: Shell, kit: Kit) 
     env = {**kit.env, "ROLEHOP_TEST_SHIMS": str(kit.recorders.bin)}
 
     result = run_captured(_argv(shell, script), env, cwd=work)
+    ended = time.time()
 
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert len(lines) == len(EXPECTED_PROMPTS) + 1, result.stdout
-    for line, expected in zip(lines, EXPECTED_PROMPTS, strict=False):
-        assert expected.fullmatch(line), (line, expected.pattern)
+    assert len(lines) == len(PROMPT_CASES) + 1, result.stdout
+    for line, (_, shown) in zip(lines, PROMPT_CASES, strict=False):
+        if isinstance(shown, tuple):
+            template, left = shown
+            assert line in _shown_between(template, int(began) + left, began, ended)
+        else:
+            assert shown.fullmatch(line), (line, shown.pattern)
     assert lines[-1] == "|"  # no profile: nothing at all
     # between the truncation and `use --off`: no rolehop, no date, no command looked up
     assert kit.recorders.calls() == []
@@ -487,7 +519,8 @@ def test_strace_sees_no_process_for_the_prompt_and_the_hooks(shell: Shell, kit: 
     snippet.write_text(made.stdout)
     start, end = kit.root / "start.mark", kit.root / "end.mark"
     touch = "true >" if shell == "fish" else ":>"
-    expiration = int(time.time()) + 42 * 60 + 40  # outside the 20-minute margin
+    began = time.time()
+    expiration = int(began) + FORTY_TWO  # outside the 20-minute margin
     script = "\n".join(
         [
             "PS1='$ '; PROMPT='$ '" if shell != "fish" else "true",
@@ -512,14 +545,15 @@ def test_strace_sees_no_process_for_the_prompt_and_the_hooks(shell: Shell, kit: 
         [strace, "-f", "-qq", "-e", f"trace={events}", "-o", str(trace), *_argv(shell, script)],
         env,
     )
+    ended = time.time()
 
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "⛅ research-ro 42m"
-    if shell != "fish":
-        assert lines[-1] == "⛅ research-ro 42m $ "  # the segment the hook put in the prompt
-    else:
-        assert lines[-1] == "⛅ research-ro 42m"
+    # the real clock (the one whose processes are traced), read during the run
+    assert lines[0] in _shown_between("⛅ research-ro {}", expiration, began, ended)
+    # the segment the hook put in the prompt
+    hooked = "⛅ research-ro {}" if shell == "fish" else "⛅ research-ro {} $ "
+    assert lines[-1] in _shown_between(hooked, expiration, began, ended)
     traced = trace.read_text().splitlines()
     marks = [i for i, line in enumerate(traced) if str(start) in line or str(end) in line]
     assert len(marks) == 2, traced
@@ -546,11 +580,11 @@ def test_the_prompt_hook_keeps_the_users_prompt(shell: Shell, kit: Kit) -> None:
         "zsh": ["_rolehop_precmd; _rolehop_precmd", 'print -r -- "$PROMPT"'],
         "fish": ["fish_right_prompt; echo"],
     }[shell]
-    script = "\n".join([user, _load(shell), *show, *show])
+    script = "\n".join([user, _load(shell), _freeze_clock(shell, str(FROZEN)), *show, *show])
     env = {
         **kit.env,
         "ROLEHOP_PROFILE": "research-ro",
-        "ROLEHOP_EXPIRATION": str(int(time.time()) + 42 * 60 + 40),
+        "ROLEHOP_EXPIRATION": str(FROZEN + FORTY_TWO),
         "ROLEHOP_PROMPT": "1",
     }
 
@@ -571,21 +605,23 @@ class Session:
 
     PROMPT = "READY"
 
-    def __init__(self, shell: Shell, kit: Kit, extra: dict[str, str]) -> None:
+    def __init__(self, shell: Shell, kit: Kit, extra: dict[str, str], after: str = "true") -> None:
+        """``after``: a line of the rc file after the snippet's."""
         path = require_tool(shell)
         home = kit.root / f"{shell}-home"
         home.mkdir()
         env = {**kit.env, **extra}
         if shell == "bash":
             rc = home / ".bashrc"
-            rc.write_text(f"PS1='{self.PROMPT}$ '\n{_load(shell)}\n")
+            rc.write_text(f"PS1='{self.PROMPT}$ '\n{_load(shell)}\n{after}\n")
             argv = [path, "--noprofile", "--rcfile", str(rc), "-i"]
         elif shell == "zsh":
-            (home / ".zshrc").write_text(f"PROMPT='{self.PROMPT}%# '\n{_load(shell)}\n")
+            rc_text = f"PROMPT='{self.PROMPT}%# '\n{_load(shell)}\n{after}\n"
+            (home / ".zshrc").write_text(rc_text)
             env["ZDOTDIR"] = str(home)
             argv = [path, "--no-globalrcs", "-i"]
         else:
-            init = f"function fish_prompt; printf '{self.PROMPT}> '; end; {_load(shell)}"
+            init = f"function fish_prompt; printf '{self.PROMPT}> '; end; {_load(shell)}; {after}"
             env["TERM"] = "xterm"  # fish draws no right prompt on a dumb terminal
             argv = [path, "--no-config", "-i", "-C", init]
         self.child = pexpect.spawn(
@@ -621,12 +657,16 @@ def sessions() -> Iterator[list[Session]]:
 def test_interactive_bash_prompt_shows_the_segment_after_use(
     kit: Kit, sessions: list[Session]
 ) -> None:
-    session = Session("bash", kit, {"ROLEHOP_PROMPT": "1"})
+    # Two prompts drawn a moment apart by the real clock could straddle a minute of the
+    # credentials' hour ("1h00m", then "59m"): this clock says 42m40s are left, at every look
+    clock = _freeze_clock("bash", f"${{ROLEHOP_EXPIRATION:-0}} - {FORTY_TWO}")
+    session = Session("bash", kit, {"ROLEHOP_PROMPT": "1"}, after=clock)
     sessions.append(session)
 
     assert session.run("true") == "\r\n"
-    assert FRESH.fullmatch(session.run("rolehop use research-ro").strip())
-    assert session.run("true").strip() == session.run("echo").strip()  # still there
+    assert session.run("rolehop use research-ro").strip() == "⛅ research-ro 42m"
+    assert session.run("true").strip() == "⛅ research-ro 42m"  # still there
+    assert session.run("echo").strip() == "⛅ research-ro 42m"
     assert session.run("rolehop use --off") == "\r\n"
     session.close()
 
