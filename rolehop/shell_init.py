@@ -57,7 +57,7 @@ rolehop() {
 }
 
 _rolehop_use() {
-    local _rolehop_arg _rolehop_code
+    local _rolehop_arg
     for _rolehop_arg in "$@"; do
         case $_rolehop_arg in
         --off)
@@ -72,10 +72,21 @@ _rolehop_use() {
             return ;;
         esac
     done
-    # evaluated only when the program succeeded
+    _rolehop_apply restore "$@"
+}
+
+# `rolehop env ARGS`, evaluated only when the program succeeded. $1: `restore` (a `use`
+# starts from the state before the first one: nothing of the last profile stays behind) or
+# `keep` (an auto-refresh: the same profile behind the user's back, new credentials only).
+_rolehop_apply() {
+    local _rolehop_mode=$1 _rolehop_code
+    shift
     _rolehop_code=$(_rolehop_program env "$@" --shell bash) || return
-    # a switch starts from the first state again: nothing of the last profile stays behind
-    if [ -n "${_ROLEHOP_SAVED-}" ]; then _rolehop_restore; else _rolehop_save; fi
+    if [ -z "${_ROLEHOP_SAVED-}" ]; then
+        _rolehop_save
+    elif [ "$_rolehop_mode" = restore ]; then
+        _rolehop_restore
+    fi
     eval "$_rolehop_code"
     _ROLEHOP_REFRESH_TRIED=
 }
@@ -192,7 +203,7 @@ _rolehop_auto_refresh() {
     [ "${ROLEHOP_AUTO_REFRESH-}" = 1 ] && [ -n "${ROLEHOP_PROFILE-}" ] || return 0
     [ "${_ROLEHOP_REFRESH_TRIED-}" != "${ROLEHOP_EXPIRATION-}" ] || return 0
     _rolehop_inside_margin || return 0
-    _rolehop_use "$ROLEHOP_PROFILE"
+    _rolehop_apply keep "$ROLEHOP_PROFILE"
     if _rolehop_inside_margin; then
         _ROLEHOP_REFRESH_TRIED=$ROLEHOP_EXPIRATION
     fi
@@ -276,7 +287,7 @@ rolehop() {
 
 _rolehop_use() {
     emulate -L zsh
-    local arg code
+    local arg
     for arg in "$@"; do
         case $arg in
         (--off)
@@ -291,10 +302,22 @@ _rolehop_use() {
             return ;;
         esac
     done
-    # evaluated only when the program succeeded
+    _rolehop_apply restore "$@"
+}
+
+# `rolehop env ARGS`, evaluated only when the program succeeded. $1: `restore` (a `use`
+# starts from the state before the first one: nothing of the last profile stays behind) or
+# `keep` (an auto-refresh: the same profile behind the user's back, new credentials only).
+_rolehop_apply() {
+    emulate -L zsh
+    local mode=$1 code
+    shift
     code=$(_rolehop_program env "$@" --shell zsh) || return
-    # a switch starts from the first state again: nothing of the last profile stays behind
-    if (( ${+_ROLEHOP_SAVED} )); then _rolehop_restore; else _rolehop_save; fi
+    if (( ! ${+_ROLEHOP_SAVED} )); then
+        _rolehop_save
+    elif [[ $mode == restore ]]; then
+        _rolehop_restore
+    fi
     eval "$code"
     typeset -g _ROLEHOP_REFRESH_TRIED=
 }
@@ -403,7 +426,7 @@ _rolehop_auto_refresh() {
     [[ ${ROLEHOP_AUTO_REFRESH-} == 1 && -n ${ROLEHOP_PROFILE-} ]] || return 0
     [[ ${_ROLEHOP_REFRESH_TRIED-} != "${ROLEHOP_EXPIRATION-}" ]] || return 0
     _rolehop_inside_margin || return 0
-    _rolehop_use "$ROLEHOP_PROFILE"
+    _rolehop_apply keep "$ROLEHOP_PROFILE"
     if _rolehop_inside_margin; then
         typeset -g _ROLEHOP_REFRESH_TRIED=$ROLEHOP_EXPIRATION
     fi
@@ -474,14 +497,22 @@ function _rolehop_use
         _rolehop_program use $argv
         return
     end
+    _rolehop_apply restore $argv
+end
+
+# `rolehop env ARGS`, evaluated only when the program succeeded. $argv[1]: `restore` (a
+# `use` starts from the state before the first one: nothing of the last profile stays
+# behind) or `keep` (an auto-refresh: the same profile behind the user's back, new
+# credentials only).
+function _rolehop_apply
+    set -l mode $argv[1]
+    set -e argv[1]
     _rolehop_no_exported_universal; or return
-    # evaluated only when the program succeeded
     set -l code (_rolehop_program env $argv --shell fish); or return
-    # a switch starts from the first state again: nothing of the last profile stays behind
-    if set -q _rolehop_saved
-        _rolehop_restore
-    else
+    if not set -q _rolehop_saved
         _rolehop_save
+    else if test $mode = restore
+        _rolehop_restore
     end
     string join \n -- $code | source
     # `env` erased the globals only: a universal one is every session's, hidden by a global
@@ -632,7 +663,7 @@ function _rolehop_auto_refresh
     test "$ROLEHOP_AUTO_REFRESH" = 1; and test -n "$ROLEHOP_PROFILE"; or return 0
     test "$_rolehop_refresh_tried" != "$ROLEHOP_EXPIRATION"; or return 0
     _rolehop_inside_margin; or return 0
-    _rolehop_use $ROLEHOP_PROFILE
+    _rolehop_apply keep $ROLEHOP_PROFILE
     if _rolehop_inside_margin
         set -g _rolehop_refresh_tried $ROLEHOP_EXPIRATION
     end

@@ -103,11 +103,16 @@ def test_a_switch_restores_the_first_state_before_the_new_profile(shell: Shell) 
     puts back what the shell had before the first one, then evaluates the new profile, so
     that nothing the new profile does not set (a region) is left from the last one."""
     text = snippet(shell, PROGRAM)
-    use = _function(text, shell, "_rolehop_use")
-    assert "_rolehop_save" in use
-    assert "_rolehop_restore" in use
-    assert use.index("_rolehop_restore") < use.index(EVALUATION[shell])
+    applies = "_rolehop_use" if shell == "powershell" else "_rolehop_apply"
+    apply = _function(text, shell, applies)
+    assert "_rolehop_save" in apply
+    assert "_rolehop_restore" in apply
+    assert apply.index("_rolehop_restore") < apply.index(EVALUATION[shell])
     assert "_rolehop_restore" in _function(text, shell, "_rolehop_off")
+    if shell != "powershell":
+        assert "_rolehop_apply restore " in _function(text, shell, "_rolehop_use")
+        # the auto-refresh brings new credentials of the same profile, and nothing else
+        assert "_rolehop_apply keep " in _function(text, shell, "_rolehop_auto_refresh")
 
 
 def test_default_margin_is_the_configs() -> None:

@@ -708,6 +708,29 @@ def test_auto_refresh_runs_once_inside_the_margin(
 
 
 @pytest.mark.parametrize("shell", REAL_SHELLS)
+def test_auto_refresh_keeps_what_the_user_changed_since_use(
+    shell: Shell, kit: Kit, sandbox: Sandbox, sessions: list[Session]
+) -> None:
+    """A switch starts from the state before the first `use`; the refresh, the same profile
+    again behind the user's back, only brings new credentials."""
+    sandbox.write_rolehop(TWO_PROFILES)
+    session = Session(
+        shell, kit, {"ROLEHOP_AUTO_REFRESH": "1", "ROLEHOP_REFRESH_MARGIN": str(2 * 3600)}
+    )
+    sessions.append(session)
+    region = kit.root / "region.txt"
+
+    export = "set -gx AWS_REGION us-west-2" if shell == "fish" else "export AWS_REGION=us-west-2"
+    # one command line: the hooks skip a line that starts with `rolehop`
+    session.run(f"rolehop use research-any; {export}")  # no region of its own
+    session.run(f"echo $AWS_REGION > {region}")  # refreshed first: inside the margin
+
+    assert kit.recorders.rolehop_calls()[1:] == [f"rolehop env research-any --shell {shell}"] * 2
+    assert region.read_text() == "us-west-2\n"
+    session.close()
+
+
+@pytest.mark.parametrize("shell", REAL_SHELLS)
 def test_auto_refresh_runs_nothing_outside_the_margin(
     shell: Shell, kit: Kit, sessions: list[Session]
 ) -> None:
