@@ -1,8 +1,9 @@
 """The shell code ``rolehop init SHELL`` prints: ``rolehop use``, a prompt segment, hooks.
 
 The snippet defines a shell function ``rolehop`` that wraps the program: ``rolehop use
-PROFILE`` evaluates ``rolehop env PROFILE`` in the current shell, ``rolehop use --off`` puts
-back what the shell had before the first ``use``, and everything else runs the program.
+PROFILE`` evaluates ``rolehop env PROFILE`` in the current shell (a later ``use`` first puts
+back what the shell had before the first one), ``rolehop use --off`` puts that back for
+good, and everything else runs the program. fish's universal variables are never changed.
 
 The prompt segment (``rolehop_prompt``) and the auto-refresh check run before every prompt
 or command, so they are computed from environment variables and the shell's own clock
