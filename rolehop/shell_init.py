@@ -1,8 +1,9 @@
 """The shell code ``rolehop init SHELL`` prints: ``rolehop use``, a prompt segment, hooks.
 
 The snippet defines a shell function ``rolehop`` that wraps the program: ``rolehop use
-PROFILE`` evaluates ``rolehop env PROFILE`` in the current shell, ``rolehop use --off`` puts
-back what the shell had before the first ``use``, and everything else runs the program.
+PROFILE`` evaluates ``rolehop env PROFILE`` in the current shell (a later ``use`` first puts
+back what the shell had before the first one), ``rolehop use --off`` puts that back for
+good, and everything else runs the program. fish's universal variables are never changed.
 
 The prompt segment (``rolehop_prompt``) and the auto-refresh check run before every prompt
 or command, so they are computed from environment variables and the shell's own clock
@@ -57,7 +58,7 @@ rolehop() {
 }
 
 _rolehop_use() {
-    local _rolehop_arg _rolehop_code
+    local _rolehop_arg
     for _rolehop_arg in "$@"; do
         case $_rolehop_arg in
         --off)
@@ -72,9 +73,21 @@ _rolehop_use() {
             return ;;
         esac
     done
-    # evaluated only when the program succeeded
+    _rolehop_apply restore "$@"
+}
+
+# `rolehop env ARGS`, evaluated only when the program succeeded. $1: `restore` (a `use`
+# starts from the state before the first one: nothing of the last profile stays behind) or
+# `keep` (an auto-refresh: the same profile behind the user's back, new credentials only).
+_rolehop_apply() {
+    local _rolehop_mode=$1 _rolehop_code
+    shift
     _rolehop_code=$(_rolehop_program env "$@" --shell bash) || return
-    [ -n "${_ROLEHOP_SAVED-}" ] || _rolehop_save
+    if [ -z "${_ROLEHOP_SAVED-}" ]; then
+        _rolehop_save
+    elif [ "$_rolehop_mode" = restore ]; then
+        _rolehop_restore
+    fi
     eval "$_rolehop_code"
     _ROLEHOP_REFRESH_TRIED=
 }
@@ -104,8 +117,8 @@ _rolehop_save() {
     done
 }
 
-_rolehop_off() {
-    [ -n "${_ROLEHOP_SAVED-}" ] || return 0
+# Back to what the shell had before the first `use`; what was saved stays saved.
+_rolehop_restore() {
     local _rolehop_name _rolehop_old
     for _rolehop_name in @NAMES@; do
         unset "$_rolehop_name"
@@ -113,13 +126,22 @@ _rolehop_off() {
         if [ -n "${!_rolehop_old+x}" ]; then
             printf -v "$_rolehop_name" '%s' "${!_rolehop_old}"
             case $_ROLEHOP_OLD_EXPORTED in *" $_rolehop_name "*) export "$_rolehop_name" ;; esac
-            unset "$_rolehop_old"
         fi
+    done
+}
+
+_rolehop_off() {
+    [ -n "${_ROLEHOP_SAVED-}" ] || return 0
+    _rolehop_restore
+    local _rolehop_name
+    for _rolehop_name in @NAMES@; do
+        unset "_ROLEHOP_OLD_$_rolehop_name"
     done
     unset _ROLEHOP_SAVED _ROLEHOP_OLD_EXPORTED _ROLEHOP_REFRESH_TRIED
 }
 
 # The shell's own clock: $EPOCHSECONDS (bash >= 5), else printf's %(...)T (bash >= 4.2).
+# The one reader of the time: a test redefines this function to freeze it.
 _rolehop_clock() {
     if [ -n "${EPOCHSECONDS-}" ]; then
         _ROLEHOP_NOW=$EPOCHSECONDS
@@ -182,7 +204,7 @@ _rolehop_auto_refresh() {
     [ "${ROLEHOP_AUTO_REFRESH-}" = 1 ] && [ -n "${ROLEHOP_PROFILE-}" ] || return 0
     [ "${_ROLEHOP_REFRESH_TRIED-}" != "${ROLEHOP_EXPIRATION-}" ] || return 0
     _rolehop_inside_margin || return 0
-    _rolehop_use "$ROLEHOP_PROFILE"
+    _rolehop_apply keep "$ROLEHOP_PROFILE"
     if _rolehop_inside_margin; then
         _ROLEHOP_REFRESH_TRIED=$ROLEHOP_EXPIRATION
     fi
@@ -266,7 +288,7 @@ rolehop() {
 
 _rolehop_use() {
     emulate -L zsh
-    local arg code
+    local arg
     for arg in "$@"; do
         case $arg in
         (--off)
@@ -281,9 +303,22 @@ _rolehop_use() {
             return ;;
         esac
     done
-    # evaluated only when the program succeeded
+    _rolehop_apply restore "$@"
+}
+
+# `rolehop env ARGS`, evaluated only when the program succeeded. $1: `restore` (a `use`
+# starts from the state before the first one: nothing of the last profile stays behind) or
+# `keep` (an auto-refresh: the same profile behind the user's back, new credentials only).
+_rolehop_apply() {
+    emulate -L zsh
+    local mode=$1 code
+    shift
     code=$(_rolehop_program env "$@" --shell zsh) || return
-    (( ${+_ROLEHOP_SAVED} )) || _rolehop_save
+    if (( ! ${+_ROLEHOP_SAVED} )); then
+        _rolehop_save
+    elif [[ $mode == restore ]]; then
+        _rolehop_restore
+    fi
     eval "$code"
     typeset -g _ROLEHOP_REFRESH_TRIED=
 }
@@ -305,9 +340,9 @@ _rolehop_save() {
     done
 }
 
-_rolehop_off() {
+# Back to what the shell had before the first `use`; what was saved stays saved.
+_rolehop_restore() {
     emulate -L zsh
-    (( ${+_ROLEHOP_SAVED} )) || return 0
     local name
     for name in @NAMES@; do
         unset $name
@@ -316,10 +351,18 @@ _rolehop_off() {
             (( ${_ROLEHOP_OLD_EXPORTED[(Ie)$name]} )) && export $name
         fi
     done
+    return 0
+}
+
+_rolehop_off() {
+    emulate -L zsh
+    (( ${+_ROLEHOP_SAVED} )) || return 0
+    _rolehop_restore
     unset _ROLEHOP_SAVED _ROLEHOP_OLD _ROLEHOP_OLD_EXPORTED _ROLEHOP_REFRESH_TRIED
 }
 
 # The shell's own clock: $EPOCHSECONDS (zsh/datetime), else the prompt escape %D{%s}.
+# The one reader of the time: a test redefines this function to freeze it.
 _rolehop_clock() {
     if (( ${+EPOCHSECONDS} )); then
         typeset -g _ROLEHOP_NOW=$EPOCHSECONDS
@@ -384,7 +427,7 @@ _rolehop_auto_refresh() {
     [[ ${ROLEHOP_AUTO_REFRESH-} == 1 && -n ${ROLEHOP_PROFILE-} ]] || return 0
     [[ ${_ROLEHOP_REFRESH_TRIED-} != "${ROLEHOP_EXPIRATION-}" ]] || return 0
     _rolehop_inside_margin || return 0
-    _rolehop_use "$ROLEHOP_PROFILE"
+    _rolehop_apply keep "$ROLEHOP_PROFILE"
     if _rolehop_inside_margin; then
         typeset -g _ROLEHOP_REFRESH_TRIED=$ROLEHOP_EXPIRATION
     fi
@@ -455,52 +498,90 @@ function _rolehop_use
         _rolehop_program use $argv
         return
     end
-    # evaluated only when the program succeeded
+    _rolehop_apply restore $argv
+end
+
+# `rolehop env ARGS`, evaluated only when the program succeeded. $argv[1]: `restore` (a
+# `use` starts from the state before the first one: nothing of the last profile stays
+# behind) or `keep` (an auto-refresh: the same profile behind the user's back, new
+# credentials only).
+function _rolehop_apply
+    set -l mode $argv[1]
+    set -e argv[1]
+    _rolehop_no_exported_universal; or return
     set -l code (_rolehop_program env $argv --shell fish); or return
-    set -q _rolehop_saved; or _rolehop_save
+    if not set -q _rolehop_saved
+        _rolehop_save
+    else if test $mode = restore
+        _rolehop_restore
+    end
     string join \n -- $code | source
+    # `env` erased the globals only: a universal one is every session's, hidden by a global
+    for name in @UNSET@
+        set -qU $name; and not set -qg $name; and set -gu $name
+    end
     set -e _rolehop_refresh_tried
     _rolehop_until
 end
 
-# What the shell had before the first `use`: global or universal, exported or not, value.
+# fish exports a universal variable (set -Ux) to every program this shell starts, unless a
+# global *exports* another value; an unexported global hides it from fish alone, and an
+# empty AWS_PROFILE is an error to the AWS CLI. Erasing it would change every fish session:
+# instead `use` refuses to put credentials beside a profile name they would lose to.
+function _rolehop_no_exported_universal
+    for name in @UNSET@
+        set -qUx $name; or continue
+        set -l value ...  # hidden from $$name by a global of this shell
+        set -qg $name; or set value (string escape -- $$name)
+        printf '%s\n' >&2 \
+            "rolehop: error: $name is a universal variable (set -Ux $name $value): fish" \
+            "  exports it to every program, and one shell cannot hide it from its programs," \
+            "  which would follow it rather than the credentials of `rolehop use`" \
+            "rolehop: make it a global instead, which `rolehop use` sets aside and restores:" \
+            "  set -eU $name, and in ~/.config/fish/config.fish: set -gx $name $value"
+        return 1
+    end
+end
+
+# What the shell had before the first `use`: its globals, exported or not, and their values.
+# A universal variable is never changed by `use`, so there is nothing of it to save.
 function _rolehop_save
     set -g _rolehop_saved 1
     set -g _rolehop_saved_global
-    set -g _rolehop_saved_universal
     set -g _rolehop_saved_exported
     for name in @NAMES@
         set -e _rolehop_old_$name
-        if set -qg $name
-            set -a _rolehop_saved_global $name
-            set -qgx $name; and set -a _rolehop_saved_exported $name
-        else if set -qU $name
-            set -a _rolehop_saved_universal $name
-            set -qUx $name; and set -a _rolehop_saved_exported $name
-        else
-            continue
-        end
+        set -qg $name; or continue
+        set -a _rolehop_saved_global $name
+        set -qgx $name; and set -a _rolehop_saved_exported $name
         set -g _rolehop_old_$name $$name
     end
 end
 
-function _rolehop_off
-    set -q _rolehop_saved; or return 0
+# Back to what the shell had before the first `use` (a universal variable shows through
+# again); what was saved stays saved.
+function _rolehop_restore
     for name in @NAMES@
         set -eg $name
+        contains -- $name $_rolehop_saved_global; or continue
         set -l old _rolehop_old_$name
-        set -l flags
-        contains -- $name $_rolehop_saved_exported; and set flags -x
-        if contains -- $name $_rolehop_saved_global
-            set -g $flags $name $$old
-        else if contains -- $name $_rolehop_saved_universal; and not set -qU $name
-            set -U $flags $name $$old
+        if contains -- $name $_rolehop_saved_exported
+            set -gx $name $$old
+        else
+            set -gu $name $$old
         end
-        set -e $old
+    end
+    return 0
+end
+
+function _rolehop_off
+    set -q _rolehop_saved; or return 0
+    _rolehop_restore
+    for name in @NAMES@
+        set -e _rolehop_old_$name
     end
     set -e _rolehop_saved
     set -e _rolehop_saved_global
-    set -e _rolehop_saved_universal
     set -e _rolehop_saved_exported
     set -e _rolehop_refresh_tried
     set -e _rolehop_until
@@ -510,6 +591,7 @@ end
 set -q _rolehop_proc; or set -g _rolehop_proc /proc
 
 # Epoch seconds with builtins only: boot time (/proc/stat) plus uptime (/proc/uptime).
+# The one reader of the time: a test redefines this function to freeze it.
 function _rolehop_now
     test -r $_rolehop_proc/uptime -a -r $_rolehop_proc/stat; or return 1
     read -l uptime rest <$_rolehop_proc/uptime; or return 1
@@ -582,7 +664,7 @@ function _rolehop_auto_refresh
     test "$ROLEHOP_AUTO_REFRESH" = 1; and test -n "$ROLEHOP_PROFILE"; or return 0
     test "$_rolehop_refresh_tried" != "$ROLEHOP_EXPIRATION"; or return 0
     _rolehop_inside_margin; or return 0
-    _rolehop_use $ROLEHOP_PROFILE
+    _rolehop_apply keep $ROLEHOP_PROFILE
     if _rolehop_inside_margin
         set -g _rolehop_refresh_tried $ROLEHOP_EXPIRATION
     end
@@ -649,7 +731,8 @@ function global:_rolehop_use {
     # evaluated only when the program succeeded
     $code = _rolehop_program env @args --shell powershell
     if ($LASTEXITCODE -ne 0) { return }
-    if ($null -eq $global:_rolehop_saved) { _rolehop_save }
+    # a switch starts from the first state again: nothing of the last profile stays behind
+    if ($null -eq $global:_rolehop_saved) { _rolehop_save } else { _rolehop_restore }
     Invoke-Expression (@($code) -join "`n")
 }
 
@@ -662,8 +745,8 @@ function global:_rolehop_save {
     }
 }
 
-function global:_rolehop_off {
-    if ($null -eq $global:_rolehop_saved) { return }
+# Back to what the session had before the first `use`; what was saved stays saved.
+function global:_rolehop_restore {
     foreach ($name in $global:_rolehop_names) {
         if ($global:_rolehop_saved.ContainsKey($name)) {
             Set-Item -LiteralPath "Env:$name" -Value $global:_rolehop_saved[$name]
@@ -671,6 +754,11 @@ function global:_rolehop_off {
             Remove-Item -LiteralPath "Env:$name" -ErrorAction SilentlyContinue
         }
     }
+}
+
+function global:_rolehop_off {
+    if ($null -eq $global:_rolehop_saved) { return }
+    _rolehop_restore
     $global:_rolehop_saved = $null
 }
 
@@ -711,7 +799,7 @@ if ($Env:ROLEHOP_PROMPT -eq '1' -and $null -eq $global:_rolehop_user_prompt) {
 }
 """
 
-_PLACEHOLDER = re.compile(r"@(PROGRAM|NAMES|MARGIN|COMPLETION|SHELL)@")
+_PLACEHOLDER = re.compile(r"@(PROGRAM|NAMES|UNSET|MARGIN|COMPLETION|SHELL)@")
 
 _TEMPLATES: dict[Shell, str] = {
     "bash": BASH,
@@ -736,17 +824,19 @@ def invocation(shell: Shell, program: str | None) -> str:
     return quote_posix(program) if program else "command rolehop"
 
 
+def _names(shell: Shell, names: tuple[str, ...]) -> str:
+    if shell == "powershell":
+        return ", ".join(quote_powershell(name) for name in names)
+    return " ".join(names)
+
+
 def snippet(shell: Shell, program: str | None, completion: str = "") -> str:
     """The integration for ``shell``, calling ``program`` (an absolute path; ``None``: look
     ``rolehop`` up on PATH), with ``completion`` (a completion script, or "") included."""
-    names = (
-        ", ".join(quote_powershell(name) for name in MANAGED)
-        if shell == "powershell"
-        else " ".join(MANAGED)
-    )
     values = {
         "PROGRAM": invocation(shell, program),
-        "NAMES": names,
+        "NAMES": _names(shell, MANAGED),
+        "UNSET": _names(shell, UNSET),
         "MARGIN": str(DEFAULT_MARGIN_SECONDS),
         "SHELL": shell,
         "COMPLETION": completion.rstrip("\n") or "# (none)",

@@ -12,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
 from tests.support.tools import run_captured
 
@@ -44,6 +46,7 @@ CASES = {
 OPTIONAL = {"aws-cli.hit", "aws-cli.cold", "awsume"}  # measured when installed
 
 
+@pytest.mark.timeout(300)  # ~65 s: every case of the benchmark, each for real
 def test_quick_run_measures_every_case(tmp_path: Path, subprocess_env: dict[str, str]) -> None:
     results = tmp_path / "bench.json"
 

@@ -17,7 +17,7 @@ from rolehop.memory_keyring import MemoryKeyring
 from tests.conftest import Sandbox
 from tests.support.failing_keyring import FailingKeyring
 from tests.support.local_endpoints import Seen, serving
-from tests.support.stubs import COMPANY_ROLE, RESEARCH_ROLE
+from tests.support.stubs import COMPANY_ROLE, NOW, RESEARCH_ROLE
 
 HINT = "get a keyring"
 
@@ -183,9 +183,12 @@ def _answer(seen: Seen) -> tuple[int, str]:
     ],
 )
 def test_clock_skew_against_the_date_header(offset: timedelta, verdict: str) -> None:
-    with serving(_answer) as endpoint:
-        check = doctor.clock_skew(endpoint.url, lambda: datetime.now(UTC) + offset, 5)
+    # both clocks frozen: the skew is the offset, however long the request takes
+    with serving(_answer, clock=lambda: NOW) as endpoint:
+        check = doctor.clock_skew(endpoint.url, lambda: NOW + offset, 5)
     assert check.verdict == verdict, check
+    if offset:
+        assert f" {abs(offset.total_seconds()):.0f} s " in check.summary, check
     assert endpoint.seen and endpoint.seen[0].method == "GET"
     if offset >= timedelta(minutes=1):
         assert "ahead of" in check.summary

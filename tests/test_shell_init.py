@@ -82,6 +82,39 @@ def test_posix_like_snippets_have_hooks_and_a_margin(shell: Shell) -> None:
     assert all(hook in text for hook in hooks)
 
 
+def _function(text: str, shell: Shell, name: str) -> str:
+    """The body of the snippet's function ``name``."""
+    start, end = {
+        "bash": (f"\n{name}() {{\n", "\n}\n"),
+        "zsh": (f"\n{name}() {{\n", "\n}\n"),
+        "fish": (f"\nfunction {name}\n", "\nend\n"),
+        "powershell": (f"\nfunction global:{name} {{\n", "\n}\n"),
+    }[shell]
+    body = text[text.index(start) + len(start) :]
+    return body[: body.index(end)]
+
+
+EVALUATION = {"bash": "eval ", "zsh": "eval ", "fish": "| source", "powershell": "Invoke-Expr"}
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_switch_restores_the_first_state_before_the_new_profile(shell: Shell) -> None:
+    """Issue 13, item 10, read in every snippet (PowerShell cannot run here): a second `use`
+    puts back what the shell had before the first one, then evaluates the new profile, so
+    that nothing the new profile does not set (a region) is left from the last one."""
+    text = snippet(shell, PROGRAM)
+    applies = "_rolehop_use" if shell == "powershell" else "_rolehop_apply"
+    apply = _function(text, shell, applies)
+    assert "_rolehop_save" in apply
+    assert "_rolehop_restore" in apply
+    assert apply.index("_rolehop_restore") < apply.index(EVALUATION[shell])
+    assert "_rolehop_restore" in _function(text, shell, "_rolehop_off")
+    if shell != "powershell":
+        assert "_rolehop_apply restore " in _function(text, shell, "_rolehop_use")
+        # the auto-refresh brings new credentials of the same profile, and nothing else
+        assert "_rolehop_apply keep " in _function(text, shell, "_rolehop_auto_refresh")
+
+
 def test_default_margin_is_the_configs() -> None:
     assert DEFAULT_MARGIN_SECONDS == 20 * 60
 

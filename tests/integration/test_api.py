@@ -73,23 +73,28 @@ def test_a_session_refreshes_through_sts(research: Emulator) -> None:
     # moto issues one-hour credentials by its own (real) clock; rolehop's and botocore's
     # clock is this one
     clock = FakeClock(datetime.now(UTC))
-    session = api.session("research-ro", app=Rolehop(os.environ, clock=clock))
+    app = Rolehop(os.environ, clock=clock)
+    session = api.session("research-ro", app=app)
     credentials = session.get_credentials()
     assert credentials is not None
     sts = session.client("sts")
     first = credentials.get_frozen_credentials()
+    # the times below count from when moto issued them, not from when this test began
+    cached = app.cached("research-ro")
+    assert cached is not None and cached.credentials.expiration is not None
+    issued = cached.credentials.expiration - timedelta(hours=1)
 
-    clock.now += timedelta(minutes=44)  # 16 minutes left: rolehop would not serve them,
-    assert sts.get_caller_identity()["Arn"] == CALLER  # but botocore does not ask yet
+    clock.now = issued + timedelta(minutes=44)  # 16 minutes left: rolehop would not serve
+    assert sts.get_caller_identity()["Arn"] == CALLER  # them, but botocore does not ask yet
     assert credentials.get_frozen_credentials() == first
     assert research.assume_role_calls() == SEEDED + 1
 
-    clock.now += timedelta(minutes=2)  # 14 minutes left: botocore asks, rolehop assumes
-    assert sts.get_caller_identity()["Arn"] == CALLER
+    clock.now = issued + timedelta(minutes=46)  # 14 minutes left: botocore asks, rolehop
+    assert sts.get_caller_identity()["Arn"] == CALLER  # assumes
     assert research.assume_role_calls() == SEEDED + 2
-    # moto dated the new credentials by the real time, an hour from 46 minutes ago: back
-    # to that time, or the next look would see them inside botocore's window already
-    clock.now -= timedelta(minutes=46)
+    # moto dated the new credentials by the real time, an hour from about `issued`: back to
+    # that time, or the next look would see them inside botocore's window already
+    clock.now = issued
     assert credentials.get_frozen_credentials().access_key != first.access_key
     assert research.assume_role_calls() == SEEDED + 2
 

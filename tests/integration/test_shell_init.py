@@ -25,6 +25,7 @@ import pexpect
 import pytest
 
 from rolehop.demo import RESEARCH, ROLE_NAME, Emulator
+from rolehop.demo import ROLE_ARN as RESEARCH_ROLE
 from rolehop.output import Shell, quote_posix
 from rolehop.shell_init import MANAGED, snippet
 from tests.conftest import Sandbox
@@ -36,6 +37,41 @@ NAMES = " ".join(MANAGED)
 ROLE_ARN = f"arn:aws:sts::{RESEARCH}:assumed-role/{ROLE_NAME}/rolehop-joe"
 # moto hands out one-hour credentials: the segment right after `use`
 FRESH = re.compile(r"⛅ research-ro (59m|1h00m)")
+# 42m40s before the end: "42m" whatever the clock's seconds, outside the 20-minute margin
+FORTY_TWO = 42 * 60 + 40
+FROZEN = 2_000_000_000  # a frozen clock's time
+
+
+def _freeze_clock(shell: Shell, now: str) -> str:
+    """Replace the snippet's clock (loaded before) by one that says ``now``, an arithmetic
+    expression that may read ROLEHOP_EXPIRATION: what a prompt shows is then the same at
+    every look, whatever the wall clock does in between."""
+    if shell == "fish":
+        return f"function _rolehop_now; set -g _rolehop_now_value (math '{now}'); end"
+    if shell == "zsh":
+        return f"_rolehop_clock() {{ typeset -g _ROLEHOP_NOW=$(( {now} )); }}"
+    return f"_rolehop_clock() {{ _ROLEHOP_NOW=$(( {now} )); }}"
+
+
+def _time_left(seconds: int) -> str:
+    """How the segment shows ``seconds`` left."""
+    if seconds < 60:
+        return "expired"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def _shown_between(template: str, expiration: int, before: float, after: float) -> set[str]:
+    """Every ``template`` (``{}``: the time left) a shell can show for ``expiration`` with
+    its real clock read between ``before`` and ``after`` (``time.time()`` around the run;
+    fish's /proc clock, boot time in whole seconds, may be a second behind)."""
+    return {
+        template.format(_time_left(expiration - now))
+        for now in range(int(before) - 1, int(after) + 1)
+    }
+
+
 CANARY = "canary"
 HOSTILE = f'joe\'s "$(touch {CANARY})" `touch {CANARY}`\nsecond line $HOME'
 
@@ -115,14 +151,14 @@ def _load(shell: Shell) -> str:
     return f'eval "$(rolehop init {shell})"'
 
 
-def _dump(shell: Shell, target: str) -> str:
-    """Each managed variable as the shell itself describes it (value, export, scope)."""
+def _dump(shell: Shell, target: str, names: str = NAMES) -> str:
+    """Each of ``names`` as the shell itself describes it (value, export, scope)."""
     if shell == "fish":
         return (
-            f"for n in {NAMES}; if set -q $n; set -S $n; else; echo unset $n; end; end > {target}"
+            f"for n in {names}; if set -q $n; set -S $n; else; echo unset $n; end; end > {target}"
         )
     show = "declare -p" if shell == "bash" else "typeset -p"
-    return f'for n in {NAMES}; do {show} "$n" 2>/dev/null || echo "unset $n"; done > {target}'
+    return f'for n in {names}; do {show} "$n" 2>/dev/null || echo "unset $n"; done > {target}'
 
 
 def _or_exit(shell: Shell, command: str, code: int) -> str:
@@ -201,6 +237,165 @@ def test_use_switches_the_shell_and_off_restores_it(
     ]  # `use --off` is the shell's own work
 
 
+# research-eu sets a region, research-any none: a switch must not keep research-eu's
+TWO_PROFILES = f"""\
+[profiles.research-eu]
+role_arn = "{RESEARCH_ROLE}"
+source_profile = "joe"
+role_session_name = "rolehop-joe"
+region = "eu-central-1"
+
+[profiles.research-any]
+role_arn = "{RESEARCH_ROLE}"
+source_profile = "joe"
+role_session_name = "rolehop-joe"
+"""
+# what research-any's `env` neither sets nor unsets
+UNTOUCHED_BY_B = "AWS_REGION AWS_DEFAULT_REGION"
+
+
+@pytest.mark.parametrize("before", sorted(BEFORE))
+@pytest.mark.parametrize("shell", REAL_SHELLS)
+def test_switching_profiles_keeps_what_the_new_one_does_not_set(
+    shell: Shell, before: str, kit: Kit, sandbox: Sandbox
+) -> None:
+    """Issue 13, item 10: `use A` (a region) then `use B` (none) left A's region behind."""
+    sandbox.write_rolehop(TWO_PROFILES)
+    exported, shell_only = BEFORE[before]
+    root = kit.root
+    lines = [_load(shell)]
+    if shell_only:
+        name, value = shell_only
+        lines.append(f"set -g {name} '{value}'" if shell == "fish" else f"{name}='{value}'")
+    lines += [
+        _dump(shell, str(root / "before.txt"), UNTOUCHED_BY_B),
+        _dump(shell, str(root / "before-all.txt")),
+        f"env -0 > {root / 'before.env'}",
+        _or_exit(shell, "rolehop use research-eu", 11),
+        f"env -0 > {root / 'during-a.env'}",
+        _or_exit(shell, "rolehop use research-any", 12),
+        _dump(shell, str(root / "during-b.txt"), UNTOUCHED_BY_B),
+        f"env -0 > {root / 'during-b.env'}",
+        _or_exit(shell, "rolehop use --off", 13),
+        _dump(shell, str(root / "after.txt")),
+    ]
+    env = {name: value for name, value in kit.env.items() if name not in MANAGED}
+
+    result = run_captured(_argv(shell, "\n".join(lines)), {**env, **exported}, cwd=root)
+
+    assert result.returncode == 0, result.stderr
+    during_a = _environ((root / "during-a.env").read_bytes())
+    assert during_a["AWS_REGION"] == during_a["AWS_DEFAULT_REGION"] == "eu-central-1"
+    during_b = _environ((root / "during-b.env").read_bytes())
+    assert during_b["ROLEHOP_PROFILE"] == "research-any"
+    # the region (and AWS_DEFAULT_REGION) exactly as before the first `use`
+    assert (root / "during-b.txt").read_text() == (root / "before.txt").read_text()
+    before_env = _environ((root / "before.env").read_bytes())
+    for name in UNTOUCHED_BY_B.split():
+        assert during_b.get(name) == before_env.get(name), name
+    assert (root / "after.txt").read_text() == (root / "before-all.txt").read_text()
+
+
+def _fish_with_universals(kit: Kit, script: str) -> subprocess.CompletedProcess[str]:
+    """fish with its universal variables on (no --no-config), kept in the test's own
+    XDG_CONFIG_HOME: they never reach the real ~/.config/fish/fish_variables."""
+    config = Path(kit.env["XDG_CONFIG_HOME"])
+    assert config.is_relative_to(kit.root)
+    result = run_captured([require_tool("fish"), "-c", script], kit.env, cwd=kit.root)
+    assert (config / "fish" / "fish_variables").is_file()
+    return result
+
+
+def test_fish_exports_a_universal_variable_that_an_unexported_global_hides(kit: Kit) -> None:
+    """Why `use` refuses below, pinned: should fish ever hide an exported universal variable
+    from children behind an unexported global, `use` could do that instead of refusing."""
+    script = "\n".join(
+        [
+            "set -Ux AWS_PROFILE univ",
+            "set -gu AWS_PROFILE",
+            'echo "fish=[$AWS_PROFILE]"',
+            "env | string match 'AWS_PROFILE=*'",
+            "set -gx AWS_PROFILE",  # an exported global does hide it, behind an empty value
+            "env | string match 'AWS_PROFILE=*'",
+        ]
+    )
+
+    result = _fish_with_universals(kit, script)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["fish=[]", "AWS_PROFILE=univ", "AWS_PROFILE="]
+
+
+def test_fish_use_refuses_a_universal_profile_it_cannot_hide(kit: Kit) -> None:
+    """Issue 13, item 9: `set -Ux AWS_PROFILE univ` outlived `rolehop use`, so the AWS CLI
+    looked for profile univ. fish exports a universal variable to every child unless a
+    global *exports* another value (an unexported global does not hide it: fish's
+    create_export_array), and an empty AWS_PROFILE is an error to botocore too. Erasing the
+    universal would change every fish session: `use` refuses, says how to fix it, changes
+    nothing."""
+    setup = _fish_with_universals(kit, "set -Ux AWS_PROFILE univ")
+    assert setup.returncode == 0, setup.stderr
+    root = kit.root
+    script = "\n".join(
+        [
+            _load("fish"),
+            f"set -U > {root / 'before.txt'}",
+            "rolehop use research-ro",
+            "echo status=$status",
+            f"env -0 > {root / 'during.env'}",
+            f"set -U > {root / 'after.txt'}",
+        ]
+    )
+
+    result = _fish_with_universals(kit, script)
+
+    assert result.stdout == "status=1\n", result.stderr
+    assert "AWS_PROFILE" in result.stderr and "set -Ux" in result.stderr
+    assert "set -gx AWS_PROFILE univ" in result.stderr  # the fix: a global of config.fish
+    during = _environ((root / "during.env").read_bytes())
+    assert during["AWS_PROFILE"] == "univ"  # nothing half-switched: no keys beside it
+    assert not {"AWS_ACCESS_KEY_ID", "ROLEHOP_PROFILE"} & set(during)
+    assert kit.recorders.rolehop_calls() == ["rolehop init fish"]  # no AssumeRole for nothing
+    assert (root / "after.txt").read_text() == (root / "before.txt").read_text()
+    assert "AWS_PROFILE univ" in (root / "after.txt").read_text()
+
+
+def test_fish_use_hides_an_unexported_universal_and_off_brings_it_back(kit: Kit) -> None:
+    """A universal variable that is not exported: `use` hides it from fish itself (a prompt
+    reading $AWS_PROFILE) with a global, `--off` drops the global; the universal is never
+    touched."""
+    setup = _fish_with_universals(kit, "set -U AWS_PROFILE univ; set -Ux AWS_REGION eu-west-3")
+    assert setup.returncode == 0, setup.stderr
+    root = kit.root
+    script = "\n".join(
+        [
+            _load("fish"),
+            _dump("fish", str(root / "before.txt")),
+            f"set -U > {root / 'before-universal.txt'}",
+            _or_exit("fish", "rolehop use research-ro", 11),
+            'echo "profile=[$AWS_PROFILE] region=$AWS_REGION"',
+            _or_exit("fish", "aws sts get-caller-identity --output json > identity.json", 12),
+            f"env -0 > {root / 'during.env'}",
+            _or_exit("fish", "rolehop use --off", 13),
+            _dump("fish", str(root / "after.txt")),
+            f"set -U > {root / 'after-universal.txt'}",
+            f"env -0 > {root / 'after.env'}",
+        ]
+    )
+
+    result = _fish_with_universals(kit, script)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "profile=[] region=us-east-1\n"
+    assert json.loads((root / "identity.json").read_text())["Arn"] == ROLE_ARN
+    during = _environ((root / "during.env").read_bytes())
+    assert "AWS_PROFILE" not in during and during["AWS_REGION"] == "us-east-1"
+    assert (root / "after.txt").read_text() == (root / "before.txt").read_text()
+    assert (root / "after-universal.txt").read_text() == (root / "before-universal.txt").read_text()
+    after = _environ((root / "after.env").read_bytes())
+    assert after["AWS_REGION"] == "eu-west-3" and "AWS_PROFILE" not in after
+
+
 @pytest.mark.parametrize("shell", REAL_SHELLS)
 def test_a_failing_use_changes_nothing(shell: Shell, kit: Kit) -> None:
     status = "$status" if shell == "fish" else "$?"
@@ -222,29 +417,16 @@ def test_a_failing_use_changes_nothing(shell: Shell, kit: Kit) -> None:
     assert "no-such-profile" in result.stderr
 
 
-def _prompt_lines(shell: Shell, soon: int) -> list[str]:
-    """rolehop_prompt under several environments, one output per line."""
-    now = int(time.time())
-    cases = [
-        "",
-        "ROLEHOP_PROMPT_ASCII=1",
-        f"ROLEHOP_PROMPT_FORMAT='%p:%t' ROLEHOP_EXPIRATION={soon}",
-        f"ROLEHOP_EXPIRATION={now + 2 * 3600 + 5 * 60 + 40}",
-        f"ROLEHOP_EXPIRATION={now + 40}",  # the last minute
-        "ROLEHOP_EXPIRATION=1000000000",  # long gone
-        "ROLEHOP_EXPIRATION='1; touch canary'",
-    ]
-    return [f"{case} rolehop_prompt; echo".strip() for case in cases]
-
-
-EXPECTED_PROMPTS = [
-    FRESH,
-    re.compile(r"\[research-ro (59m|1h00m)\]"),
-    re.compile(r"research-ro:42m"),
-    re.compile(r"⛅ research-ro 2h05m"),
-    re.compile(r"⛅ research-ro expired"),
-    re.compile(r"⛅ research-ro expired"),
-    re.compile(r"⛅ research-ro \?"),
+# rolehop_prompt under several environments (expirations relative to the start of the
+# run), and what each may show: a pattern, or the template of a time left by the clock
+PROMPT_CASES: list[tuple[str, re.Pattern[str] | tuple[str, int]]] = [
+    ("", FRESH),
+    ("ROLEHOP_PROMPT_ASCII=1", re.compile(r"\[research-ro (59m|1h00m)\]")),
+    ("ROLEHOP_PROMPT_FORMAT='%p:%t' ROLEHOP_EXPIRATION={}", ("research-ro:{}", FORTY_TWO)),
+    ("ROLEHOP_EXPIRATION={}", ("⛅ research-ro {}", 2 * 3600 + 5 * 60 + 40)),
+    ("ROLEHOP_EXPIRATION={}", ("⛅ research-ro {}", 40)),  # the last minute
+    ("ROLEHOP_EXPIRATION=1000000000", re.compile(r"⛅ research-ro expired")),  # long gone
+    ("ROLEHOP_EXPIRATION='1; touch canary'", re.compile(r"⛅ research-ro \?")),
 ]
 
 
@@ -266,7 +448,12 @@ def _shims_only(shell: Shell, log: Path) -> list[str]:
 @pytest.mark.parametrize("shell", REAL_SHELLS)
 def test_prompt_segment_is_computed_without_any_process(shell: Shell, kit: Kit) -> None:
     log = kit.recorders.log
-    soon = int(time.time()) + 42 * 60 + 40
+    began = time.time()
+    prompts = [
+        (case.format(int(began) + shown[1]) if isinstance(shown, tuple) else case)
+        + " rolehop_prompt; echo"
+        for case, shown in PROMPT_CASES
+    ]
     truncate = f"true > {log}" if shell == "fish" else f": > {log}"
     restore = "set PATH $saved_path" if shell == "fish" else "PATH=$saved_path"
     script = "\n".join(
@@ -275,7 +462,7 @@ def test_prompt_segment_is_computed_without_any_process(shell: Shell, kit: Kit) 
             "rolehop use research-ro",
             truncate,
             *_shims_only(shell, log),
-            *_prompt_lines(shell, soon),
+            *prompts,
             restore,
             "rolehop use --off",
             "rolehop_prompt; echo '|'",
@@ -286,12 +473,17 @@ def test_prompt_segment_is_computed_without_any_process(shell: Shell, kit: Kit) 
     env = {**kit.env, "ROLEHOP_TEST_SHIMS": str(kit.recorders.bin)}
 
     result = run_captured(_argv(shell, script), env, cwd=work)
+    ended = time.time()
 
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert len(lines) == len(EXPECTED_PROMPTS) + 1, result.stdout
-    for line, expected in zip(lines, EXPECTED_PROMPTS, strict=False):
-        assert expected.fullmatch(line), (line, expected.pattern)
+    assert len(lines) == len(PROMPT_CASES) + 1, result.stdout
+    for line, (_, shown) in zip(lines, PROMPT_CASES, strict=False):
+        if isinstance(shown, tuple):
+            template, left = shown
+            assert line in _shown_between(template, int(began) + left, began, ended)
+        else:
+            assert shown.fullmatch(line), (line, shown.pattern)
     assert lines[-1] == "|"  # no profile: nothing at all
     # between the truncation and `use --off`: no rolehop, no date, no command looked up
     assert kit.recorders.calls() == []
@@ -327,7 +519,8 @@ def test_strace_sees_no_process_for_the_prompt_and_the_hooks(shell: Shell, kit: 
     snippet.write_text(made.stdout)
     start, end = kit.root / "start.mark", kit.root / "end.mark"
     touch = "true >" if shell == "fish" else ":>"
-    expiration = int(time.time()) + 42 * 60 + 40  # outside the 20-minute margin
+    began = time.time()
+    expiration = int(began) + FORTY_TWO  # outside the 20-minute margin
     script = "\n".join(
         [
             "PS1='$ '; PROMPT='$ '" if shell != "fish" else "true",
@@ -352,14 +545,15 @@ def test_strace_sees_no_process_for_the_prompt_and_the_hooks(shell: Shell, kit: 
         [strace, "-f", "-qq", "-e", f"trace={events}", "-o", str(trace), *_argv(shell, script)],
         env,
     )
+    ended = time.time()
 
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "⛅ research-ro 42m"
-    if shell != "fish":
-        assert lines[-1] == "⛅ research-ro 42m $ "  # the segment the hook put in the prompt
-    else:
-        assert lines[-1] == "⛅ research-ro 42m"
+    # the real clock (the one whose processes are traced), read during the run
+    assert lines[0] in _shown_between("⛅ research-ro {}", expiration, began, ended)
+    # the segment the hook put in the prompt
+    hooked = "⛅ research-ro {}" if shell == "fish" else "⛅ research-ro {} $ "
+    assert lines[-1] in _shown_between(hooked, expiration, began, ended)
     traced = trace.read_text().splitlines()
     marks = [i for i, line in enumerate(traced) if str(start) in line or str(end) in line]
     assert len(marks) == 2, traced
@@ -386,11 +580,11 @@ def test_the_prompt_hook_keeps_the_users_prompt(shell: Shell, kit: Kit) -> None:
         "zsh": ["_rolehop_precmd; _rolehop_precmd", 'print -r -- "$PROMPT"'],
         "fish": ["fish_right_prompt; echo"],
     }[shell]
-    script = "\n".join([user, _load(shell), *show, *show])
+    script = "\n".join([user, _load(shell), _freeze_clock(shell, str(FROZEN)), *show, *show])
     env = {
         **kit.env,
         "ROLEHOP_PROFILE": "research-ro",
-        "ROLEHOP_EXPIRATION": str(int(time.time()) + 42 * 60 + 40),
+        "ROLEHOP_EXPIRATION": str(FROZEN + FORTY_TWO),
         "ROLEHOP_PROMPT": "1",
     }
 
@@ -411,21 +605,23 @@ class Session:
 
     PROMPT = "READY"
 
-    def __init__(self, shell: Shell, kit: Kit, extra: dict[str, str]) -> None:
+    def __init__(self, shell: Shell, kit: Kit, extra: dict[str, str], after: str = "true") -> None:
+        """``after``: a line of the rc file after the snippet's."""
         path = require_tool(shell)
         home = kit.root / f"{shell}-home"
         home.mkdir()
         env = {**kit.env, **extra}
         if shell == "bash":
             rc = home / ".bashrc"
-            rc.write_text(f"PS1='{self.PROMPT}$ '\n{_load(shell)}\n")
+            rc.write_text(f"PS1='{self.PROMPT}$ '\n{_load(shell)}\n{after}\n")
             argv = [path, "--noprofile", "--rcfile", str(rc), "-i"]
         elif shell == "zsh":
-            (home / ".zshrc").write_text(f"PROMPT='{self.PROMPT}%# '\n{_load(shell)}\n")
+            rc_text = f"PROMPT='{self.PROMPT}%# '\n{_load(shell)}\n{after}\n"
+            (home / ".zshrc").write_text(rc_text)
             env["ZDOTDIR"] = str(home)
             argv = [path, "--no-globalrcs", "-i"]
         else:
-            init = f"function fish_prompt; printf '{self.PROMPT}> '; end; {_load(shell)}"
+            init = f"function fish_prompt; printf '{self.PROMPT}> '; end; {_load(shell)}; {after}"
             env["TERM"] = "xterm"  # fish draws no right prompt on a dumb terminal
             argv = [path, "--no-config", "-i", "-C", init]
         self.child = pexpect.spawn(
@@ -461,12 +657,16 @@ def sessions() -> Iterator[list[Session]]:
 def test_interactive_bash_prompt_shows_the_segment_after_use(
     kit: Kit, sessions: list[Session]
 ) -> None:
-    session = Session("bash", kit, {"ROLEHOP_PROMPT": "1"})
+    # Two prompts drawn a moment apart by the real clock could straddle a minute of the
+    # credentials' hour ("1h00m", then "59m"): this clock says 42m40s are left, at every look
+    clock = _freeze_clock("bash", f"${{ROLEHOP_EXPIRATION:-0}} - {FORTY_TWO}")
+    session = Session("bash", kit, {"ROLEHOP_PROMPT": "1"}, after=clock)
     sessions.append(session)
 
     assert session.run("true") == "\r\n"
-    assert FRESH.fullmatch(session.run("rolehop use research-ro").strip())
-    assert session.run("true").strip() == session.run("echo").strip()  # still there
+    assert session.run("rolehop use research-ro").strip() == "⛅ research-ro 42m"
+    assert session.run("true").strip() == "⛅ research-ro 42m"  # still there
+    assert session.run("echo").strip() == "⛅ research-ro 42m"
     assert session.run("rolehop use --off") == "\r\n"
     session.close()
 
@@ -504,6 +704,29 @@ def test_auto_refresh_runs_once_inside_the_margin(
     session.run("true")
     session.run("echo still")  # the new credentials are inside the margin too: no loop
     assert kit.recorders.rolehop_calls()[1:] == env_runs * 2
+    session.close()
+
+
+@pytest.mark.parametrize("shell", REAL_SHELLS)
+def test_auto_refresh_keeps_what_the_user_changed_since_use(
+    shell: Shell, kit: Kit, sandbox: Sandbox, sessions: list[Session]
+) -> None:
+    """A switch starts from the state before the first `use`; the refresh, the same profile
+    again behind the user's back, only brings new credentials."""
+    sandbox.write_rolehop(TWO_PROFILES)
+    session = Session(
+        shell, kit, {"ROLEHOP_AUTO_REFRESH": "1", "ROLEHOP_REFRESH_MARGIN": str(2 * 3600)}
+    )
+    sessions.append(session)
+    region = kit.root / "region.txt"
+
+    export = "set -gx AWS_REGION us-west-2" if shell == "fish" else "export AWS_REGION=us-west-2"
+    # one command line: the hooks skip a line that starts with `rolehop`
+    session.run(f"rolehop use research-any; {export}")  # no region of its own
+    session.run(f"echo $AWS_REGION > {region}")  # refreshed first: inside the margin
+
+    assert kit.recorders.rolehop_calls()[1:] == [f"rolehop env research-any --shell {shell}"] * 2
+    assert region.read_text() == "us-west-2\n"
     session.close()
 
 

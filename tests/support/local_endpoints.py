@@ -3,7 +3,7 @@
 - :class:`FakeEndpoint`: a tiny HTTP server on 127.0.0.1 (a free port) in a thread, answering
   with a function of the request and remembering every request: the ECS container
   credentials endpoint, EC2 instance metadata (IMDSv2) and an STS that says no are played
-  by it.
+  by it. Its ``Date`` header tells the real time, or its own ``clock``'s.
 - :func:`sts_recording`: moto's request recorder, writing outside the test's ``tmp_path``
   (the recording holds session tokens, and some tests check that no file there does), and
   :class:`StsCall`, one recorded STS request: its action, parameters and the access key
@@ -24,6 +24,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_PUT = do_POST = _answer
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        if timestamp is None and self.server.clock is not None:
+            timestamp = self.server.clock().timestamp()
+        return super().date_time_string(timestamp)
+
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
@@ -75,10 +81,12 @@ class _Handler(BaseHTTPRequestHandler):
 class FakeEndpoint(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, respond: Respond) -> None:
+    def __init__(self, respond: Respond, clock: Callable[[], datetime] | None = None) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.respond = respond
         self.seen: list[Seen] = []
+        # the time of the Date header (None: the real time); a test comparing clocks sets it
+        self.clock = clock
 
     @property
     def url(self) -> str:
@@ -86,9 +94,11 @@ class FakeEndpoint(ThreadingHTTPServer):
 
 
 @contextmanager
-def serving(respond: Respond) -> Iterator[FakeEndpoint]:
+def serving(
+    respond: Respond, clock: Callable[[], datetime] | None = None
+) -> Iterator[FakeEndpoint]:
     """A :class:`FakeEndpoint` running in a thread for as long as the block runs."""
-    endpoint = FakeEndpoint(respond)
+    endpoint = FakeEndpoint(respond, clock)
     thread = threading.Thread(target=endpoint.serve_forever, daemon=True)
     thread.start()
     try:
