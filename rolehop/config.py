@@ -346,13 +346,21 @@ def _table_header(line: str) -> str | None:
 def _toml_lines(text: str) -> dict[tuple[str, ...], int]:
     """Map each table path and ``table + (key,)`` to its 1-based line number."""
     lines: dict[tuple[str, ...], int] = {}
+    # tables named by a header of their own, whose line no later mention may take
+    headed: set[tuple[str, ...]] = set()
     table: tuple[str, ...] = ()
     # TOML ends lines at \n only (str.splitlines would also split at U+2028 and others)
     for number, line in enumerate(text.split("\n"), start=1):
         header = _table_header(line)
         if header is not None:
             table = _split_header(header)
-            lines.setdefault(table, number)
+            # [profiles.a.b] also defines profiles.a, on this line unless a header of its
+            # own names it (before or after)
+            for end in range(1, len(table)):
+                lines.setdefault(table[:end], number)
+            if table not in headed:
+                headed.add(table)
+                lines[table] = number
             continue
         key = _TOML_KEY.match(line)
         if key:  # a dotted key (a.b = 1) also defines its tables on this line

@@ -14,10 +14,23 @@ from pathlib import Path
 
 import keyring
 import pytest
+from hypothesis import settings
 
 from rolehop.memory_keyring import MemoryKeyring
 
 REPO = Path(__file__).resolve().parent.parent
+
+# Hypothesis: CI runs the same examples every time (a seed derived from each test, no
+# database of past failures), so a red run is the code's doing, not the draw's; a failure
+# found by a random run goes into its test as an @example. The long random hunt is an
+# explicit command (README, "Development"): HYPOTHESIS_PROFILE=fuzz, which the fuzz tests
+# read to run FUZZ_SCALE times their examples.
+FUZZ_SCALE = 40
+settings.register_profile("ci", derandomize=True, database=None, deadline=None)
+settings.register_profile("fuzz", deadline=None)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "default")
+)
 
 
 @dataclass
