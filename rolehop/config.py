@@ -194,8 +194,8 @@ class Config:
     base_profiles: Mapping[str, BaseProfile]
     aws_config_path: Path
     aws_credentials_path: Path
-    # AWS-file role profiles that failed validation: an error only when someone uses them,
-    # so one broken section of ~/.aws/config never breaks unrelated profiles.
+    # Profiles (of rolehop's TOML or the AWS files; roles or bases) that failed validation:
+    # an error only when someone uses them, so one broken profile never breaks the others.
     broken: Mapping[str, ConfigError] = field(default_factory=dict)
     # AWS config settings that can move the STS endpoint ([default] endpoint_url, services)
     endpoint_settings: tuple[str, ...] = ()
@@ -283,11 +283,15 @@ def load(environ: Mapping[str, str], override: str | None = None) -> Config:
     path = rolehop_config_path(environ, override)
     aws_config_path, aws_credentials_path = aws_paths(environ)
     log.debug("config files: %s, %s, %s", path, aws_config_path, aws_credentials_path)
-    settings, profiles, base_profiles = _load_toml(path)
-    aws_roles, aws_bases, broken, endpoint_settings = _load_aws(
+    settings, profiles, base_profiles, broken = _load_toml(path)
+    aws_roles, aws_bases, aws_broken, endpoint_settings = _load_aws(
         aws_config_path, aws_credentials_path
     )
-    merged = {**aws_roles, **profiles}  # a name in both places: rolehop's TOML wins
+    # a name in both places: rolehop's TOML wins, even where its profile is broken
+    merged = {
+        **{name: role for name, role in aws_roles.items() if name not in broken},
+        **profiles,
+    }
     return Config(
         path=path,
         settings=settings,
@@ -296,7 +300,10 @@ def load(environ: Mapping[str, str], override: str | None = None) -> Config:
         base_profiles=base_profiles,
         aws_config_path=aws_config_path,
         aws_credentials_path=aws_credentials_path,
-        broken={name: error for name, error in broken.items() if name not in merged},
+        broken={
+            **{name: error for name, error in aws_broken.items() if name not in merged},
+            **broken,
+        },
         endpoint_settings=endpoint_settings,
     )
 
@@ -370,11 +377,18 @@ def _toml_lines(text: str) -> dict[tuple[str, ...], int]:
     return lines
 
 
-def _load_toml(path: Path) -> tuple[Settings, dict[str, Profile], dict[str, BaseProfile]]:
+def _load_toml(
+    path: Path,
+) -> tuple[Settings, dict[str, Profile], dict[str, BaseProfile], dict[str, ConfigError]]:
+    """Settings, role profiles, base profiles, and the profiles that failed validation.
+
+    What affects every profile (the file's syntax, [settings], an unknown table) raises;
+    a profile's own error is kept for when that profile is used, as in the AWS files.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return Settings(), {}, {}
+        return Settings(), {}, {}, {}
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read: {error}", path=path) from None
     try:
@@ -400,6 +414,7 @@ def _load_toml(path: Path) -> tuple[Settings, dict[str, Profile], dict[str, Base
         raise ConfigError("'profiles' must be a table", path=path, line=lines.get(("profiles",)))
     profiles: dict[str, Profile] = {}
     bases: dict[str, BaseProfile] = {}
+    broken: dict[str, ConfigError] = {}
     # the lines of each profile's keys, grouped once (not one scan per profile)
     key_lines: dict[str, dict[str, int]] = {}
     for key, number in lines.items():
@@ -408,11 +423,14 @@ def _load_toml(path: Path) -> tuple[Settings, dict[str, Profile], dict[str, Base
     for name, table in raw_profiles.items():
         profile_lines = key_lines.get(name, {})
         line = lines.get(("profiles", name))
-        if isinstance(table, Mapping) and "role_arn" not in table:
-            bases[name] = _base_profile(name, table, path, line, profile_lines)
-        else:
-            profiles[name] = _profile(name, table, "rolehop", path, line, profile_lines)
-    return settings, profiles, bases
+        try:
+            if isinstance(table, Mapping) and "role_arn" not in table:
+                bases[name] = _base_profile(name, table, path, line, profile_lines)
+            else:
+                profiles[name] = _profile(name, table, "rolehop", path, line, profile_lines)
+        except ConfigError as error:
+            broken[name] = error
+    return settings, profiles, bases, broken
 
 
 def _base_profile(

@@ -11,6 +11,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from rolehop import chain as chains
@@ -446,11 +447,12 @@ class Rolehop:
                 built = self._build(name, lambda: stored)
             except RolehopError as error:
                 profile = self.config.profiles.get(name)
+                origin, path = (profile.origin, profile.path) if profile else self._where(name)
                 summaries.append(
                     ProfileSummary(
                         name=name,
-                        origin=profile.origin if profile else "aws",
-                        path=str(profile.path if profile else self.config.aws_config_path),
+                        origin=origin,
+                        path=str(path),
                         role_arn=profile.role_arn if profile else None,
                         source=profile.source_profile if profile else None,
                         chain=(),
@@ -475,6 +477,11 @@ class Rolehop:
                 )
             )
         return summaries
+
+    def _where(self, broken: str) -> tuple[str, Path]:
+        """The origin and file of a profile that failed validation."""
+        path = self.config.broken[broken].path or self.config.aws_config_path
+        return ("rolehop" if path == self.config.path else "aws"), path
 
     # -- who am I, and the shape of a chain ----------------------------------------------
 
@@ -529,6 +536,18 @@ class Rolehop:
         for hop in chain.hops:
             nodes.append(GraphNode("role", hop.name, hop.role_arn, None, left(hop.key)))
         return nodes
+
+    def graphs(self) -> tuple[dict[str, list[GraphNode]], dict[str, RolehopError]]:
+        """Every profile's chain (``graph`` without a profile), and apart the error of each
+        profile that cannot be used: one broken profile does not hide the others."""
+        chains: dict[str, list[GraphNode]] = {}
+        errors: dict[str, RolehopError] = {}
+        for name in sorted({*self.config.profiles, *self.config.broken}):
+            try:
+                chains[name] = self.graph(name)
+            except RolehopError as error:
+                errors[name] = error
+        return chains, errors
 
     # -- doctor -------------------------------------------------------------------------
 

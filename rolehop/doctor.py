@@ -69,7 +69,11 @@ def load_config(environ: Mapping[str, str], override: str | None) -> tuple[Check
         return Check("config", "fail", str(error), "correct the file at the line named"), None
     roles = sum(1 for profile in config.profiles.values() if profile.origin == "rolehop")
     if path.exists():
-        return Check("config", "ok", f"{path}: valid, {roles} profile(s)"), config
+        broken = sum(1 for error in config.broken.values() if error.path == path)
+        summary = f"{path}: valid, {roles} profile(s)"
+        if broken:  # each one is a failed check of its own below
+            summary = f"{path}: {roles} profile(s), and {broken} with errors (below)"
+        return Check("config", "ok", summary), config
     if config.profiles:
         summary = f"{path}: not present (optional: the AWS config has role profiles)"
         return Check("config", "ok", summary), config

@@ -22,9 +22,18 @@ def load() -> Config:
 
 
 def load_error() -> ConfigError:
+    """The error of a bad configuration: from loading it when it affects every profile,
+    else from using the one profile it breaks (which loading keeps aside)."""
+    try:
+        loaded = load()
+    except ConfigError as error:
+        return error
+    assert len(loaded.broken) == 1, f"loaded, with broken profiles {list(loaded.broken)}"
+    [(name, broken)] = loaded.broken.items()
     with pytest.raises(ConfigError) as caught:
-        load()
-    return caught.value
+        loaded.profile(name)
+    assert caught.value is broken
+    return broken
 
 
 # ---------------------------------------------------------------------------------------
@@ -612,6 +621,11 @@ BAD_TOML: dict[str, Bad] = {
 def test_bad_toml(sandbox: Sandbox, case: Bad) -> None:
     sandbox.write_rolehop(case.text)
     error = load_error()
+    # a profile's own error waits for that profile's use; the rest fails every command
+    if case.profile is not None:
+        assert {name: str(found) for name, found in load().broken.items()} == {
+            case.profile: str(error)
+        }
     assert type(error) is ConfigError
     assert error.exit_code == 3
     assert (error.path, error.line, error.profile, error.key) == (
@@ -844,9 +858,9 @@ def test_values_sts_would_refuse(sandbox: Sandbox, key: str, value: str, problem
     lines = {"role_arn": '"arn:aws:iam::111122223333:role/r"', "source_profile": '"b"'}
     lines[key] = value
     sandbox.write_rolehop("[profiles.p]\n" + "".join(f"{k} = {v}\n" for k, v in lines.items()))
-    with pytest.raises(ConfigError, match=problem) as caught:
-        config.load(os.environ)
-    assert caught.value.profile == "p" and caught.value.key == key
+    error = load_error()
+    assert problem in error.problem
+    assert error.profile == "p" and error.key == key
 
 
 @pytest.mark.parametrize("margin", ["99999999999999999", '"99999999999999h"', '"\\uff12\\uff10m"'])

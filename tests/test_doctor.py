@@ -43,11 +43,27 @@ def test_a_valid_rolehop_file_is_healthy(sandbox: Sandbox) -> None:
 
 
 def test_invalid_toml_fails_naming_the_file_and_line(sandbox: Sandbox) -> None:
-    sandbox.write_rolehop('[profiles.company]\nrole_arn = "not an arn"\n')
+    sandbox.write_rolehop('[profiles.company]\nrole_arn = "not an arn\n')
     check, config = doctor.load_config(os.environ, None)
     assert config is None and check.verdict == "fail"
-    assert f"{sandbox.rolehop_config}:2" in check.summary and "role_arn" in check.summary
+    assert f"{sandbox.rolehop_config}:2: invalid TOML" in check.summary
     assert check.fix
+
+
+def test_an_invalid_toml_profile_fails_alone(sandbox: Sandbox) -> None:
+    sandbox.write_rolehop(
+        f'[profiles.company]\nrole_arn = "{COMPANY_ROLE}"\nsource_profile = "joe"\n'
+        '[profiles.broken]\nrole_arn = "not an arn"\nsource_profile = "joe"\n'
+    )
+    check, config = doctor.load_config(os.environ, None)
+    assert config is not None
+    assert (check.verdict, check.summary) == (
+        "ok",
+        f"{sandbox.rolehop_config}: 1 profile(s), and 1 with errors (below)",
+    )
+    [problem] = doctor.profile_errors(config, os.environ, lambda: {"joe"})
+    assert problem.verdict == "fail"
+    assert problem.summary.startswith(f"{sandbox.rolehop_config}:5: profile 'broken'")
 
 
 def test_no_toml_is_fine_when_the_aws_config_has_roles(sandbox: Sandbox) -> None:

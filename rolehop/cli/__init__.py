@@ -37,6 +37,12 @@ def printable(text: str) -> str:
     return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
+def error_line(line: str) -> str:
+    """An error as rolehop prints it: one line, whatever the message holds (botocore
+    quotes a child's stderr, for one), redacted, with no control character."""
+    return printable(redact(" ".join(part.strip() for part in line.splitlines() if part.strip())))
+
+
 @dataclass
 class AppState:
     """What the group options decide, shared by every command through ``ctx.obj``."""
@@ -215,9 +221,3 @@ def _fail(state: AppState, error: BaseException, line: str, code: int) -> None:
         click.echo(redact("".join(traceback.format_exception(error))), err=True, nl=False)
     click.echo(error_line(line), err=True)
     sys.exit(code)
-
-
-def error_line(line: str) -> str:
-    """An error as rolehop prints it: one line, whatever the message holds (botocore
-    quotes a child's stderr, for one), redacted, with no control character."""
-    return printable(redact(" ".join(part.strip() for part in line.splitlines() if part.strip())))

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import click
 
-from rolehop.cli import AppState, duration_text, pass_state, printable, terminal
+from rolehop.cli import AppState, duration_text, error_line, pass_state, printable, terminal
 from rolehop.core import ProfileSummary
 from rolehop.creds import format_expiration
 
@@ -40,7 +40,7 @@ def list_(state: AppState, as_json: bool) -> None:
         _plain_table(summaries)
     for s in summaries:
         if s.error:
-            click.echo(f"rolehop: warning: {s.error}", err=True)
+            click.echo(error_line(f"rolehop: warning: {s.error}"), err=True)
 
 
 def _left(until: datetime | None, now: datetime) -> str:

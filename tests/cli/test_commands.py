@@ -465,6 +465,83 @@ def test_list_json_without_profiles() -> None:
     assert outcome == Outcome(0, '{\n  "version": 1,\n  "profiles": []\n}\n', "")
 
 
+def _rows(listed: Outcome) -> dict[str, dict[str, Any]]:
+    """``list --json``'s rows by profile name."""
+    assert listed.code == 0, listed
+    return {row["name"]: row for row in json.loads(listed.stdout)["profiles"]}
+
+
+# A rolehop profile with a value STS would refuse, beside CONFIG's good ones (line 13).
+BROKEN_PROFILE = """
+    [profiles.broken]
+    role_arn = "arn:aws:iam::444444444444:role/broken"
+    source_profile = "joe"
+    duration_seconds = 100
+    """
+
+
+def test_an_invalid_toml_profile_is_an_error_only_when_used(sts: StubSts, sandbox: Sandbox) -> None:
+    path = sandbox.write_rolehop(CONFIG + BROKEN_PROFILE)
+    error = (
+        f"{path}:13: profile 'broken', key 'duration_seconds': 100 is outside 900-43200 "
+        "seconds (STS limits)"
+    )
+    company = expect_company(sts)
+
+    used = rolehop_main("env", "company", "--shell", "bash")
+    listed = rolehop_main("list")
+    rows = _rows(rolehop_main("list", "--json"))
+    graphs = rolehop_main("graph")
+    document = json.loads(rolehop_main("graph", "--json").stdout)
+
+    assert (used.code, used.stderr) == (0, "")
+    assert f"export AWS_ACCESS_KEY_ID='{company.credentials.access_key_id}'" in used.stdout
+    assert listed.code == 0 and "broken" in listed.stdout
+    assert listed.stderr.splitlines()[-1] == f"rolehop: warning: {error}"
+    assert (rows["broken"]["origin"], rows["broken"]["path"], rows["broken"]["error"]) == (
+        "rolehop",
+        str(path),
+        error,
+    )
+    assert rows["company"]["error"] is None and rows["research"]["error"] is None
+    assert graphs.code == 0 and "company" in graphs.stdout
+    assert graphs.stderr.splitlines() == [
+        f"rolehop: warning: {sandbox.aws_config}:7: profile 'bad', key 'role_arn': 'not-an-arn' "
+        "is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)",
+        f"rolehop: warning: {error}",
+    ]
+    assert sorted(document["chains"]) == ["company", "legacy", "research"]
+    assert sorted(document["errors"]) == ["bad", "broken"]
+    assert document["errors"]["broken"] == error
+    assert rolehop_main("graph", "research").code == 0
+    # used, it is the one error line it always was
+    assert rolehop_main("env", "broken") == Outcome(3, "", f"rolehop: error: {error}\n")
+    sts.verify()
+
+
+def test_an_invalid_base_profile_breaks_the_chains_that_start_there(
+    sts: StubSts, sandbox: Sandbox
+) -> None:
+    path = sandbox.write_rolehop(CONFIG + "\n    [profiles.joe]\n    session_duration = 5\n")
+    error = (
+        f"{path}:11: profile 'joe', key 'session_duration': 5 is outside 900-129600 seconds "
+        "(STS limits)"
+    )
+
+    assert rolehop_main("credential-process", "research") == Outcome(
+        3, "", f"rolehop: error: {error}\n"
+    )
+    rows = _rows(rolehop_main("list", "--json"))
+    assert {name: row["error"] for name, row in rows.items()} == {
+        "bad": rows["bad"]["error"],
+        "company": error,
+        "joe": error,
+        "legacy": error,
+        "research": error,
+    }
+    assert sts.calls == []
+
+
 # ---------------------------------------------------------------------------------------
 # cache clear
 
