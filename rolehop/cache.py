@@ -89,12 +89,22 @@ def decode_entry(text: str) -> Credentials:
 
 
 class KeyringCache:
-    """A cache over any ``keyring`` backend. A failing backend degrades to no cache."""
+    """A cache over any ``keyring`` backend. A failing backend degrades to no cache, or,
+    ``strict``, raises :class:`CacheError` (for ``cache list`` and ``cache clear``, whose
+    whole point the keyring is)."""
 
-    def __init__(self, backend: KeyringBackend, warn: Warn, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        backend: KeyringBackend,
+        warn: Warn,
+        clock: Callable[[], datetime],
+        *,
+        strict: bool = False,
+    ) -> None:
         self.backend = backend
         self.warn = warn
         self.clock = clock
+        self.strict = strict
         self._broken = False
 
     @property
@@ -121,11 +131,14 @@ class KeyringCache:
         try:
             return call()
         except Exception as error:  # any backend failure: keep working, uncached
-            self._broken = True
-            self.warn(
+            failure = (
                 f"the keyring ({self.description}) failed to {action}: "
-                f"{type(error).__name__}: {error}; continuing without the cache"
+                f"{type(error).__name__}: {error}"
             )
+            if self.strict:
+                raise CacheError(failure) from None
+            self._broken = True
+            self.warn(f"{failure}; continuing without the cache")
             return None
 
     def get(self, key: str) -> Credentials | None:

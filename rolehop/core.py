@@ -21,6 +21,7 @@ from rolehop.cache import (
     Announcing,
     Cache,
     IndexEntry,
+    KeyringCache,
     NullCache,
     load_backend,
     open_cache,
@@ -648,13 +649,25 @@ class Rolehop:
         )
 
     def _usable_cache(self, action: str) -> Cache:
-        cache = self.cache
-        if isinstance(cache, NullCache):
+        """The keyring cache itself, for ``cache list`` and ``cache clear``: a keyring that
+        is off, missing or failing is their error (exit 8), with its reason, where any
+        other command would go on without a cache."""
+        if self._cache is not None:
+            return self._cache
+        settings = self.config.settings
+        if not settings.cache:
             raise CacheError(
-                f"no keyring cache to {action}: caching is off ([settings] cache = false) or no "
-                "usable keyring backend was found"
+                f"no keyring cache to {action}: caching is off ([settings] cache = false)"
             )
-        return cache
+        try:
+            backend = load_backend(settings.keyring_backend, self.environ)
+        except CacheError as error:
+            raise CacheError(
+                f"no keyring cache to {action}: {error}. {HOW_TO_GET_A_KEYRING}"
+            ) from None
+        cache = KeyringCache(backend, self.warn, self.clock, strict=True)
+        # past the agent, to meet the keyring's own error; the agent forgets what goes
+        return cache if self.agent is None else Announcing(cache, self.agent.forget)
 
     def clear_cache(self, name: str | None = None) -> int:
         """Remove cached credentials of one profile's chain, or every rolehop entry."""

@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -950,12 +951,44 @@ def test_cache_clear_without_a_usable_keyring_is_exit_8(sts: StubSts) -> None:
         "cache", "clear", env={"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
     )
 
-    assert outcome.code == 8
-    assert outcome.stdout == ""
-    assert outcome.stderr.splitlines()[-1] == (
-        "rolehop: error: no keyring cache to clear: caching is off ([settings] cache = false) "
-        "or no usable keyring backend was found"
+    assert outcome == Outcome(
+        8,
+        "",
+        "rolehop: error: no keyring cache to clear: no usable keyring backend "
+        "(keyring.backends.fail.Keyring cannot store secrets). Run a Secret Service (e.g. "
+        "gnome-keyring), or choose a backend with PYTHON_KEYRING_BACKEND or [settings] "
+        "keyring_backend\n",
     )
+
+
+@pytest.mark.parametrize(
+    "command", [("cache", "clear"), ("cache", "clear", "research"), ("cache", "list")]
+)
+def test_cache_commands_with_a_locked_keyring_are_exit_8_with_the_reason(
+    sts: StubSts, command: tuple[str, ...]
+) -> None:
+    outcome = rolehop_main(
+        *command, env={"PYTHON_KEYRING_BACKEND": "tests.support.failing_keyring.FailingKeyring"}
+    )
+
+    assert outcome == Outcome(
+        8,
+        "",
+        "rolehop: error: the keyring (tests.support.failing_keyring.FailingKeyring) failed to "
+        "read: KeyringError: the keyring is locked (injected failure)\n",
+    )
+
+
+def test_cache_commands_with_caching_off_are_exit_8(sts: StubSts, sandbox: Sandbox) -> None:
+    sandbox.write_rolehop("[settings]\ncache = false\n" + textwrap.dedent(CONFIG))
+
+    for action in ("clear", "list"):
+        assert rolehop_main("cache", action) == Outcome(
+            8,
+            "",
+            f"rolehop: error: no keyring cache to {action}: caching is off ([settings] cache "
+            "= false)\n",
+        )
 
 
 # ---------------------------------------------------------------------------------------
