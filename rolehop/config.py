@@ -109,6 +109,9 @@ class AwsBase:
     mfa_serial: str | None = None  # aws-vault's convention: MFA on the source profile
     mfa_process: str | None = None
     key_lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+    # the file with its static keys: the credentials file, though the profile also has a
+    # section in the config file (whose path is ``path``)
+    keys_path: Path | None = None
 
 
 _SECRET_KEY = re.compile(r"secret|token|password", re.IGNORECASE)
@@ -597,6 +600,7 @@ def _load_aws(
     config, config_lines = _read_ini(config_path)
     credentials, credentials_lines = _read_ini(credentials_path)
     found: dict[str, tuple[dict[str, str], Path, int | None, dict[str, int]]] = {}
+    keys_in: dict[str, Path] = {}  # where each profile's access key id is (the last wins)
     for section in config.sections():
         name = _config_profile_name(section)
         if name is not None:
@@ -607,9 +611,13 @@ def _load_aws(
                 config_lines.get((section, HEADER)),
                 lines,
             )
+            if config.has_option(section, "aws_access_key_id"):
+                keys_in[name] = config_path
     for name in credentials.sections():
         items, path, line, lines = found.get(name, ({}, credentials_path, None, {}))
         extra = dict(credentials.items(name))
+        if "aws_access_key_id" in extra:
+            keys_in[name] = credentials_path
         if line is None or ("role_arn" in extra and "role_arn" not in items):
             path, line = credentials_path, credentials_lines.get((name, HEADER))
         found[name] = (
@@ -644,7 +652,14 @@ def _load_aws(
                 broken[name] = ConfigError(str(error), path=path, line=where, profile=name, key=key)
         if name not in broken or name in roles:
             bases[name] = AwsBase(
-                name, path, line, identity, has_static_keys=has_keys, key_lines=key_lines, **mfa
+                name,
+                path,
+                line,
+                identity,
+                has_static_keys=has_keys,
+                key_lines=key_lines,
+                keys_path=keys_in.get(name) if has_keys else None,
+                **mfa,
             )
     return roles, bases, broken, _endpoint_settings(config)
 

@@ -161,16 +161,16 @@ def describe_base(chain: Chain, stored: set[str]) -> str:
     elif base.aws is None:
         where = "nowhere yet (rolehop keys add " + base.name + ")"
     else:
-        identity = dict(base.aws.identity)
+        identity, path = dict(base.aws.identity), base.aws.path
         if base.aws.has_static_keys:
-            kind = "keys"
+            kind, path = "keys", base.aws.keys_path or path
         elif "sso_start_url" in identity or "sso_session" in identity:
             kind = "SSO"
         elif "credential_process" in identity:
             kind = "credential_process"
         else:
             kind = "AWS profile"
-        where = f"{kind} in {base.aws.path}"
+        where = f"{kind} in {path}"
     return where + (" + MFA" if chain.mfa else "")
 
 

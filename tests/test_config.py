@@ -209,6 +209,7 @@ def test_profiles_and_bases_of_the_good_corpus(good: Config, sandbox: Sandbox) -
         line=4,
         identity=(("aws_access_key_id", "AKIABASEEXAMPLE0001"), ("region", "eu-central-1")),
         has_static_keys=True,
+        keys_path=sandbox.aws_credentials,  # [profile base] in the config has its region
     )
     assert good.broken == {}
     assert (good.path, good.aws_config_path, good.aws_credentials_path) == (

@@ -426,6 +426,17 @@ def test_list_json(sts: StubSts, sandbox: Sandbox) -> None:
     assert [p["hops"] for p in json.loads(outcome.stdout)["profiles"]] == [0, 1, 1, 2]
 
 
+def test_list_says_where_the_keys_are_of_a_profile_in_both_files(
+    sts: StubSts, sandbox: Sandbox
+) -> None:
+    sandbox.write_aws_config(AWS_CONFIG + "\n[profile joe]\nregion = eu-west-1\n")
+
+    rows = _rows(rolehop_main("list", "--json"))
+
+    assert rows["company"]["credentials"] == f"keys in {sandbox.aws_credentials}"
+    assert rows["legacy"]["credentials"] == f"keys in {sandbox.aws_credentials}"
+
+
 def test_list_shows_when_cached_credentials_expire(sts: StubSts) -> None:
     _, research = expect_research(sts)
     assert rolehop_main("credential-process", "research").code == 0
