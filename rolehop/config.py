@@ -12,14 +12,14 @@ import re
 import shlex
 import tomllib
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 from rolehop import validate
-from rolehop.errors import ConfigError, ProfileNotFoundError
+from rolehop.errors import ConfigError, ProfileNotFoundError, close_names, did_you_mean
 
 DEFAULT_REFRESH_MARGIN = timedelta(minutes=20)
 log = logging.getLogger(__name__)
@@ -68,10 +68,10 @@ class Profile:
     credential_source: str | None = None
     key_lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
 
-    def error(self, problem: str, key: str | None = None) -> ConfigError:
+    def error(self, problem: str, key: str | None = None, fix: str | None = None) -> ConfigError:
         """A :class:`ConfigError` pointing at this profile (and key) in its file."""
         line = self.key_lines.get(key, self.line) if key is not None else self.line
-        return ConfigError(problem, path=self.path, line=line, profile=self.name, key=key)
+        return ConfigError(problem, path=self.path, line=line, profile=self.name, key=key, fix=fix)
 
 
 @dataclass(frozen=True)
@@ -208,11 +208,12 @@ class Config:
             return self.profiles[name]
         if name in self.broken:
             raise self.broken[name]
-        known = sorted(self.profiles)
-        hint = ", ".join(known[:8]) + (f" and {len(known) - 8} more" if len(known) > 8 else "")
+        known = {*self.profiles, *self.broken}
+        close = close_names(name, known)
+        hint = did_you_mean(close) if close else f"`rolehop list` shows the {len(known)} known"
         raise ProfileNotFoundError(
             f"profile {name!r} not found in {self.path} or {self.aws_config_path}"
-            + (f" (known: {hint})" if known else "")
+            + (f"; {hint}" if known else "")
         )
 
     def region_for(self, profile: Profile, environ: Mapping[str, str]) -> str | None:
@@ -436,31 +437,54 @@ def _load_toml(
     return settings, profiles, bases, broken
 
 
+@dataclass(frozen=True)
+class _Where:
+    """A profile being validated: where its errors point, and what each fix says."""
+
+    name: str
+    path: Path
+    line: int | None
+    key_lines: Mapping[str, int]
+
+    def error(self, problem: str, key: str | None = None, fix: str | None = None) -> ConfigError:
+        line = self.key_lines.get(key, self.line) if key is not None else self.line
+        return ConfigError(problem, path=self.path, line=line, profile=self.name, key=key, fix=fix)
+
+    def bad_name(self, error: ValueError) -> ConfigError:
+        return self.error(str(error), fix=f"rename the profile: it must be {validate.NAME_RULE}")
+
+    def bad_value(self, key: str, error: ValueError) -> ConfigError:
+        return self.error(str(error), key, fix=f"set {key} to {validate.RULES[key]}")
+
+    def unknown_key(self, key: str, known: Collection[str]) -> ConfigError:
+        close = close_names(key, known)
+        fix = f"rename it to {close[0]!r}" if close else f"remove it ({', '.join(known)} are known)"
+        return self.error(f"unknown key (known: {', '.join(PROFILE_KEYS)})", key, fix=fix)
+
+
 def _base_profile(
     name: str, table: Mapping[str, Any], path: Path, line: int | None, key_lines: Mapping[str, int]
 ) -> BaseProfile:
-    def fail(problem: str, key: str | None = None) -> ConfigError:
-        where = key_lines.get(key, line) if key is not None else line
-        return ConfigError(problem, path=path, line=where, profile=name, key=key)
-
+    where = _Where(name, path, line, key_lines)
     try:
         validate.profile_name(name)
     except ValueError as error:
-        raise fail(str(error)) from None
+        raise where.bad_name(error) from None
     values: dict[str, Any] = {}
     for key, value in table.items():
         if key not in BASE_KEYS:
             if key in PROFILE_KEYS:
-                raise fail(
+                raise where.error(
                     "belongs to a role profile, and this one has no role_arn (a profile "
                     f"without role_arn is a base profile, which takes only {', '.join(BASE_KEYS)})",
                     key,
+                    fix=f"add role_arn to make {name!r} a role profile, or remove {key}",
                 )
-            raise fail(f"unknown key (known: {', '.join(PROFILE_KEYS)})", key)
+            raise where.unknown_key(key, BASE_KEYS)
         try:
             values[key] = PROFILE_KEYS[key](value)
         except ValueError as error:
-            raise fail(str(error), key) from None
+            raise where.bad_value(key, error) from None
     return BaseProfile(name=name, path=path, line=line, key_lines=dict(key_lines), **values)
 
 
@@ -493,38 +517,50 @@ def _profile(
     line: int | None,
     key_lines: Mapping[str, int],
 ) -> Profile:
-    def fail(problem: str, key: str | None = None) -> ConfigError:
-        where = key_lines.get(key, line) if key is not None else line
-        return ConfigError(problem, path=path, line=where, profile=name, key=key)
-
+    where = _Where(name, path, line, key_lines)
     try:
         validate.profile_name(name)
     except ValueError as error:
-        raise fail(str(error)) from None
+        raise where.bad_name(error) from None
     if not isinstance(table, Mapping):
-        raise fail("must be a table of settings")
+        raise where.error(
+            "must be a table of settings",
+            fix=f"make it a table: [profiles.{name}] with role_arn and source_profile",
+        )
     values: dict[str, Any] = {}
     for key, value in table.items():
         checker = PROFILE_KEYS.get(key)
         if checker is None:
             if origin == "aws":
                 continue  # the AWS files hold many keys that are not ours
-            raise fail(f"unknown key (known: {', '.join(PROFILE_KEYS)})", key)
+            raise where.unknown_key(key, PROFILE_KEYS)
         try:
             values[key] = checker(value)
         except ValueError as error:
-            raise fail(str(error), key) from None
+            raise where.bad_value(key, error) from None
     if "role_arn" not in values:
-        raise fail("role_arn is required: a rolehop profile names the role to become")
+        raise where.error(
+            "role_arn is required: a rolehop profile names the role to become",
+            fix=f"add role_arn: {validate.RULES['role_arn']}",
+        )
     if "session_duration" in values:
-        raise fail(
+        raise where.error(
             "belongs to a base profile (the MFA session of a profile without role_arn)",
             "session_duration",
+            fix="move it to the base profile the chain starts from, or remove it",
         )
     if "source_profile" in values and "credential_source" in values:
-        raise fail("set either source_profile or credential_source, not both", "credential_source")
+        raise where.error(
+            "set either source_profile or credential_source, not both",
+            "credential_source",
+            fix="remove credential_source or source_profile",
+        )
     if "source_profile" not in values and "credential_source" not in values:
-        raise fail("source_profile is required: it names where the credentials come from")
+        raise where.error(
+            "source_profile is required: it names where the credentials come from",
+            fix="add source_profile (a profile with keys, or another role profile) or "
+            f"credential_source ({', '.join(validate.CREDENTIAL_SOURCES)})",
+        )
     return Profile(
         name=name, origin=origin, path=path, line=line, key_lines=dict(key_lines), **values
     )
@@ -648,8 +684,7 @@ def _load_aws(
                 if key in items:
                     mfa[key] = PROFILE_KEYS[key](items[key])
             except ValueError as error:
-                where = key_lines.get(key, line)
-                broken[name] = ConfigError(str(error), path=path, line=where, profile=name, key=key)
+                broken[name] = _Where(name, path, line, key_lines).bad_value(key, error)
         if name not in broken or name in roles:
             bases[name] = AwsBase(
                 name,

@@ -7,6 +7,8 @@ documented in README.md ("Exit codes").
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -30,7 +32,11 @@ class UsageError(RolehopError):
 
 
 class ConfigError(RolehopError):
-    """Invalid configuration; names the file, line, profile and key where known."""
+    """Invalid configuration; names the file, line, profile and key where known.
+
+    ``fix`` says what to change (``doctor`` shows it under the error), where rolehop can
+    tell more than the problem itself does.
+    """
 
     exit_code = 3
 
@@ -42,12 +48,14 @@ class ConfigError(RolehopError):
         line: int | None = None,
         profile: str | None = None,
         key: str | None = None,
+        fix: str | None = None,
     ) -> None:
         self.problem = problem
         self.path = path
         self.line = line
         self.profile = profile
         self.key = key
+        self.fix = fix
         super().__init__(self._render())
 
     def _render(self) -> str:
@@ -67,6 +75,19 @@ class ConfigError(RolehopError):
 
 class ProfileNotFoundError(RolehopError):
     exit_code = 3
+
+
+def close_names(name: str, known: Iterable[str]) -> list[str]:
+    """The known names a typo of ``name`` most likely meant (at most three), best first."""
+    return difflib.get_close_matches(name, sorted(set(known)), n=3)
+
+
+def did_you_mean(names: list[str]) -> str:
+    """``did you mean 'a'?``, ``did you mean 'a' or 'b'?``: each name quoted by repr, so
+    that any name reads as one (and a control character never reaches a terminal)."""
+    quoted = [repr(name) for name in names]
+    alternatives = ", ".join(quoted[:-1]) + " or " + quoted[-1] if len(quoted) > 1 else quoted[0]
+    return f"did you mean {alternatives}?"
 
 
 class ChainLoopError(ConfigError):

@@ -242,6 +242,30 @@ def test_source_profile_not_found_names_the_three_files(sandbox: Sandbox) -> Non
         f"{sandbox.aws_config} or {sandbox.aws_credentials}, and no keys are stored as "
         "'nowhere' (rolehop keys add nowhere)"
     )
+    assert error.fix == (
+        f"store keys as 'nowhere': rolehop keys add nowhere (or give {sandbox.aws_credentials} "
+        "a [nowhere] section with them), or set source_profile to a profile `rolehop list` or "
+        "your AWS files show"
+    )
+
+
+def test_a_typo_of_a_source_profile_suggests_the_close_names(sandbox: Sandbox) -> None:
+    sandbox.write_aws_credentials("[joe]\naws_access_key_id = AKIAJOE\naws_secret_access_key = s\n")
+    sandbox.write_rolehop(
+        f"""\
+        [profiles.a]
+        role_arn = "{arn("a")}"
+        source_profile = "jeo"
+        """
+    )
+    error = build_error("a")
+    assert str(error) == (
+        f"{sandbox.rolehop_config}:3: profile 'a', key 'source_profile': "
+        f"source profile 'jeo' not found in {sandbox.rolehop_config}, "
+        f"{sandbox.aws_config} or {sandbox.aws_credentials}, and no keys are stored as "
+        "'jeo' (rolehop keys add jeo); did you mean 'joe'?"
+    )
+    assert error.fix == "set source_profile to 'joe', or store keys as 'jeo': rolehop keys add jeo"
 
 
 def test_self_referencing_aws_profile_with_static_keys_is_a_base(sandbox: Sandbox) -> None:

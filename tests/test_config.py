@@ -224,10 +224,25 @@ def test_unknown_profile_is_profile_not_found(good: Config, sandbox: Sandbox) ->
     with pytest.raises(ProfileNotFoundError) as caught:
         good.profile("nope")
     assert str(caught.value) == (
-        f"profile 'nope' not found in {sandbox.rolehop_config} or {sandbox.aws_config} "
-        "(known: aws-role, dev, inline, prod, shared)"
+        f"profile 'nope' not found in {sandbox.rolehop_config} or {sandbox.aws_config}; "
+        "`rolehop list` shows the 5 known"
     )
     assert caught.value.exit_code == 3
+
+
+def test_a_typo_of_a_profile_suggests_the_close_names_of_all(sandbox: Sandbox) -> None:
+    sandbox.write_rolehop(
+        "".join(
+            f'[profiles.{name}]\nrole_arn = "{ARN}"\nsource_profile = "base"\n'
+            for name in [*(f"team{n:02}" for n in range(20)), "research-ro", "research-admin"]
+        )
+    )
+    with pytest.raises(ProfileNotFoundError) as caught:
+        load().profile("reserch-ro")
+    assert str(caught.value) == (
+        f"profile 'reserch-ro' not found in {sandbox.rolehop_config} or {sandbox.aws_config}; "
+        "did you mean 'research-ro' or 'research-admin'?"
+    )
 
 
 def test_missing_toml_file_is_an_empty_config(sandbox: Sandbox) -> None:

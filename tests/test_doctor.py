@@ -94,6 +94,38 @@ def test_each_unusable_profile_is_named_with_its_line(sandbox: Sandbox) -> None:
     assert "'lost'" in problems[1].summary
 
 
+def test_each_fix_line_says_what_to_change(sandbox: Sandbox) -> None:
+    sandbox.write_aws_config("[profile bad]\nrole_arn = nonsense\nsource_profile = joe\n")
+    sandbox.write_rolehop(
+        f'[profiles.typo]\nrole_arn = "{RESEARCH_ROLE}"\nsource_profile = "jeo"\n'
+        f'[profiles.lost]\nrole_arn = "{RESEARCH_ROLE}"\nsource_profile = "nowhere"\n'
+        f'[profiles.long]\nrole_arn = "{RESEARCH_ROLE}"\nsource_profile = "joe"\n'
+        "duration_seconds = 50000\n"
+        f'[profiles.odd]\nrole_arn = "{RESEARCH_ROLE}"\nsource_profile = "joe"\n'
+        'regoin = "eu-west-1"\n'
+        "[profiles.joe]\nsession_duration = 5\n"
+    )
+    config = configs.load(os.environ)
+
+    fixes = {
+        check.summary.split("profile ")[1].split(",")[0]: check.fix
+        for check in doctor.profile_errors(config, os.environ, lambda: {"joe"})
+    }
+
+    assert fixes == {
+        "'bad'": "set role_arn to an IAM role ARN: arn:aws:iam::<12 digits>:role/[path/]NAME",
+        "'joe'": "set session_duration to a whole number of seconds from 900 to 129600",
+        "'long'": "set duration_seconds to a whole number of seconds from 900 to 43200",
+        "'lost'": (
+            "store keys as 'nowhere': rolehop keys add nowhere (or give "
+            f"{sandbox.aws_credentials} a [nowhere] section with them), or set source_profile "
+            "to a profile `rolehop list` or your AWS files show"
+        ),
+        "'odd'": "rename it to 'region'",
+        "'typo'": "set source_profile to 'joe', or store keys as 'jeo': rolehop keys add jeo",
+    }
+
+
 # -- keyring --------------------------------------------------------------------------
 
 
@@ -320,7 +352,8 @@ def test_an_unknown_profile_is_named_with_file_and_line(sandbox: Sandbox) -> Non
     )
     assert len(checks) == 1 and checks[0].verdict == "fail"
     assert f"{sandbox.aws_config}:6: AWS profile 'typo-cli'" in checks[0].summary
-    assert "'compny'" in checks[0].summary and checks[0].fix and "company" in checks[0].fix
+    assert "'compny'" in checks[0].summary
+    assert checks[0].fix == "did you mean 'company'? (the profile after credential-process)"
 
 
 def test_a_program_missing_from_path_is_a_failure_with_the_full_path(sandbox: Sandbox) -> None:

@@ -630,7 +630,7 @@ def test_cache_clear_of_an_unknown_profile(sts: StubSts, sandbox: Sandbox) -> No
         3,
         "",
         f"rolehop: error: profile 'nope' not found in {sandbox.rolehop_config} or "
-        f"{sandbox.aws_config} (known: company, legacy, research)\n",
+        f"{sandbox.aws_config}; `rolehop list` shows the 4 known\n",
     )
 
 
@@ -666,7 +666,31 @@ def test_unknown_profile_is_one_line_and_exit_3(
         3,
         "",
         f"rolehop: error: profile 'nope' not found in {sandbox.rolehop_config} or "
-        f"{sandbox.aws_config} (known: company, legacy, research)\n",
+        f"{sandbox.aws_config}; `rolehop list` shows the 4 known\n",
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("env", "reserch"),
+        ("credential-process", "reserch"),
+        ("exec", "reserch", "true"),
+        ("graph", "reserch"),
+        ("explain", "reserch"),
+        ("cache", "clear", "reserch"),
+    ],
+)
+def test_a_typo_of_a_profile_suggests_the_close_name(
+    sts: StubSts, sandbox: Sandbox, args: tuple[str, ...]
+) -> None:
+    outcome = rolehop_main(*args)
+
+    assert outcome == Outcome(
+        3,
+        "",
+        f"rolehop: error: profile 'reserch' not found in {sandbox.rolehop_config} or "
+        f"{sandbox.aws_config}; did you mean 'research'?\n",
     )
 
 
