@@ -1,8 +1,9 @@
 """The one error hierarchy of rolehop.
 
 Every failure a user can cause or meet is a :class:`RolehopError`; the CLI turns it into a
-single stderr line and its ``exit_code`` at one place (``rolehop.cli.main``). The codes are
-documented in README.md ("Exit codes").
+single stderr line (and, for a command given ``--json``, a JSON object on stdout) and its
+``exit_code`` at one place (``rolehop.cli.main``). The codes are documented in README.md
+("Exit codes").
 """
 
 from __future__ import annotations
@@ -101,6 +102,10 @@ class StsError(RolehopError):
 
 
 class AccessDeniedError(StsError):
+    """STS said AccessDenied. Its code, 5, is also ``explain``'s when it finds that a
+    side of the trust blocks the AssumeRole (or the AssumeRole it tried was denied): a
+    script reads "denied" from either the same way."""
+
     exit_code = 5
 
 

@@ -6,6 +6,7 @@ else.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -49,6 +50,8 @@ class AppState:
 
     config_path: str | None = None
     debug: bool = False
+    # the command was asked for --json: its errors are JSON on stdout too (see main)
+    json_output: bool = False
     _warned: set[str] = field(default_factory=set)
 
     def warn(self, message: str) -> None:
@@ -85,6 +88,30 @@ class AppState:
 
 
 pass_state = click.make_pass_decorator(AppState)
+
+
+def _json_output(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    state = ctx.find_object(AppState)
+    if value and state is not None:
+        state.json_output = True
+    return value
+
+
+# --json of every command: eager, so that a later usage error is JSON too
+json_option = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    is_eager=True,
+    callback=_json_output,
+    help="Machine-readable output (an error too: a JSON object on stdout).",
+)
+
+
+def json_error(message: str, exit_code: int) -> str:
+    """How a command asked for --json fails: the shape of its output, with an error."""
+    document = {"version": 1, "error": {"message": message, "exit_code": exit_code}}
+    return json.dumps(document, indent=2)
 
 
 class _StderrHandler(logging.Handler):
@@ -128,6 +155,7 @@ def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
     state = ctx.ensure_object(AppState)
     state.config_path = config_path
     state.debug = debug
+    state.json_output = False  # until the command's --json says otherwise
     _configure_logging(debug)
     from rolehop import fast
 
@@ -192,6 +220,8 @@ def main(argv: list[str] | None = None, state: AppState | None = None) -> None:
         click.echo("rolehop: interrupted" if interrupted else "rolehop: aborted", err=True)
         sys.exit(130 if interrupted else 1)
     except click.ClickException as error:
+        if state.json_output:
+            click.echo(json_error(error_line(error.format_message()), error.exit_code))
         error.show()
         sys.exit(error.exit_code)
     except click.exceptions.Exit as error:
@@ -219,5 +249,8 @@ def _fail(state: AppState, error: BaseException, line: str, code: int) -> None:
         import traceback
 
         click.echo(redact("".join(traceback.format_exception(error))), err=True, nl=False)
+    if state.json_output:
+        message = line.removeprefix("rolehop: error: ").removeprefix("rolehop: ")
+        click.echo(json_error(error_line(message), code))
     click.echo(error_line(line), err=True)
     sys.exit(code)

@@ -9,7 +9,7 @@ import click
 
 from rolehop.agent import client
 from rolehop.agent.protocol import disabled_by, socket_path
-from rolehop.cli import AppState, pass_state
+from rolehop.cli import AppState, json_option, pass_state
 
 
 @click.group()
@@ -18,7 +18,7 @@ def agent() -> None:
 
 
 @agent.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 def status(as_json: bool) -> None:
     """Whether an agent serves this environment, and what it holds (never a secret)."""
     found = client.status(os.environ)

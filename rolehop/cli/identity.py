@@ -12,6 +12,7 @@ from rolehop.cli import (
     AppState,
     duration_text,
     error_line,
+    json_option,
     pass_state,
     printable,
     terminal,
@@ -23,7 +24,7 @@ from rolehop.errors import RolehopError
 
 @click.command()
 @click.argument("profile", required=False, shell_complete=profile_names)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @pass_state
 def whoami(state: AppState, profile: str | None, as_json: bool) -> None:
     """Who STS says you are: PROFILE's credentials, or the active environment's."""
@@ -50,7 +51,7 @@ def _line(node: GraphNode) -> str:
 
 @click.command()
 @click.argument("profile", required=False, shell_complete=profile_names)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @pass_state
 def graph(state: AppState, profile: str | None, as_json: bool) -> None:
     """Show PROFILE's chain (or every profile's) as a tree, base -> role -> role."""

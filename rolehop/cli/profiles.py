@@ -8,13 +8,21 @@ from datetime import datetime
 
 import click
 
-from rolehop.cli import AppState, duration_text, error_line, pass_state, printable, terminal
+from rolehop.cli import (
+    AppState,
+    duration_text,
+    error_line,
+    json_option,
+    pass_state,
+    printable,
+    terminal,
+)
 from rolehop.core import ProfileSummary
 from rolehop.creds import format_expiration
 
 
 @click.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @pass_state
 def list_(state: AppState, as_json: bool) -> None:
     """List profiles: role, where the chain starts, how many hops."""

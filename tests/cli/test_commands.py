@@ -694,6 +694,53 @@ def test_a_typo_of_a_profile_suggests_the_close_name(
     )
 
 
+def _json_error(message: str, code: int) -> str:
+    return json.dumps({"version": 1, "error": {"message": message, "exit_code": code}}, indent=2)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("explain", "nope", "--json"),
+        ("explain", "--json", "nope", "--dry-run"),
+        ("graph", "nope", "--json"),
+        ("whoami", "nope", "--json"),
+    ],
+)
+def test_with_json_an_error_is_a_json_object_on_stdout(
+    sts: StubSts, sandbox: Sandbox, args: tuple[str, ...]
+) -> None:
+    message = (
+        f"profile 'nope' not found in {sandbox.rolehop_config} or {sandbox.aws_config}; "
+        "`rolehop list` shows the 4 known"
+    )
+
+    outcome = rolehop_main(*args)
+
+    assert outcome == Outcome(3, _json_error(message, 3) + "\n", f"rolehop: error: {message}\n")
+
+
+def test_with_json_a_config_error_a_keyring_error_and_a_usage_error_are_json(
+    sts: StubSts, sandbox: Sandbox
+) -> None:
+    path = sandbox.write_rolehop("[profiles.a]\nrole_arn = \n")
+    invalid = f"{path}:2: invalid TOML: Invalid value (at line 2, column 12)"
+    locked = {"PYTHON_KEYRING_BACKEND": "tests.support.failing_keyring.FailingKeyring"}
+
+    listed = rolehop_main("list", "--json")
+    sandbox.write_rolehop(CONFIG)
+    cached = rolehop_main("cache", "list", "--json", env=locked)
+    missing = rolehop_main("explain", "--json")
+
+    assert (listed.code, listed.stdout) == (3, _json_error(invalid, 3) + "\n")
+    assert (cached.code, json.loads(cached.stdout)["error"]["exit_code"]) == (8, 8)
+    assert (missing.code, missing.stdout) == (
+        2,
+        _json_error("Missing argument 'PROFILE'.", 2) + "\n",
+    )
+    assert missing.stderr.endswith("Error: Missing argument 'PROFILE'.\n")
+
+
 def test_unknown_profile_in_a_subprocess(sandbox: Sandbox, run_rolehop: RunRolehop) -> None:
     result = run_rolehop("env", "nope")
 
