@@ -287,7 +287,9 @@ def load(environ: Mapping[str, str], override: str | None = None) -> Config:
     path = rolehop_config_path(environ, override)
     aws_config_path, aws_credentials_path = aws_paths(environ)
     log.debug("config files: %s, %s, %s", path, aws_config_path, aws_credentials_path)
-    settings, profiles, base_profiles, broken = _load_toml(path)
+    # a file named on the command line must be there; the default one, or ROLEHOP_CONFIG's
+    # (as AWS_CONFIG_FILE), may be missing: an empty configuration
+    settings, profiles, base_profiles, broken = _load_toml(path, required=bool(override))
     aws_roles, aws_bases, aws_broken, endpoint_settings = _load_aws(
         aws_config_path, aws_credentials_path
     )
@@ -382,16 +384,23 @@ def _toml_lines(text: str) -> dict[tuple[str, ...], int]:
 
 
 def _load_toml(
-    path: Path,
+    path: Path, *, required: bool = False
 ) -> tuple[Settings, dict[str, Profile], dict[str, BaseProfile], dict[str, ConfigError]]:
     """Settings, role profiles, base profiles, and the profiles that failed validation.
 
-    What affects every profile (the file's syntax, [settings], an unknown table) raises;
-    a profile's own error is kept for when that profile is used, as in the AWS files.
+    What affects every profile (the file's syntax, [settings], an unknown table; a
+    ``required`` file that is missing) raises; a profile's own error is kept for when that
+    profile is used, as in the AWS files.
     """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
+        if required:
+            raise ConfigError(
+                "no such file (named by --config)",
+                path=path,
+                fix="create it, or give --config the path of rolehop's TOML file",
+            ) from None
         return Settings(), {}, {}, {}
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read: {error}", path=path) from None

@@ -66,7 +66,10 @@ def load_config(environ: Mapping[str, str], override: str | None) -> tuple[Check
     try:
         config = configs.load(environ, override)
     except RolehopError as error:
-        return Check("config", "fail", str(error), "correct the file at the line named"), None
+        fix = error.fix if isinstance(error, ConfigError) else None
+        return Check(
+            "config", "fail", str(error), fix or "correct the file at the line named"
+        ), None
     roles = sum(1 for profile in config.profiles.values() if profile.origin == "rolehop")
     if path.exists():
         broken = sum(1 for error in config.broken.values() if error.path == path)

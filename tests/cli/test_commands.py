@@ -741,6 +741,31 @@ def test_with_json_a_config_error_a_keyring_error_and_a_usage_error_are_json(
     assert missing.stderr.endswith("Error: Missing argument 'PROFILE'.\n")
 
 
+@pytest.mark.parametrize("args", [("list",), ("env", "legacy"), ("credential-process", "legacy")])
+def test_a_config_file_given_with_config_must_exist(
+    sts: StubSts, sandbox: Sandbox, args: tuple[str, ...]
+) -> None:
+    missing = sandbox.root / "nonexistent.toml"
+
+    outcome = rolehop_main("--config", str(missing), *args)
+
+    assert outcome == Outcome(
+        3, "", f"rolehop: error: {missing}: no such file (named by --config)\n"
+    )
+
+
+def test_a_missing_default_or_rolehop_config_file_is_an_empty_configuration(
+    sts: StubSts, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox.rolehop_config.unlink()  # ROLEHOP_CONFIG names it, as AWS_CONFIG_FILE may
+    expect_legacy(sts)
+
+    assert rolehop_main("credential-process", "legacy").code == 0
+    monkeypatch.delenv("ROLEHOP_CONFIG")  # the default path, under XDG_CONFIG_HOME
+    assert rolehop_main("credential-process", "legacy").code == 0
+    sts.verify()
+
+
 def test_unknown_profile_in_a_subprocess(sandbox: Sandbox, run_rolehop: RunRolehop) -> None:
     result = run_rolehop("env", "nope")
 
