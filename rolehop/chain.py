@@ -118,10 +118,24 @@ class RoleHop:
     chained: bool
     # the role's own MFA, when its base has no MFA session: a code goes with the call
     mfa_serial: str | None = None
+    # the profile's duration_seconds, when role chaining's 1-hour cap lowered it
+    lowered_from: int | None = None
 
     @property
     def role_arn(self) -> str:
         return self.profile.role_arn
+
+    @property
+    def lowered(self) -> str | None:
+        """What to say when this hop's credentials are made with a lowered duration: once
+        per set of credentials, not on every call that finds them in the cache."""
+        if self.lowered_from is None:
+            return None
+        return (
+            f"profile {self.name!r}: duration_seconds {self.lowered_from} lowered to "
+            f"{self.duration_seconds}: AWS caps a role assumed with another role's credentials "
+            "at 1 hour"
+        )
 
     @property
     def name(self) -> str:
@@ -383,12 +397,8 @@ def _hops(
     for index, profile in enumerate(roles):
         chained = index > 0  # a role from an MFA session (index 0) is not role chaining
         duration = profile.duration_seconds
-        if chained and duration is not None and duration > validate.CHAINED_MAX_DURATION:
-            warnings.append(
-                f"profile {profile.name!r}: duration_seconds {duration} lowered to "
-                f"{validate.CHAINED_MAX_DURATION}: AWS caps a role assumed with another "
-                "role's credentials at 1 hour"
-            )
+        lowered = chained and duration is not None and duration > validate.CHAINED_MAX_DURATION
+        if lowered:
             duration = validate.CHAINED_MAX_DURATION
         hop = RoleHop(
             profile=profile,
@@ -399,6 +409,7 @@ def _hops(
             chained=chained,
             # an MFA session already satisfies the role's MFA condition: no second code
             mfa_serial=profile.mfa_serial if mfa is None else None,
+            lowered_from=profile.duration_seconds if lowered else None,
         )
         if hop.lifetime <= margin:
             warnings.append(
