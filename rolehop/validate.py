@@ -12,7 +12,10 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@+=-]{0,63}")
+# Any name the AWS CLI takes ([profile team/dev], [profile "my base"]...), but empty or with
+# control characters (C0, DEL, C1: no terminal shows them as they are, and an environment
+# variable cannot hold NUL)
+PROFILE_NAME = re.compile(r"[^\x00-\x1f\x7f-\x9f]+")
 ROLE_ARN = re.compile(
     r"arn:aws[a-z-]*:iam::\d{12}:role/(?:[\x21-\x7e]*/)?[\w+=,.@-]{1,64}", re.ASCII
 )
@@ -67,7 +70,7 @@ def _matching(pattern: re.Pattern[str], what: str, value: Any) -> str:
     return text
 
 
-NAME_RULE = "letters, digits and _.@+=-, at most 64"
+NAME_RULE = "any text without control characters, as in the AWS CLI"
 
 
 def profile_name(value: Any) -> str:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import click
 
-from rolehop.cli import AppState, duration_text, json_option, pass_state
+from rolehop.cli import AppState, duration_text, json_option, pass_state, printable
 from rolehop.cli.complete import profile_names
 from rolehop.creds import format_expiration
 
@@ -53,8 +53,10 @@ def list_(state: AppState, as_json: bool) -> None:
     for entry in entries:
         expires = format_expiration(entry.expiration) if entry.expiration else "-"
         click.echo(
-            f"{entry.profile.ljust(width)}  {expires:<20}  {_left(entry.remaining):<7}  "
-            f"{entry.key[:12]}"
+            printable(
+                f"{entry.profile.ljust(width)}  {expires:<20}  {_left(entry.remaining):<7}  "
+                f"{entry.key[:12]}"
+            )
         )
 
 

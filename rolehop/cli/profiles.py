@@ -69,14 +69,19 @@ def _rich_table(summaries: list[ProfileSummary], now: datetime) -> None:
         if s.role_arn and s.role_arn.count(":") >= 5:
             start = len(":".join(s.role_arn.split(":")[:4])) + 1
             role.stylize("bold cyan", start, start + 12)
-        chain = " → ".join(s.chain) if s.chain else Text(printable("✗ " + (s.error or "?")), "red")
+        chain = (
+            Text(printable(" → ".join(s.chain)))
+            if s.chain
+            else Text(printable("✗ " + (s.error or "?")), "red")
+        )
+        # Text, never str: rich reads markup in a str ("[bold]x" is a name the AWS CLI takes)
         table.add_row(
-            printable(s.name),
+            Text(printable(s.name)),
             role,
             chain,
             s.region or "-",
             _left(s.cached_until, now),
-            s.credentials or "-",
+            Text(printable(s.credentials or "-")),
             s.origin,
         )
     Console().print(table)

@@ -437,6 +437,57 @@ def test_list_says_where_the_keys_are_of_a_profile_in_both_files(
     assert rows["legacy"]["credentials"] == f"keys in {sandbox.aws_credentials}"
 
 
+# Profile names the AWS CLI takes and rolehop's old pattern refused; "[bold]x" is rich markup.
+NAMED_LIKE_THE_AWS_CLI = f"""\
+    [profile team/dev]
+    role_arn = {LEGACY_ROLE}
+    source_profile = joe
+
+    [profile "team dev"]
+    role_arn = {LEGACY_ROLE}
+    source_profile = joe
+
+    [profile [bold]x]
+    role_arn = {LEGACY_ROLE}
+    source_profile = joe
+    """
+
+
+def test_every_profile_name_the_aws_cli_takes_works(sts: StubSts, sandbox: Sandbox) -> None:
+    sandbox.write_aws_config(NAMED_LIKE_THE_AWS_CLI)
+    legacy = expect_legacy(sts)
+
+    rows = _rows(rolehop_main("list", "--json"))
+    used = rolehop_main("env", "team dev", "--shell", "bash")
+
+    assert {name: row["chain"] for name, row in rows.items() if row["error"] is None} == {
+        "[bold]x": ["joe", "[bold]x"],
+        "company": ["joe", "company"],
+        "research": ["joe", "company", "research"],
+        "team dev": ["joe", "team dev"],
+        "team/dev": ["joe", "team/dev"],
+    }
+    assert used.code == 0, used.stderr
+    assert "export ROLEHOP_PROFILE='team dev'\n" in used.stdout
+    assert f"export AWS_ACCESS_KEY_ID='{legacy.credentials.access_key_id}'" in used.stdout
+    assert rolehop_main("credential-process", "team/dev").code == 0  # the cached role
+    sts.verify()
+
+
+def test_list_on_a_terminal_shows_names_as_they_are(
+    sts: StubSts, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox.write_aws_config(NAMED_LIKE_THE_AWS_CLI)
+    monkeypatch.setattr("rolehop.cli.terminal.stdout_is_terminal", lambda: True)
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "250")
+
+    outcome = rolehop_main("list")
+
+    assert outcome.code == 0, outcome.stderr
+    assert "[bold]x" in outcome.stdout and "joe → [bold]x" in outcome.stdout
+
+
 def test_list_shows_when_cached_credentials_expire(sts: StubSts) -> None:
     _, research = expect_research(sts)
     assert rolehop_main("credential-process", "research").code == 0
