@@ -70,8 +70,7 @@ class Profile:
 
     def error(self, problem: str, key: str | None = None, fix: str | None = None) -> ConfigError:
         """A :class:`ConfigError` pointing at this profile (and key) in its file."""
-        line = self.key_lines.get(key, self.line) if key is not None else self.line
-        return ConfigError(problem, path=self.path, line=line, profile=self.name, key=key, fix=fix)
+        return _Where(self.name, self.path, self.line, self.key_lines).error(problem, key, fix)
 
 
 @dataclass(frozen=True)
@@ -456,6 +455,7 @@ class _Where:
     key_lines: Mapping[str, int]
 
     def error(self, problem: str, key: str | None = None, fix: str | None = None) -> ConfigError:
+        """An error pointing at the profile, or at its key's line."""
         line = self.key_lines.get(key, self.line) if key is not None else self.line
         return ConfigError(problem, path=self.path, line=line, profile=self.name, key=key, fix=fix)
 

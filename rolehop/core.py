@@ -7,6 +7,7 @@ callback), so the CLI, the demo and the tests drive the very same code.
 from __future__ import annotations
 
 import logging
+import shlex
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -159,7 +160,7 @@ def describe_base(chain: Chain, stored: set[str]) -> str:
     elif base.may_use_stored_keys and base.name in stored:
         where = "keyring"
     elif base.aws is None:
-        where = "nowhere yet (rolehop keys add " + base.name + ")"
+        where = f"nowhere yet (rolehop keys add {shlex.quote(base.name)})"
     else:
         identity, path = dict(base.aws.identity), base.aws.path
         if base.aws.has_static_keys:
@@ -448,7 +449,7 @@ class Rolehop:
                 built = self._build(name, lambda: stored)
             except RolehopError as error:
                 profile = self.config.profiles.get(name)
-                origin, path = (profile.origin, profile.path) if profile else self._where(name)
+                origin, path = (profile.origin, profile.path) if profile else self._origin(name)
                 summaries.append(
                     ProfileSummary(
                         name=name,
@@ -479,7 +480,7 @@ class Rolehop:
             )
         return summaries
 
-    def _where(self, broken: str) -> tuple[str, Path]:
+    def _origin(self, broken: str) -> tuple[str, Path]:
         """The origin and file of a profile that failed validation."""
         path = self.config.broken[broken].path or self.config.aws_config_path
         return ("rolehop" if path == self.config.path else "aws"), path

@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None, state: AppState | None = None) -> None:
     try:
         result = cli.main(args=argv, prog_name="rolehop", standalone_mode=False, obj=state)
     except RolehopError as error:
-        _fail(state, error, f"rolehop: error: {error}", error.exit_code)
+        _fail(state, error, "error", str(error), error.exit_code)
     except click.exceptions.Abort as error:
         # click turns Ctrl-C during a command into Abort: keep the shell's convention
         interrupted = isinstance(error.__context__, KeyboardInterrupt)
@@ -236,21 +236,22 @@ def main(argv: list[str] | None = None, state: AppState | None = None) -> None:
         _fail(
             state,
             error,
-            f"rolehop: internal error: {type(error).__name__}: {error} "
-            "(run with --debug for the traceback)",
+            "internal error",
+            f"{type(error).__name__}: {error} (run with --debug for the traceback)",
             INTERNAL_ERROR,
         )
     # click returns the code of ctx.exit() (and of --help/--version) outside standalone mode
     sys.exit(result if isinstance(result, int) else 0)
 
 
-def _fail(state: AppState, error: BaseException, line: str, code: int) -> None:
+def _fail(state: AppState, error: BaseException, kind: str, message: str, code: int) -> None:
+    """``rolehop: KIND: MESSAGE`` on stderr (and the JSON error on stdout under --json)."""
     if state.debug:
         import traceback
 
         click.echo(redact("".join(traceback.format_exception(error))), err=True, nl=False)
     if state.json_output:
-        message = line.removeprefix("rolehop: error: ").removeprefix("rolehop: ")
-        click.echo(json_error(error_line(message), code))
-    click.echo(error_line(line), err=True)
+        text = message if kind == "error" else f"{kind}: {message}"
+        click.echo(json_error(error_line(text), code))
+    click.echo(error_line(f"rolehop: {kind}: {message}"), err=True)
     sys.exit(code)
