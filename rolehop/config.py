@@ -318,10 +318,12 @@ def load(environ: Mapping[str, str], override: str | None = None) -> Config:
 
 
 def _split_header(text: str) -> tuple[str, ...]:
-    """``profiles."a.b".c`` -> ("profiles", "a.b", "c"): enough TOML to find lines."""
+    """``profiles."a.b".c`` -> ("profiles", "a.b", "c"): enough TOML to find lines. The
+    spaces around a part go, those inside its quotes stay (``" dev"`` is " dev")."""
     if '"' not in text and "'" not in text:  # the common case, at a thousand profiles
         return tuple(part.strip() for part in text.split("."))
-    parts, current, quote = [], "", ""
+    parts: list[str] = []
+    current, quote, quoted = "", "", False
     for char in text:
         if quote:
             if char == quote:
@@ -329,13 +331,14 @@ def _split_header(text: str) -> tuple[str, ...]:
             else:
                 current += char
         elif char in "\"'":
-            quote = char
+            quote, quoted = char, True
+            current = current.strip()
         elif char == ".":
-            parts.append(current.strip())
-            current = ""
-        else:
+            parts.append(current if quoted else current.strip())
+            current, quoted = "", False
+        elif not (quoted and char.isspace()):
             current += char
-    parts.append(current.strip())
+    parts.append(current if quoted else current.strip())
     return tuple(parts)
 
 
