@@ -90,7 +90,9 @@ def decode_entry(text: str) -> Credentials:
 
 
 class KeyringCache:
-    """A cache over any ``keyring`` backend. A failing backend degrades to no cache."""
+    """A cache over any ``keyring`` backend. A failing backend degrades to no cache, or,
+    ``strict``, raises :class:`CacheError` (for ``cache list`` and ``cache clear``, whose
+    whole point the keyring is)."""
 
     def __init__(
         self,
@@ -99,13 +101,16 @@ class KeyringCache:
         clock: Callable[[], datetime],
         *,
         sticky: bool = True,
+        strict: bool = False,
     ) -> None:
         self.backend = backend
         self.warn = warn
         self.clock = clock
         # A command gives up on a failing keyring for the rest of its run (one warning);
-        # the agent, which lives for hours, tries again on its next call.
+        # the agent, which lives for hours, tries again on its next call. ``strict``: a
+        # failure is a CacheError (cache list/clear need the keyring itself).
         self.sticky = sticky
+        self.strict = strict
         self._broken = False
         self.last_error: str | None = None  # of the last call: None when it worked
         self.failures = 0  # calls that failed, since this cache was made
@@ -138,12 +143,13 @@ class KeyringCache:
             self.last_error = None
             return result
         except Exception as error:  # any backend failure: keep working, uncached
-            self._broken = self.sticky
             self.failures += 1
             self.last_error = f"failed to {action}: {type(error).__name__}: {error}"
-            self.warn(
-                f"the keyring ({self.description}) {self.last_error}; continuing without the cache"
-            )
+            failure = f"the keyring ({self.description}) {self.last_error}"
+            if self.strict:
+                raise CacheError(failure) from None
+            self._broken = self.sticky
+            self.warn(f"{failure}; continuing without the cache")
             return None
 
     def reachable(self) -> bool:

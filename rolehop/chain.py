@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,7 +20,7 @@ from typing import Any
 
 from rolehop import validate
 from rolehop.config import AwsBase, Config, Profile
-from rolehop.errors import ChainLoopError, ConfigError
+from rolehop.errors import ChainLoopError, ConfigError, close_names, did_you_mean
 
 CACHE_FORMAT = 1
 STS_DEFAULT_DURATION = 3600
@@ -118,10 +119,24 @@ class RoleHop:
     chained: bool
     # the role's own MFA, when its base has no MFA session: a code goes with the call
     mfa_serial: str | None = None
+    # the profile's duration_seconds, when role chaining's 1-hour cap lowered it
+    lowered_from: int | None = None
 
     @property
     def role_arn(self) -> str:
         return self.profile.role_arn
+
+    @property
+    def lowered(self) -> str | None:
+        """What to say when this hop's credentials are made with a lowered duration: once
+        per set of credentials, not on every call that finds them in the cache."""
+        if self.lowered_from is None:
+            return None
+        return (
+            f"profile {self.name!r}: duration_seconds {self.lowered_from} lowered to "
+            f"{self.duration_seconds}: AWS caps a role assumed with another role's credentials "
+            "at 1 hour"
+        )
 
     @property
     def name(self) -> str:
@@ -206,6 +221,31 @@ def _loop(profile: Profile, names: list[str], why: str = "") -> ChainLoopError:
         line=profile.key_lines.get("source_profile", profile.line),
         profile=profile.name,
         key="source_profile",
+        fix=f"set source_profile of {profile.name!r} to a profile outside the loop: one with "
+        "access keys, or a base profile",
+    )
+
+
+def _not_found(
+    config: Config, profile: Profile, source: str, stored_keys: Collection[str]
+) -> ConfigError:
+    """A source_profile found nowhere: the names it may be a typo of, or how to add it."""
+    known = {*config.profiles, *config.base_profiles, *config.aws_bases, *config.broken}
+    close = close_names(source, (known | set(stored_keys)) - {profile.name})
+    add = f"rolehop keys add {shlex.quote(source)}"
+    fix = (
+        f"set source_profile to {close[0]!r}, or store keys as {source!r}: {add}"
+        if close
+        else f"store keys as {source!r}: {add} (or give {config.aws_credentials_path} a "
+        f"[{source}] section with them), or set source_profile to a profile `rolehop list` "
+        "or your AWS files show"
+    )
+    return profile.error(
+        f"source profile {source!r} not found in {config.path}, {config.aws_config_path} or "
+        f"{config.aws_credentials_path}, and no keys are stored as {source!r} ({add})"
+        + (f"; {did_you_mean(close)}" if close else ""),
+        "source_profile",
+        fix=fix,
     )
 
 
@@ -224,12 +264,20 @@ def build(
     """
     if name in config.base_profiles:  # rolehop's TOML wins over an AWS role of that name
         base_profile = config.base_profiles[name]
+        users = sorted(
+            role for role, found in config.profiles.items() if found.source_profile == name
+        )
         raise ConfigError(
             "is a base profile (no role_arn), which has no role to become: name it as the "
             "source_profile of a role profile",
             path=base_profile.path,
             line=base_profile.line,
             profile=name,
+            fix=(
+                f"use a role profile that starts from it: {', '.join(map(repr, users))}"
+                if users
+                else f"add a role profile with role_arn and source_profile = {name!r}"
+            ),
         )
     target = config.profile(name)
     roles: list[Profile] = []
@@ -266,12 +314,7 @@ def build(
         if source in config.base_profiles or own_keys or source in stored_keys():
             base = _named_base(config, source, environ, stored_key_id=stored_key_id(source))
             break
-        raise profile.error(
-            f"source profile {source!r} not found in {config.path}, "
-            f"{config.aws_config_path} or {config.aws_credentials_path}, and no keys are "
-            f"stored as {source!r} (rolehop keys add {source})",
-            "source_profile",
-        )
+        raise _not_found(config, profile, source, stored_keys())
     roles.reverse()
     return _hops(config, target, base, roles, environ)
 
@@ -357,12 +400,8 @@ def _hops(
     for index, profile in enumerate(roles):
         chained = index > 0  # a role from an MFA session (index 0) is not role chaining
         duration = profile.duration_seconds
-        if chained and duration is not None and duration > validate.CHAINED_MAX_DURATION:
-            warnings.append(
-                f"profile {profile.name!r}: duration_seconds {duration} lowered to "
-                f"{validate.CHAINED_MAX_DURATION}: AWS caps a role assumed with another "
-                "role's credentials at 1 hour"
-            )
+        lowered = chained and duration is not None and duration > validate.CHAINED_MAX_DURATION
+        if lowered:
             duration = validate.CHAINED_MAX_DURATION
         hop = RoleHop(
             profile=profile,
@@ -373,6 +412,7 @@ def _hops(
             chained=chained,
             # an MFA session already satisfies the role's MFA condition: no second code
             mfa_serial=profile.mfa_serial if mfa is None else None,
+            lowered_from=profile.duration_seconds if lowered else None,
         )
         if hop.lifetime <= margin:
             warnings.append(

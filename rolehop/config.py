@@ -12,14 +12,14 @@ import re
 import shlex
 import tomllib
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 from rolehop import locations, validate
-from rolehop.errors import ConfigError, ProfileNotFoundError
+from rolehop.errors import ConfigError, ProfileNotFoundError, close_names, did_you_mean
 
 DEFAULT_REFRESH_MARGIN = timedelta(minutes=20)
 log = logging.getLogger(__name__)
@@ -72,10 +72,9 @@ class Profile:
     credential_source: str | None = None
     key_lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
 
-    def error(self, problem: str, key: str | None = None) -> ConfigError:
+    def error(self, problem: str, key: str | None = None, fix: str | None = None) -> ConfigError:
         """A :class:`ConfigError` pointing at this profile (and key) in its file."""
-        line = self.key_lines.get(key, self.line) if key is not None else self.line
-        return ConfigError(problem, path=self.path, line=line, profile=self.name, key=key)
+        return _Where(self.name, self.path, self.line, self.key_lines).error(problem, key, fix)
 
 
 @dataclass(frozen=True)
@@ -113,6 +112,9 @@ class AwsBase:
     mfa_serial: str | None = None  # aws-vault's convention: MFA on the source profile
     mfa_process: str | None = None
     key_lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+    # the file with its static keys: the credentials file, though the profile also has a
+    # section in the config file (whose path is ``path``)
+    keys_path: Path | None = None
 
 
 _SECRET_KEY = re.compile(r"secret|token|password", re.IGNORECASE)
@@ -232,8 +234,8 @@ class Config:
     base_profiles: Mapping[str, BaseProfile]
     aws_config_path: Path
     aws_credentials_path: Path
-    # AWS-file role profiles that failed validation: an error only when someone uses them,
-    # so one broken section of ~/.aws/config never breaks unrelated profiles.
+    # Profiles (of rolehop's TOML or the AWS files; roles or bases) that failed validation:
+    # an error only when someone uses them, so one broken profile never breaks the others.
     broken: Mapping[str, ConfigError] = field(default_factory=dict)
     # AWS config settings that can move the STS endpoint ([default] endpoint_url, services)
     endpoint_settings: tuple[str, ...] = ()
@@ -243,11 +245,12 @@ class Config:
             return self.profiles[name]
         if name in self.broken:
             raise self.broken[name]
-        known = sorted(self.profiles)
-        hint = ", ".join(known[:8]) + (f" and {len(known) - 8} more" if len(known) > 8 else "")
+        known = {*self.profiles, *self.broken}
+        close = close_names(name, known)
+        hint = did_you_mean(close) if close else f"`rolehop list` shows the {len(known)} known"
         raise ProfileNotFoundError(
             f"profile {name!r} not found in {self.path} or {self.aws_config_path}"
-            + (f" (known: {hint})" if known else "")
+            + (f"; {hint}" if known else "")
         )
 
     def region_for(self, profile: Profile, environ: Mapping[str, str]) -> str | None:
@@ -319,11 +322,17 @@ def load(environ: Mapping[str, str], override: str | None = None) -> Config:
     path = rolehop_config_path(environ, override)
     aws_config_path, aws_credentials_path = aws_paths(environ)
     log.debug("config files: %s, %s, %s", path, aws_config_path, aws_credentials_path)
-    settings, profiles, base_profiles = _load_toml(path)
-    aws_roles, aws_bases, broken, endpoint_settings = _load_aws(
+    # a file named on the command line must be there; the default one, or ROLEHOP_CONFIG's
+    # (as AWS_CONFIG_FILE), may be missing: an empty configuration
+    settings, profiles, base_profiles, broken = _load_toml(path, required=bool(override))
+    aws_roles, aws_bases, aws_broken, endpoint_settings = _load_aws(
         aws_config_path, aws_credentials_path
     )
-    merged = {**aws_roles, **profiles}  # a name in both places: rolehop's TOML wins
+    # a name in both places: rolehop's TOML wins, even where its profile is broken
+    merged = {
+        **{name: role for name, role in aws_roles.items() if name not in broken},
+        **profiles,
+    }
     return Config(
         path=path,
         settings=settings,
@@ -332,7 +341,10 @@ def load(environ: Mapping[str, str], override: str | None = None) -> Config:
         base_profiles=base_profiles,
         aws_config_path=aws_config_path,
         aws_credentials_path=aws_credentials_path,
-        broken={name: error for name, error in broken.items() if name not in merged},
+        broken={
+            **{name: error for name, error in aws_broken.items() if name not in merged},
+            **broken,
+        },
         endpoint_settings=endpoint_settings,
     )
 
@@ -342,10 +354,12 @@ def load(environ: Mapping[str, str], override: str | None = None) -> Config:
 
 
 def _split_header(text: str) -> tuple[str, ...]:
-    """``profiles."a.b".c`` -> ("profiles", "a.b", "c"): enough TOML to find lines."""
+    """``profiles."a.b".c`` -> ("profiles", "a.b", "c"): enough TOML to find lines. The
+    spaces around a part go, those inside its quotes stay (``" dev"`` is " dev")."""
     if '"' not in text and "'" not in text:  # the common case, at a thousand profiles
         return tuple(part.strip() for part in text.split("."))
-    parts, current, quote = [], "", ""
+    parts: list[str] = []
+    current, quote, quoted = "", "", False
     for char in text:
         if quote:
             if char == quote:
@@ -353,13 +367,14 @@ def _split_header(text: str) -> tuple[str, ...]:
             else:
                 current += char
         elif char in "\"'":
-            quote = char
+            quote, quoted = char, True
+            current = current.strip()
         elif char == ".":
-            parts.append(current.strip())
-            current = ""
-        else:
+            parts.append(current if quoted else current.strip())
+            current, quoted = "", False
+        elif not (quoted and char.isspace()):
             current += char
-    parts.append(current.strip())
+    parts.append(current if quoted else current.strip())
     return tuple(parts)
 
 
@@ -382,13 +397,21 @@ def _table_header(line: str) -> str | None:
 def _toml_lines(text: str) -> dict[tuple[str, ...], int]:
     """Map each table path and ``table + (key,)`` to its 1-based line number."""
     lines: dict[tuple[str, ...], int] = {}
+    # tables named by a header of their own, whose line no later mention may take
+    headed: set[tuple[str, ...]] = set()
     table: tuple[str, ...] = ()
     # TOML ends lines at \n only (str.splitlines would also split at U+2028 and others)
     for number, line in enumerate(text.split("\n"), start=1):
         header = _table_header(line)
         if header is not None:
             table = _split_header(header)
-            lines.setdefault(table, number)
+            # [profiles.a.b] also defines profiles.a, on this line unless a header of its
+            # own names it (before or after)
+            for end in range(1, len(table)):
+                lines.setdefault(table[:end], number)
+            if table not in headed:
+                headed.add(table)
+                lines[table] = number
             continue
         key = _TOML_KEY.match(line)
         if key:  # a dotted key (a.b = 1) also defines its tables on this line
@@ -398,11 +421,25 @@ def _toml_lines(text: str) -> dict[tuple[str, ...], int]:
     return lines
 
 
-def _load_toml(path: Path) -> tuple[Settings, dict[str, Profile], dict[str, BaseProfile]]:
+def _load_toml(
+    path: Path, *, required: bool = False
+) -> tuple[Settings, dict[str, Profile], dict[str, BaseProfile], dict[str, ConfigError]]:
+    """Settings, role profiles, base profiles, and the profiles that failed validation.
+
+    What affects every profile (the file's syntax, [settings], an unknown table; a
+    ``required`` file that is missing) raises; a profile's own error is kept for when that
+    profile is used, as in the AWS files.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return Settings(), {}, {}
+        if required:
+            raise ConfigError(
+                "no such file (named by --config)",
+                path=path,
+                fix="create it, or give --config the path of rolehop's TOML file",
+            ) from None
+        return Settings(), {}, {}, {}
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read: {error}", path=path) from None
     try:
@@ -428,6 +465,7 @@ def _load_toml(path: Path) -> tuple[Settings, dict[str, Profile], dict[str, Base
         raise ConfigError("'profiles' must be a table", path=path, line=lines.get(("profiles",)))
     profiles: dict[str, Profile] = {}
     bases: dict[str, BaseProfile] = {}
+    broken: dict[str, ConfigError] = {}
     # the lines of each profile's keys, grouped once (not one scan per profile)
     key_lines: dict[str, dict[str, int]] = {}
     for key, number in lines.items():
@@ -436,38 +474,65 @@ def _load_toml(path: Path) -> tuple[Settings, dict[str, Profile], dict[str, Base
     for name, table in raw_profiles.items():
         profile_lines = key_lines.get(name, {})
         line = lines.get(("profiles", name))
-        if isinstance(table, Mapping) and "role_arn" not in table:
-            bases[name] = _base_profile(name, table, path, line, profile_lines)
-        else:
-            profiles[name] = _profile(name, table, "rolehop", path, line, profile_lines)
-    return settings, profiles, bases
+        try:
+            if isinstance(table, Mapping) and "role_arn" not in table:
+                bases[name] = _base_profile(name, table, path, line, profile_lines)
+            else:
+                profiles[name] = _profile(name, table, "rolehop", path, line, profile_lines)
+        except ConfigError as error:
+            broken[name] = error
+    return settings, profiles, bases, broken
+
+
+@dataclass(frozen=True)
+class _Where:
+    """A profile being validated: where its errors point, and what each fix says."""
+
+    name: str
+    path: Path
+    line: int | None
+    key_lines: Mapping[str, int]
+
+    def error(self, problem: str, key: str | None = None, fix: str | None = None) -> ConfigError:
+        """An error pointing at the profile, or at its key's line."""
+        line = self.key_lines.get(key, self.line) if key is not None else self.line
+        return ConfigError(problem, path=self.path, line=line, profile=self.name, key=key, fix=fix)
+
+    def bad_name(self, error: ValueError) -> ConfigError:
+        return self.error(str(error), fix=f"rename the profile: it must be {validate.NAME_RULE}")
+
+    def bad_value(self, key: str, error: ValueError) -> ConfigError:
+        return self.error(str(error), key, fix=f"set {key} to {validate.RULES[key]}")
+
+    def unknown_key(self, key: str, known: Collection[str]) -> ConfigError:
+        close = close_names(key, known)
+        fix = f"rename it to {close[0]!r}" if close else f"remove it ({', '.join(known)} are known)"
+        return self.error(f"unknown key (known: {', '.join(PROFILE_KEYS)})", key, fix=fix)
 
 
 def _base_profile(
     name: str, table: Mapping[str, Any], path: Path, line: int | None, key_lines: Mapping[str, int]
 ) -> BaseProfile:
-    def fail(problem: str, key: str | None = None) -> ConfigError:
-        where = key_lines.get(key, line) if key is not None else line
-        return ConfigError(problem, path=path, line=where, profile=name, key=key)
-
+    where = _Where(name, path, line, key_lines)
     try:
         validate.profile_name(name)
     except ValueError as error:
-        raise fail(str(error)) from None
+        raise where.bad_name(error) from None
     values: dict[str, Any] = {}
     for key, value in table.items():
         if key not in BASE_KEYS:
             if key in PROFILE_KEYS:
-                raise fail(
+                raise where.error(
                     "belongs to a role profile, and this one has no role_arn (a profile "
                     f"without role_arn is a base profile, which takes only {', '.join(BASE_KEYS)})",
                     key,
+                    fix=f"add role_arn to make {name!r} a role profile, or remove {key}",
                 )
-            raise fail(f"unknown key (known: {', '.join(PROFILE_KEYS)})", key)
+            raise where.unknown_key(key, BASE_KEYS)
         try:
             values[key] = PROFILE_KEYS[key](value)
         except ValueError as error:
-            raise fail(str(error), key) from None
+            raise where.bad_value(key, error) from None
     return BaseProfile(name=name, path=path, line=line, key_lines=dict(key_lines), **values)
 
 
@@ -519,38 +584,50 @@ def _profile(
     line: int | None,
     key_lines: Mapping[str, int],
 ) -> Profile:
-    def fail(problem: str, key: str | None = None) -> ConfigError:
-        where = key_lines.get(key, line) if key is not None else line
-        return ConfigError(problem, path=path, line=where, profile=name, key=key)
-
+    where = _Where(name, path, line, key_lines)
     try:
         validate.profile_name(name)
     except ValueError as error:
-        raise fail(str(error)) from None
+        raise where.bad_name(error) from None
     if not isinstance(table, Mapping):
-        raise fail("must be a table of settings")
+        raise where.error(
+            "must be a table of settings",
+            fix=f"make it a table: [profiles.{name}] with role_arn and source_profile",
+        )
     values: dict[str, Any] = {}
     for key, value in table.items():
         checker = PROFILE_KEYS.get(key)
         if checker is None:
             if origin == "aws":
                 continue  # the AWS files hold many keys that are not ours
-            raise fail(f"unknown key (known: {', '.join(PROFILE_KEYS)})", key)
+            raise where.unknown_key(key, PROFILE_KEYS)
         try:
             values[key] = checker(value)
         except ValueError as error:
-            raise fail(str(error), key) from None
+            raise where.bad_value(key, error) from None
     if "role_arn" not in values:
-        raise fail("role_arn is required: a rolehop profile names the role to become")
+        raise where.error(
+            "role_arn is required: a rolehop profile names the role to become",
+            fix=f"add role_arn: {validate.RULES['role_arn']}",
+        )
     if "session_duration" in values:
-        raise fail(
+        raise where.error(
             "belongs to a base profile (the MFA session of a profile without role_arn)",
             "session_duration",
+            fix="move it to the base profile the chain starts from, or remove it",
         )
     if "source_profile" in values and "credential_source" in values:
-        raise fail("set either source_profile or credential_source, not both", "credential_source")
+        raise where.error(
+            "set either source_profile or credential_source, not both",
+            "credential_source",
+            fix="remove credential_source or source_profile",
+        )
     if "source_profile" not in values and "credential_source" not in values:
-        raise fail("source_profile is required: it names where the credentials come from")
+        raise where.error(
+            "source_profile is required: it names where the credentials come from",
+            fix="add source_profile (a profile with keys, or another role profile) or "
+            f"credential_source ({', '.join(validate.CREDENTIAL_SOURCES)})",
+        )
     return Profile(
         name=name, origin=origin, path=path, line=line, key_lines=dict(key_lines), **values
     )
@@ -626,6 +703,7 @@ def _load_aws(
     config, config_lines = _read_ini(config_path)
     credentials, credentials_lines = _read_ini(credentials_path)
     found: dict[str, tuple[dict[str, str], Path, int | None, dict[str, int]]] = {}
+    keys_in: dict[str, Path] = {}  # where each profile's access key id is (the last wins)
     for section in config.sections():
         name = _config_profile_name(section)
         if name is not None:
@@ -636,9 +714,13 @@ def _load_aws(
                 config_lines.get((section, HEADER)),
                 lines,
             )
+            if config.has_option(section, "aws_access_key_id"):
+                keys_in[name] = config_path
     for name in credentials.sections():
         items, path, line, lines = found.get(name, ({}, credentials_path, None, {}))
         extra = dict(credentials.items(name))
+        if "aws_access_key_id" in extra:
+            keys_in[name] = credentials_path
         if line is None or ("role_arn" in extra and "role_arn" not in items):
             path, line = credentials_path, credentials_lines.get((name, HEADER))
         found[name] = (
@@ -669,11 +751,17 @@ def _load_aws(
                 if key in items:
                     mfa[key] = PROFILE_KEYS[key](items[key])
             except ValueError as error:
-                where = key_lines.get(key, line)
-                broken[name] = ConfigError(str(error), path=path, line=where, profile=name, key=key)
+                broken[name] = _Where(name, path, line, key_lines).bad_value(key, error)
         if name not in broken or name in roles:
             bases[name] = AwsBase(
-                name, path, line, identity, has_static_keys=has_keys, key_lines=key_lines, **mfa
+                name,
+                path,
+                line,
+                identity,
+                has_static_keys=has_keys,
+                key_lines=key_lines,
+                keys_path=keys_in.get(name) if has_keys else None,
+                **mfa,
             )
     return roles, bases, broken, _endpoint_settings(config)
 

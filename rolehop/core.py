@@ -7,10 +7,12 @@ callback), so the CLI, the demo and the tests drive the very same code.
 from __future__ import annotations
 
 import logging
+import shlex
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from rolehop import chain as chains
@@ -21,6 +23,7 @@ from rolehop.cache import (
     Announcing,
     Cache,
     IndexEntry,
+    KeyringCache,
     NullCache,
     load_backend,
     open_cache,
@@ -161,18 +164,18 @@ def describe_base(chain: Chain, stored: set[str]) -> str:
     elif base.may_use_stored_keys and base.name in stored:
         where = "keyring"
     elif base.aws is None:
-        where = "nowhere yet (rolehop keys add " + base.name + ")"
+        where = f"nowhere yet (rolehop keys add {shlex.quote(base.name)})"
     else:
-        identity = dict(base.aws.identity)
+        identity, path = dict(base.aws.identity), base.aws.path
         if base.aws.has_static_keys:
-            kind = "keys"
+            kind, path = "keys", base.aws.keys_path or path
         elif "sso_start_url" in identity or "sso_session" in identity:
             kind = "SSO"
         elif "credential_process" in identity:
             kind = "credential_process"
         else:
             kind = "AWS profile"
-        where = f"{kind} in {base.aws.path}"
+        where = f"{kind} in {path}"
     return where + (" + MFA" if chain.mfa else "")
 
 
@@ -457,11 +460,12 @@ class Rolehop:
                 built = self._build(name, lambda: stored)
             except RolehopError as error:
                 profile = self.config.profiles.get(name)
+                origin, path = (profile.origin, profile.path) if profile else self._origin(name)
                 summaries.append(
                     ProfileSummary(
                         name=name,
-                        origin=profile.origin if profile else "aws",
-                        path=str(profile.path if profile else self.config.aws_config_path),
+                        origin=origin,
+                        path=str(path),
                         role_arn=profile.role_arn if profile else None,
                         source=profile.source_profile if profile else None,
                         chain=(),
@@ -486,6 +490,11 @@ class Rolehop:
                 )
             )
         return summaries
+
+    def _origin(self, broken: str) -> tuple[str, Path]:
+        """The origin and file of a profile that failed validation."""
+        path = self.config.broken[broken].path or self.config.aws_config_path
+        return ("rolehop" if path == self.config.path else "aws"), path
 
     # -- who am I, and the shape of a chain ----------------------------------------------
 
@@ -540,6 +549,18 @@ class Rolehop:
         for hop in chain.hops:
             nodes.append(GraphNode("role", hop.name, hop.role_arn, None, left(hop.key)))
         return nodes
+
+    def graphs(self) -> tuple[dict[str, list[GraphNode]], dict[str, RolehopError]]:
+        """Every profile's chain (``graph`` without a profile), and apart the error of each
+        profile that cannot be used: one broken profile does not hide the others."""
+        chains: dict[str, list[GraphNode]] = {}
+        errors: dict[str, RolehopError] = {}
+        for name in sorted({*self.config.profiles, *self.config.broken}):
+            try:
+                chains[name] = self.graph(name)
+            except RolehopError as error:
+                errors[name] = error
+        return chains, errors
 
     # -- doctor -------------------------------------------------------------------------
 
@@ -640,13 +661,25 @@ class Rolehop:
         )
 
     def _usable_cache(self, action: str) -> Cache:
-        cache = self.cache
-        if isinstance(cache, NullCache):
+        """The keyring cache itself, for ``cache list`` and ``cache clear``: a keyring that
+        is off, missing or failing is their error (exit 8), with its reason, where any
+        other command would go on without a cache."""
+        if self._cache is not None:
+            return self._cache
+        settings = self.config.settings
+        if not settings.cache:
             raise CacheError(
-                f"no keyring cache to {action}: caching is off ([settings] cache = false) or no "
-                "usable keyring backend was found"
+                f"no keyring cache to {action}: caching is off ([settings] cache = false)"
             )
-        return cache
+        try:
+            backend = load_backend(settings.keyring_backend, self.environ)
+        except CacheError as error:
+            raise CacheError(
+                f"no keyring cache to {action}: {error}. {HOW_TO_GET_A_KEYRING}"
+            ) from None
+        cache = KeyringCache(backend, self.warn, self.clock, strict=True)
+        # past the agent, to meet the keyring's own error; every agent forgets what goes
+        return Announcing(cache, self._announce)
 
     def clear_cache(self, name: str | None = None) -> int:
         """Remove cached credentials of one profile's chain, or every rolehop entry."""

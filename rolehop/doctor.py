@@ -23,7 +23,7 @@ from typing import Literal, Protocol
 from rolehop import chain as chains
 from rolehop import config as configs
 from rolehop.config import Config, Settings
-from rolehop.errors import RolehopError
+from rolehop.errors import ConfigError, RolehopError, close_names, did_you_mean
 
 Verdict = Literal["ok", "warn", "fail"]
 Clock = Callable[[], datetime]
@@ -66,10 +66,17 @@ def load_config(environ: Mapping[str, str], override: str | None) -> tuple[Check
     try:
         config = configs.load(environ, override)
     except RolehopError as error:
-        return Check("config", "fail", str(error), "correct the file at the line named"), None
+        fix = error.fix if isinstance(error, ConfigError) else None
+        return Check(
+            "config", "fail", str(error), fix or "correct the file at the line named"
+        ), None
     roles = sum(1 for profile in config.profiles.values() if profile.origin == "rolehop")
     if path.exists():
-        return Check("config", "ok", f"{path}: valid, {roles} profile(s)"), config
+        broken = sum(1 for error in config.broken.values() if error.path == path)
+        summary = f"{path}: valid, {roles} profile(s)"
+        if broken:  # each one is a failed check of its own below
+            summary = f"{path}: {roles} profile(s), and {broken} with errors (below)"
+        return Check("config", "ok", summary), config
     if config.profiles:
         summary = f"{path}: not present (optional: the AWS config has role profiles)"
         return Check("config", "ok", summary), config
@@ -93,18 +100,22 @@ def profile_errors(
 ) -> list[Check]:
     """Every profile that cannot be used, with the error a command would give; ``stored``
     names the keys in the keyring (a chain may start there)."""
-    problems = [
-        Check("profiles", "fail", str(error), "fix that line; other profiles are unaffected")
-        for error in config.broken.values()
-    ]
+    problems = [_profile_check(error) for error in config.broken.values()]
     for name in sorted(config.profiles):
         try:
             chains.build(config, name, environ, stored)
         except RolehopError as error:
-            problems.append(Check("profiles", "fail", str(error), "fix the profile named"))
+            problems.append(_profile_check(error))
     if config.profiles and not problems:
         problems.append(Check("profiles", "ok", f"all {len(config.profiles)} profile(s) resolve"))
     return problems
+
+
+def _profile_check(error: RolehopError) -> Check:
+    """A profile that cannot be used: its error, and what to change (other profiles are
+    unaffected)."""
+    fix = error.fix if isinstance(error, ConfigError) else None
+    return Check("profiles", "fail", str(error), fix or "correct the line named")
 
 
 # -- keyring --------------------------------------------------------------------------
@@ -359,13 +370,15 @@ def _invocation_problems(
         yield Check("aws-cli", "fail", f"{subject}: {error}", "fix that rolehop config")
         return
     if invocation.profile not in target.profiles:
-        known = ", ".join(sorted(target.profiles)[:8]) or "none"
+        close = close_names(invocation.profile, target.profiles)
         yield Check(
             "aws-cli",
             "fail",
             f"{subject} asks for rolehop profile {invocation.profile!r}, which rolehop does "
             f"not know",
-            f"use one of: {known}",
+            f"{did_you_mean(close)} (the profile after credential-process)"
+            if close
+            else "name a profile that `rolehop list` shows",
         )
         return
     try:

@@ -1,12 +1,15 @@
 """The one error hierarchy of rolehop.
 
 Every failure a user can cause or meet is a :class:`RolehopError`; the CLI turns it into a
-single stderr line and its ``exit_code`` at one place (``rolehop.cli.main``). The codes are
-documented in README.md ("Exit codes").
+single stderr line (and, for a command given ``--json``, a JSON object on stdout) and its
+``exit_code`` at one place (``rolehop.cli.main``). The codes are documented in README.md
+("Exit codes").
 """
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -30,7 +33,11 @@ class UsageError(RolehopError):
 
 
 class ConfigError(RolehopError):
-    """Invalid configuration; names the file, line, profile and key where known."""
+    """Invalid configuration; names the file, line, profile and key where known.
+
+    ``fix`` says what to change (``doctor`` shows it under the error), where rolehop can
+    tell more than the problem itself does.
+    """
 
     exit_code = 3
 
@@ -42,12 +49,14 @@ class ConfigError(RolehopError):
         line: int | None = None,
         profile: str | None = None,
         key: str | None = None,
+        fix: str | None = None,
     ) -> None:
         self.problem = problem
         self.path = path
         self.line = line
         self.profile = profile
         self.key = key
+        self.fix = fix
         super().__init__(self._render())
 
     def _render(self) -> str:
@@ -69,6 +78,19 @@ class ProfileNotFoundError(RolehopError):
     exit_code = 3
 
 
+def close_names(name: str, known: Iterable[str]) -> list[str]:
+    """The known names a typo of ``name`` most likely meant (at most three), best first."""
+    return difflib.get_close_matches(name, sorted(set(known)), n=3)
+
+
+def did_you_mean(names: list[str]) -> str:
+    """``did you mean 'a'?``, ``did you mean 'a' or 'b'?``: each name quoted by repr, so
+    that any name reads as one (and a control character never reaches a terminal)."""
+    quoted = [repr(name) for name in names]
+    alternatives = ", ".join(quoted[:-1]) + " or " + quoted[-1] if len(quoted) > 1 else quoted[0]
+    return f"did you mean {alternatives}?"
+
+
 class ChainLoopError(ConfigError):
     """A source_profile chain that comes back to a profile it already passed."""
 
@@ -80,6 +102,10 @@ class StsError(RolehopError):
 
 
 class AccessDeniedError(StsError):
+    """STS said AccessDenied. Its code, 5, is also ``explain``'s when it finds that a
+    side of the trust blocks the AssumeRole (or the AssumeRole it tried was denied): a
+    script reads "denied" from either the same way."""
+
     exit_code = 5
 
 

@@ -21,7 +21,7 @@ from rolehop import iam
 from rolehop.chain import RoleHop
 from rolehop.core import Rolehop
 from rolehop.creds import Credentials
-from rolehop.errors import RolehopError, UsageError
+from rolehop.errors import AccessDeniedError, RolehopError, UsageError
 from rolehop.sts import Identity, assume_role, identity_of
 
 SideVerdict = Literal["allow", "deny", "no-match", "cannot-evaluate", "unknown"]
@@ -58,6 +58,15 @@ class HopReport:
     attempt: str | None  # None: not tried (dry run); "ok"; or the error
     conclusion: str
     context: Mapping[str, Any] = field(default_factory=dict)
+    # non-zero when this hop's AssumeRole fails or would be denied: the code the failure
+    # has elsewhere (5 for a side that blocks, as for AccessDenied; 6 for caller
+    # credentials that fail...)
+    exit_code: int = 0
+
+
+def exit_code(reports: list[HopReport]) -> int:
+    """``explain``'s exit code: that of the first hop that fails or would be denied."""
+    return next((report.exit_code for report in reports if report.exit_code), 0)
 
 
 def combine(evaluated: tuple[Evaluated, ...]) -> SideVerdict:
@@ -185,6 +194,7 @@ class Explainer:
             return HopReport(
                 hop.name, hop.role_arn, None, str(error), mfa, params, no_one, no_one,
                 None, f"hop {hop.name!r}: the caller's own credentials fail: {error}",
+                exit_code=error.exit_code,
             )  # fmt: skip
         context = _context(hop, caller, mfa, self.app.clock())
         request = _request(hop, caller, context)
@@ -196,11 +206,13 @@ class Explainer:
         )
         trust = self._trust(hop, caller, request, *(other or own), trust_file)
         mine = self._caller(caller, request, [own, *([other] if other else [])])
-        attempt = None if self.dry_run else self._attempt(hop, client, credentials)
+        attempt, code = (None, 0) if self.dry_run else self._attempt(hop, client, credentials)
         conclusion = conclude(hop, caller, trust, mine, attempt)
+        if attempt is None and blocks(trust, mine):
+            code = AccessDeniedError.exit_code  # what AssumeRole would end in
         return HopReport(
             hop.name, hop.role_arn, caller, None, mfa, params, trust, mine, attempt, conclusion,
-            context,
+            context, code,
         )  # fmt: skip
 
     def _trust(
@@ -260,40 +272,46 @@ class Explainer:
         )
         return Side(combine(evaluated), f"read as {who}", evaluated)
 
-    def _attempt(self, hop: RoleHop, client: Any, credentials: Credentials) -> str:
+    def _attempt(self, hop: RoleHop, client: Any, credentials: Credentials) -> tuple[str, int]:
+        """The AssumeRole itself: "ok", or the error, with its exit code."""
         code = None
         if hop.mfa_serial is not None:
             code = self.app.mfa_codes(hop.mfa_serial, hop.name, hop.profile.mfa_process)
         try:
             assume_role(client, hop, credentials, target=hop.name, token_code=code)
         except RolehopError as error:
-            return str(error)
-        return "ok"
+            return str(error), error.exit_code
+        return "ok", 0
 
 
-def conclude(hop: RoleHop, caller: Identity, trust: Side, mine: Side, attempt: str | None) -> str:
-    """The one line that says which side blocks."""
-    blocks = [
+def blocks(trust: Side, mine: Side) -> list[str]:
+    """The sides whose policies, as evaluated, do not allow the AssumeRole."""
+    return [
         label
         for label, side in (("the trust side", trust), ("the caller side", mine))
         if side.verdict in ("deny", "no-match")
     ]
+
+
+def conclude(hop: RoleHop, caller: Identity, trust: Side, mine: Side, attempt: str | None) -> str:
+    """The one line that says which side blocks."""
+    blocked = blocks(trust, mine)
     unknown = [
         label
         for label, side in (("the trust policy", trust), ("the caller's policies", mine))
         if side.verdict in ("unknown", "cannot-evaluate")
     ]
     if attempt == "ok":
-        if blocks:
+        if blocked:
             return (
-                f"AssumeRole of {hop.role_arn} works, although {' and '.join(blocks)} "
+                f"AssumeRole of {hop.role_arn} works, although {' and '.join(blocked)} "
                 "seemed to block it here (a condition rolehop cannot see, or a policy it "
                 "could not read)"
             )
         return f"AssumeRole of {hop.role_arn} works: both sides allow {caller.arn}"
-    if blocks:
-        which = " and ".join(blocks)
-        verb = "block" if len(blocks) > 1 else "blocks"
+    if blocked:
+        which = " and ".join(blocked)
+        verb = "block" if len(blocked) > 1 else "blocks"
         return f"{which} {verb} {caller.arn} assuming {hop.role_arn}"
     if unknown:
         return (

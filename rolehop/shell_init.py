@@ -433,13 +433,21 @@ _rolehop_auto_refresh() {
     fi
 }
 
-# precmd: the segment in front of PROMPT, its % doubled (a prompt escape in zsh).
+# precmd: the segment in front of PROMPT, its % doubled (a prompt escape in zsh). With
+# prompt_subst, PROMPT is expanded: a profile name such as $(cmd) would run, so PROMPT
+# then names a variable holding the segment (an expansion's result is not expanded again).
 _rolehop_precmd() {
+    local subst=0
+    [[ -o prompt_subst ]] && subst=1
     emulate -L zsh
     [[ ${ROLEHOP_PROMPT-} == 1 ]] || return 0
     _rolehop_segment
     local prefix=${_ROLEHOP_SEGMENT//\%/%%}
     [[ -n $prefix ]] && prefix+=' '
+    if (( subst )); then
+        typeset -g _ROLEHOP_PROMPT_SEGMENT=$prefix
+        prefix='${_ROLEHOP_PROMPT_SEGMENT}'
+    fi
     if [[ -n ${_ROLEHOP_PROMPT_PREFIX-} && $PROMPT == "$_ROLEHOP_PROMPT_PREFIX"* ]]; then
         PROMPT=${PROMPT#"$_ROLEHOP_PROMPT_PREFIX"}
     fi

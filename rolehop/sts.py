@@ -178,7 +178,9 @@ def assume_role(
 
     A first hop whose base credentials are themselves a role session (SSO, a
     credential_process...) is role chaining too, which rolehop cannot know beforehand: when
-    STS says so, the call is made again with the 1 hour maximum, and the user is told.
+    STS says so, the call is made again with the 1 hour maximum, and the user is told. A
+    later hop's duration, lowered beforehand (``hop.lowered``), is told when the call
+    succeeds: once per set of credentials made.
     """
     subject = _subject(hop, target)
     params = hop.assume_role_params()
@@ -220,7 +222,10 @@ def assume_role(
             "a role assumed from one at 1 hour"
         )
         response = call({**params, "DurationSeconds": CHAINED_MAX_DURATION})
-    return _issued(response, subject)
+    issued = _issued(response, subject)
+    if hop.lowered:
+        warn(hop.lowered)
+    return issued
 
 
 def get_session_token(

@@ -12,7 +12,10 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@+=-]{0,63}")
+# Any name the AWS CLI takes ([profile team/dev], [profile "my base"]...), but empty or with
+# control characters (C0, DEL, C1: no terminal shows them as they are, and an environment
+# variable cannot hold NUL)
+PROFILE_NAME = re.compile(r"[^\x00-\x1f\x7f-\x9f]+")
 ROLE_ARN = re.compile(
     r"arn:aws[a-z-]*:iam::\d{12}:role/(?:[\x21-\x7e]*/)?[\w+=,.@-]{1,64}", re.ASCII
 )
@@ -30,6 +33,26 @@ CREDENTIAL_SOURCES = ("Environment", "Ec2InstanceMetadata", "EcsContainer")
 MIN_DURATION, MAX_DURATION, CHAINED_MAX_DURATION = 900, 43200, 3600
 MAX_SESSION_DURATION, DEFAULT_SESSION_DURATION = 129600, 43200
 MAX_POLICY_ARNS, MAX_SESSION_TAGS = 10, 50
+
+# What each profile key takes, as the fix of an error about its value says it.
+RULES = {
+    "role_arn": "an IAM role ARN: arn:aws:iam::<12 digits>:role/[path/]NAME",
+    "source_profile": "the name of another profile (of rolehop's TOML or the AWS files)",
+    "external_id": "2-1224 characters of A-Za-z0-9_+=,.@:/-",
+    "role_session_name": "2-64 characters of A-Za-z0-9_+=,.@-",
+    "duration_seconds": f"a whole number of seconds from {MIN_DURATION} to {MAX_DURATION}",
+    "region": "an AWS region name such as eu-west-1",
+    "source_identity": "2-64 characters of A-Za-z0-9_+=,.@-",
+    "session_tags": f'a table of at most {MAX_SESSION_TAGS} tag = "value" (letters, digits, '
+    "spaces and _.:/=+-@; keys of 1-128 characters not starting with aws:, values of 0-256)",
+    "policy_arns": f"a list of at most {MAX_POLICY_ARNS} IAM policy ARNs such as "
+    "arn:aws:iam::aws:policy/ReadOnlyAccess",
+    "mfa_serial": "an MFA device ARN (arn:aws:iam::<12 digits>:mfa/NAME) or serial number",
+    "mfa_process": "a command line that prints the MFA code (split like a shell would, run "
+    "without one)",
+    "credential_source": f"one of {', '.join(CREDENTIAL_SOURCES)}",
+    "session_duration": f"a whole number of seconds from {MIN_DURATION} to {MAX_SESSION_DURATION}",
+}
 # botocore re-runs a credential_process once fewer than 15 minutes remain.
 ADVISORY_REFRESH = timedelta(minutes=15)
 
@@ -47,10 +70,11 @@ def _matching(pattern: re.Pattern[str], what: str, value: Any) -> str:
     return text
 
 
+NAME_RULE = "any text without control characters, as in the AWS CLI"
+
+
 def profile_name(value: Any) -> str:
-    return _matching(
-        PROFILE_NAME, "a valid profile name (letters, digits and _.@+=-, at most 64)", value
-    )
+    return _matching(PROFILE_NAME, f"a valid profile name ({NAME_RULE})", value)
 
 
 def role_arn(value: Any) -> str:

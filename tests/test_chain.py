@@ -260,6 +260,30 @@ def test_source_profile_not_found_names_the_three_files(sandbox: Sandbox) -> Non
         f"{sandbox.aws_config} or {sandbox.aws_credentials}, and no keys are stored as "
         "'nowhere' (rolehop keys add nowhere)"
     )
+    assert error.fix == (
+        f"store keys as 'nowhere': rolehop keys add nowhere (or give {sandbox.aws_credentials} "
+        "a [nowhere] section with them), or set source_profile to a profile `rolehop list` or "
+        "your AWS files show"
+    )
+
+
+def test_a_typo_of_a_source_profile_suggests_the_close_names(sandbox: Sandbox) -> None:
+    sandbox.write_aws_credentials("[joe]\naws_access_key_id = AKIAJOE\naws_secret_access_key = s\n")
+    sandbox.write_rolehop(
+        f"""\
+        [profiles.a]
+        role_arn = "{arn("a")}"
+        source_profile = "jeo"
+        """
+    )
+    error = build_error("a")
+    assert str(error) == (
+        f"{sandbox.rolehop_config}:3: profile 'a', key 'source_profile': "
+        f"source profile 'jeo' not found in {sandbox.rolehop_config}, "
+        f"{sandbox.aws_config} or {sandbox.aws_credentials}, and no keys are stored as "
+        "'jeo' (rolehop keys add jeo); did you mean 'joe'?"
+    )
+    assert error.fix == "set source_profile to 'joe', or store keys as 'jeo': rolehop keys add jeo"
 
 
 def test_self_referencing_aws_profile_with_static_keys_is_a_base(sandbox: Sandbox) -> None:
@@ -449,10 +473,14 @@ def test_chained_hop_duration_is_clamped_to_one_hour(sandbox: Sandbox) -> None:
     built = build("b")
     assert built.hops[1].assume_role_params()["DurationSeconds"] == 3600
     assert built.hops[1].duration_seconds == 3600
-    assert built.warnings == (
+    assert built.hops[1].lowered_from == 7200
+    # told when the credentials are made (rolehop.sts), not each time the chain is built
+    assert built.warnings == ()
+    assert built.hops[1].lowered == (
         "profile 'b': duration_seconds 7200 lowered to 3600: AWS caps a role assumed with "
-        "another role's credentials at 1 hour",
+        "another role's credentials at 1 hour"
     )
+    assert built.hops[0].lowered is None
     assert "DurationSeconds" not in built.hops[0].assume_role_params()
 
 
@@ -531,7 +559,7 @@ def test_lifetime_not_above_refresh_margin_warns(
     )
 
 
-def test_clamped_hop_under_margin_warns_twice(sandbox: Sandbox) -> None:
+def test_clamped_hop_under_margin_warns_of_the_margin(sandbox: Sandbox) -> None:
     sandbox.write_rolehop(
         f"""\
         [settings]
@@ -548,10 +576,10 @@ def test_clamped_hop_under_margin_warns_twice(sandbox: Sandbox) -> None:
         duration_seconds = 7200
         """
     )
-    warnings = build("b").warnings
-    assert len(warnings) == 2
-    assert warnings[0].startswith("profile 'b': duration_seconds 7200 lowered to 3600")
-    assert warnings[1].startswith("profile 'b': credentials last 1:00:00, not more than")
+    built = build("b")
+    [warning] = built.warnings
+    assert warning.startswith("profile 'b': credentials last 1:00:00, not more than")
+    assert built.hops[1].lowered_from == 7200
 
 
 # ---------------------------------------------------------------------------------------

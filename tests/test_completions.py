@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from click.shell_completion import BashComplete, FishComplete, ZshComplete
 
 from rolehop.cli import cli
 from tests.conftest import Sandbox
+from tests.support.tools import require_tool, run_captured
 
 COMPLETIONS = Path(__file__).resolve().parent.parent / "completions"
 GENERATORS = {
@@ -90,3 +92,42 @@ def test_a_broken_config_completes_nothing(
 ) -> None:
     sandbox.write_rolehop("[profiles.x\n")
     assert _complete("rolehop env ", subprocess_env)[0] == []
+
+
+def test_bash_completes_any_profile_name_as_one_word(
+    sandbox: Sandbox, subprocess_env: dict[str, str]
+) -> None:
+    bash = require_tool("bash")
+    names = ["team/dev", "team dev", "team's", "team*", "team$(touch canary)", 'team"x"']
+    sandbox.write_aws_config(
+        "".join(
+            f"[profile {shlex.quote(name)}]\nrole_arn = arn:aws:iam::111122223333:role/r\n"
+            "source_profile = joe\n"
+            for name in names
+        )
+        + "[profile team\x1b]0;x\x07]\nrole_arn = arn:aws:iam::111122223333:role/r\n"
+    )
+    launcher = sandbox.root / "bin" / "rolehop"
+    launcher.parent.mkdir()
+    launcher.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m rolehop "$@"\n')
+    launcher.chmod(0o755)
+    script = (
+        f". {shlex.quote(str(COMPLETIONS / 'rolehop.bash'))}\n"
+        "COMP_WORDS=(rolehop env team); COMP_CWORD=2\n"
+        "_rolehop_completion rolehop\n"
+        # each completion as bash reads it once inserted on the command line
+        'for typed in "${COMPREPLY[@]}"; do\n'
+        '    eval "set -- $typed"; printf "%s|%s\\0" "$#" "$1"\n'
+        "done\n"
+    )
+
+    done = run_captured(
+        [bash, "--norc", "--noprofile", "-c", script],
+        {**subprocess_env, "PATH": f"{launcher.parent}{os.pathsep}{subprocess_env['PATH']}"},
+        cwd=sandbox.root,
+    )
+
+    assert done.returncode == 0, done.stderr
+    read = [field.split("|", 1) for field in done.stdout.split("\0") if field]
+    assert sorted(read) == sorted(["1", name] for name in names)
+    assert not (sandbox.root / "canary").exists()

@@ -34,7 +34,6 @@ from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
-from time import perf_counter
 from typing import Any
 from unittest import mock
 
@@ -46,15 +45,19 @@ from rolehop import chain, config, validate
 from rolehop.cli import INTERNAL_ERROR, main
 from rolehop.core import Rolehop
 from rolehop.errors import ConfigError, RolehopError
+from tests.conftest import FUZZ_SCALE
 
 
 def fuzz(examples: int) -> settings:
     """Fixed-size runs without a deadline; the sandbox fixture is function-scoped and unused.
 
-    ROLEHOP_FUZZ_SCALE=N runs N times as many examples, for a longer hunt by hand.
+    The hunt by hand, HYPOTHESIS_PROFILE=fuzz, runs FUZZ_SCALE times as many examples with
+    a random seed; ROLEHOP_FUZZ_SCALE=N, N times as many under any profile.
     """
+    hunting = os.environ.get("HYPOTHESIS_PROFILE") == "fuzz"
+    scale = int(os.environ.get("ROLEHOP_FUZZ_SCALE") or (FUZZ_SCALE if hunting else 1))
     return settings(
-        max_examples=examples * int(os.environ.get("ROLEHOP_FUZZ_SCALE", "1")),
+        max_examples=examples * scale,
         deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
@@ -731,6 +734,19 @@ def check_toml_lines(error: ConfigError, files: Files, rendered: Rendered) -> No
 
 @fuzz(120)
 @given(document=documents(), run_list=st.integers(0, 9))
+# [profiles.' dev'] with a bad value: no line for it, once ' dev' was a valid name
+@example(
+    document=Document(
+        (),
+        (
+            Table(
+                (Key("profiles", 0), Key(" dev", 0)),
+                (Entry((Key("role_arn", 0),), Array((), False)),),
+            ),
+        ),
+    ),
+    run_list=0,
+)
 def test_generated_toml_fails_cleanly(document: Document, run_list: int) -> None:
     rendered = render(document)
     with written(rendered.text, AWS_CONFIG, AWS_CREDENTIALS) as files:
@@ -842,6 +858,9 @@ def test_good_toml_is_good() -> None:
 @given(mutations=MUTATIONS, run_list=st.integers(0, 9))
 @example(mutations=[Mutation("truncate", 150, 0, "")], run_list=0)
 @example(mutations=[Mutation("insert", 0, 0, "[[")], run_list=0)
+# [profiles.p.rod.session_tags]: profile 'p', key 'rod' came with no line (found by a random
+# run; a header now gives its parent tables its line)
+@example(mutations=[Mutation("insert", 492, 0, ".")], run_list=0)
 def test_mutated_toml_fails_cleanly(mutations: list[Mutation], run_list: int) -> None:
     with written(mutate(GOOD_TOML, mutations), AWS_CONFIG, AWS_CREDENTIALS) as files:
         check_all(files)
@@ -1372,7 +1391,6 @@ LINES = [
         "toml",
         (2,),
         id="toml-spaces-in-quoted-key",
-        marks=bug("_split_header strips the spaces inside quotes: no line"),
     ),
     pytest.param(
         {"toml": "settings = { cache = 1 }\n"},
@@ -1393,7 +1411,6 @@ LINES = [
         "toml",
         (1,),
         id="toml-profile-only-in-a-sub-table",
-        marks=bug("a header records its own path only, not its parents': no line"),
     ),
     pytest.param(
         {"toml": f'[profiles.dev]\n{ROLE}"" = 1\n'},
@@ -1471,12 +1488,16 @@ def test_errors_name_the_line(
             )
 
 
+# No stopwatch (a loaded machine makes one flaky): the line finder that backtracked
+# cubically took seconds at 1,200 spaces and would take hours at 20,000; a linear one takes
+# milliseconds, far inside the bound.
+@pytest.mark.timeout(30)
 def test_bug_a_long_line_does_not_hang_the_line_finder() -> None:
-    with written("x = [\n[" + " " * 1200 + "1],\n]\n") as files:
-        started = perf_counter()
-        with pytest.raises(ConfigError, match="unknown table 'x'"):
-            config.load(files.environ())
-        assert perf_counter() - started < 0.25
+    with (
+        written("x = [\n[" + " " * 20_000 + "1],\n]\n") as files,
+        pytest.raises(ConfigError, match="unknown table 'x'"),
+    ):
+        config.load(files.environ())
 
 
 def test_bug_list_prints_no_control_characters() -> None:

@@ -43,11 +43,27 @@ def test_a_valid_rolehop_file_is_healthy(sandbox: Sandbox) -> None:
 
 
 def test_invalid_toml_fails_naming_the_file_and_line(sandbox: Sandbox) -> None:
-    sandbox.write_rolehop('[profiles.company]\nrole_arn = "not an arn"\n')
+    sandbox.write_rolehop('[profiles.company]\nrole_arn = "not an arn\n')
     check, config = doctor.load_config(os.environ, None)
     assert config is None and check.verdict == "fail"
-    assert f"{sandbox.rolehop_config}:2" in check.summary and "role_arn" in check.summary
+    assert f"{sandbox.rolehop_config}:2: invalid TOML" in check.summary
     assert check.fix
+
+
+def test_an_invalid_toml_profile_fails_alone(sandbox: Sandbox) -> None:
+    sandbox.write_rolehop(
+        f'[profiles.company]\nrole_arn = "{COMPANY_ROLE}"\nsource_profile = "joe"\n'
+        '[profiles.broken]\nrole_arn = "not an arn"\nsource_profile = "joe"\n'
+    )
+    check, config = doctor.load_config(os.environ, None)
+    assert config is not None
+    assert (check.verdict, check.summary) == (
+        "ok",
+        f"{sandbox.rolehop_config}: 1 profile(s), and 1 with errors (below)",
+    )
+    [problem] = doctor.profile_errors(config, os.environ, lambda: {"joe"})
+    assert problem.verdict == "fail"
+    assert problem.summary.startswith(f"{sandbox.rolehop_config}:5: profile 'broken'")
 
 
 def test_no_toml_is_fine_when_the_aws_config_has_roles(sandbox: Sandbox) -> None:
@@ -76,6 +92,38 @@ def test_each_unusable_profile_is_named_with_its_line(sandbox: Sandbox) -> None:
     assert [check.verdict for check in problems] == ["fail", "fail"]
     assert f"{sandbox.aws_config}:5" in problems[0].summary and "'bad'" in problems[0].summary
     assert "'lost'" in problems[1].summary
+
+
+def test_each_fix_line_says_what_to_change(sandbox: Sandbox) -> None:
+    sandbox.write_aws_config("[profile bad]\nrole_arn = nonsense\nsource_profile = joe\n")
+    sandbox.write_rolehop(
+        f'[profiles.typo]\nrole_arn = "{RESEARCH_ROLE}"\nsource_profile = "jeo"\n'
+        f'[profiles.lost]\nrole_arn = "{RESEARCH_ROLE}"\nsource_profile = "nowhere"\n'
+        f'[profiles.long]\nrole_arn = "{RESEARCH_ROLE}"\nsource_profile = "joe"\n'
+        "duration_seconds = 50000\n"
+        f'[profiles.odd]\nrole_arn = "{RESEARCH_ROLE}"\nsource_profile = "joe"\n'
+        'regoin = "eu-west-1"\n'
+        "[profiles.joe]\nsession_duration = 5\n"
+    )
+    config = configs.load(os.environ)
+
+    fixes = {
+        check.summary.split("profile ")[1].split(",")[0]: check.fix
+        for check in doctor.profile_errors(config, os.environ, lambda: {"joe"})
+    }
+
+    assert fixes == {
+        "'bad'": "set role_arn to an IAM role ARN: arn:aws:iam::<12 digits>:role/[path/]NAME",
+        "'joe'": "set session_duration to a whole number of seconds from 900 to 129600",
+        "'long'": "set duration_seconds to a whole number of seconds from 900 to 43200",
+        "'lost'": (
+            "store keys as 'nowhere': rolehop keys add nowhere (or give "
+            f"{sandbox.aws_credentials} a [nowhere] section with them), or set source_profile "
+            "to a profile `rolehop list` or your AWS files show"
+        ),
+        "'odd'": "rename it to 'region'",
+        "'typo'": "set source_profile to 'joe', or store keys as 'jeo': rolehop keys add jeo",
+    }
 
 
 # -- keyring --------------------------------------------------------------------------
@@ -307,7 +355,8 @@ def test_an_unknown_profile_is_named_with_file_and_line(sandbox: Sandbox) -> Non
     )
     assert len(checks) == 1 and checks[0].verdict == "fail"
     assert f"{sandbox.aws_config}:6: AWS profile 'typo-cli'" in checks[0].summary
-    assert "'compny'" in checks[0].summary and checks[0].fix and "company" in checks[0].fix
+    assert "'compny'" in checks[0].summary
+    assert checks[0].fix == "did you mean 'company'? (the profile after credential-process)"
 
 
 def test_a_program_missing_from_path_is_a_failure_with_the_full_path(sandbox: Sandbox) -> None:

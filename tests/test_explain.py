@@ -102,3 +102,16 @@ def test_the_context_holds_what_rolehop_sends() -> None:
     assert context["aws:RequestTag/team"] == "data" and context["aws:TagKeys"] == ["team"]
     assert context["aws:CurrentTime"] == "2026-11-22T12:00:00Z"
     assert "aws:MultiFactorAuthPresent" not in explain._context(Hop(), JOE, None, now)  # type: ignore[arg-type]
+
+
+def _report(code: int) -> explain.HopReport:
+    no_one = _side("unknown")
+    return explain.HopReport("r", ROLE, JOE, None, None, {}, no_one, no_one, None, "", {}, code)
+
+
+@pytest.mark.parametrize(
+    ("codes", "code"),
+    [((), 0), ((0, 0), 0), ((0, 5), 5), ((6,), 6), ((4, 5), 4)],
+)
+def test_the_exit_code_is_the_first_failing_hops(codes: tuple[int, ...], code: int) -> None:
+    assert explain.exit_code([_report(each) for each in codes]) == code

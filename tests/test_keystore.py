@@ -552,16 +552,25 @@ def test_check_keys_other_failures_are_sts_errors(world: World) -> None:
     )
 
 
-@pytest.mark.parametrize("name", ["", "-joe", "joe doe", "joe/x", "käse", "j" * 65, "key:joe"])
+@pytest.mark.parametrize("name", ["", "joe\x1b]0;x\x07", "joe\ndoe", "x\x00y", "a\x85"])
 def test_invalid_names_are_usage_errors_and_nothing_is_stored(world: World, name: str) -> None:
     with pytest.raises(UsageError) as caught:
         world.app().add_keys(name, STORED)
 
     assert str(caught.value) == (
-        f"keys name: {name!r} is not a valid profile name (letters, digits and _.@+=-, at most 64)"
+        f"keys name: {name!r} is not a valid profile name (any text without control "
+        "characters, as in the AWS CLI)"
     )
     assert caught.value.exit_code == 2
     assert world.keyring.items == {}
+
+
+@pytest.mark.parametrize("name", ["-joe", "joe doe", "team/joe", "käse", "j" * 65, "key:joe"])
+def test_any_name_the_aws_cli_takes_stores_keys(world: World, name: str) -> None:
+    world.app().add_keys(name, STORED)
+
+    assert world.app().keystore().get(name) == STORED
+    assert [key.name for key in world.app().list_keys()] == [name]
 
 
 def test_list_keys_through_rolehop(world: World) -> None:

@@ -282,6 +282,28 @@ def test_chain_hops_with_previous_credentials_and_clamps_second_duration(world: 
     assert world.warnings == [CLAMP_WARNING]
 
 
+def test_the_lowered_duration_is_told_once_per_set_of_credentials(world: World) -> None:
+    world.sandbox.write_rolehop(CHAIN_CONFIG)
+
+    def expect_both() -> None:
+        company = issue("company", COMPANY_ROLE, NOW + timedelta(hours=2))
+        research = issue("research", RESEARCH_ROLE, NOW + timedelta(hours=1))
+        world.sts.expect_assume_role(params(COMPANY_ROLE, DurationSeconds=7200), company.response)
+        world.sts.expect_assume_role(params(RESEARCH_ROLE, DurationSeconds=3600), research.response)
+
+    expect_both()
+    world.app().resolve("research")
+    assert world.warnings == [CLAMP_WARNING]  # made with the lowered duration: told
+
+    hit = world.app().resolve("research")
+    assert hit.from_cache and world.warnings == [CLAMP_WARNING]  # nothing made, nothing told
+
+    expect_both()
+    world.app().resolve("research", refresh=True)
+    world.sts.verify()
+    assert world.warnings == [CLAMP_WARNING, CLAMP_WARNING]  # made anew: told again
+
+
 @pytest.mark.parametrize(
     ("duration_line", "expected"),
     [("", {}), ("duration_seconds = 3600", {"DurationSeconds": 3600})],

@@ -6,6 +6,7 @@ else.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -37,12 +38,20 @@ def printable(text: str) -> str:
     return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
+def error_line(line: str) -> str:
+    """An error as rolehop prints it: one line, whatever the message holds (botocore
+    quotes a child's stderr, for one), redacted, with no control character."""
+    return printable(redact(" ".join(part.strip() for part in line.splitlines() if part.strip())))
+
+
 @dataclass
 class AppState:
     """What the group options decide, shared by every command through ``ctx.obj``."""
 
     config_path: str | None = None
     debug: bool = False
+    # the command was asked for --json: its errors are JSON on stdout too (see main)
+    json_output: bool = False
     _warned: set[str] = field(default_factory=set)
 
     def warn(self, message: str) -> None:
@@ -95,6 +104,30 @@ class AppState:
 pass_state = click.make_pass_decorator(AppState)
 
 
+def _json_output(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    state = ctx.find_object(AppState)
+    if value and state is not None:
+        state.json_output = True
+    return value
+
+
+# --json of every command: eager, so that a later usage error is JSON too
+json_option = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    is_eager=True,
+    callback=_json_output,
+    help="Machine-readable output (an error too: a JSON object on stdout).",
+)
+
+
+def json_error(message: str, exit_code: int) -> str:
+    """How a command asked for --json fails: the shape of its output, with an error."""
+    document = {"version": 1, "error": {"message": message, "exit_code": exit_code}}
+    return json.dumps(document, indent=2)
+
+
 class _StderrHandler(logging.Handler):
     """Log records to the current ``sys.stderr``, redacted; one per process."""
 
@@ -136,6 +169,7 @@ def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
     state = ctx.ensure_object(AppState)
     state.config_path = config_path
     state.debug = debug
+    state.json_output = False  # until the command's --json says otherwise
     _configure_logging(debug)
     from rolehop import fast
 
@@ -193,13 +227,15 @@ def main(argv: list[str] | None = None, state: AppState | None = None) -> None:
     try:
         result = cli.main(args=argv, prog_name="rolehop", standalone_mode=False, obj=state)
     except RolehopError as error:
-        _fail(state, error, f"rolehop: error: {error}", error.exit_code)
+        _fail(state, error, "error", str(error), error.exit_code)
     except click.exceptions.Abort as error:
         # click turns Ctrl-C during a command into Abort: keep the shell's convention
         interrupted = isinstance(error.__context__, KeyboardInterrupt)
         click.echo("rolehop: interrupted" if interrupted else "rolehop: aborted", err=True)
         sys.exit(130 if interrupted else 1)
     except click.ClickException as error:
+        if state.json_output:
+            click.echo(json_error(error_line(error.format_message()), error.exit_code))
         error.show()
         sys.exit(error.exit_code)
     except click.exceptions.Exit as error:
@@ -214,24 +250,22 @@ def main(argv: list[str] | None = None, state: AppState | None = None) -> None:
         _fail(
             state,
             error,
-            f"rolehop: internal error: {type(error).__name__}: {error} "
-            "(run with --debug for the traceback)",
+            "internal error",
+            f"{type(error).__name__}: {error} (run with --debug for the traceback)",
             INTERNAL_ERROR,
         )
     # click returns the code of ctx.exit() (and of --help/--version) outside standalone mode
     sys.exit(result if isinstance(result, int) else 0)
 
 
-def _fail(state: AppState, error: BaseException, line: str, code: int) -> None:
+def _fail(state: AppState, error: BaseException, kind: str, message: str, code: int) -> None:
+    """``rolehop: KIND: MESSAGE`` on stderr (and the JSON error on stdout under --json)."""
     if state.debug:
         import traceback
 
         click.echo(redact("".join(traceback.format_exception(error))), err=True, nl=False)
-    click.echo(error_line(line), err=True)
+    if state.json_output:
+        text = message if kind == "error" else f"{kind}: {message}"
+        click.echo(json_error(error_line(text), code))
+    click.echo(error_line(f"rolehop: {kind}: {message}"), err=True)
     sys.exit(code)
-
-
-def error_line(line: str) -> str:
-    """An error as rolehop prints it: one line, whatever the message holds (botocore
-    quotes a child's stderr, for one), redacted, with no control character."""
-    return printable(redact(" ".join(part.strip() for part in line.splitlines() if part.strip())))

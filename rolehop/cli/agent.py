@@ -11,7 +11,7 @@ import click
 
 from rolehop.agent import client
 from rolehop.agent.protocol import NotOurs, disabled_by, socket_path
-from rolehop.cli import AppState, pass_state
+from rolehop.cli import AppState, json_option, pass_state
 
 
 @click.group()
@@ -50,7 +50,7 @@ def _describe(agent: Mapping[str, Any]) -> str:
 
 
 @agent.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 def status(as_json: bool) -> None:
     """Every agent of this user, and whether one serves this environment (never a secret).
 

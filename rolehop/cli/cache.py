@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import click
 
-from rolehop.cli import AppState, duration_text, pass_state
+from rolehop.cli import AppState, duration_text, json_option, pass_state, printable
 from rolehop.cli.complete import profile_names
 from rolehop.creds import format_expiration
 
@@ -28,7 +28,7 @@ def clear(state: AppState, profile: str | None) -> None:
 
 
 @cache_group.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @pass_state
 def list_(state: AppState, as_json: bool) -> None:
     """List cached credentials: profile, expiry, time left. Never a secret."""
@@ -53,8 +53,10 @@ def list_(state: AppState, as_json: bool) -> None:
     for entry in entries:
         expires = format_expiration(entry.expiration) if entry.expiration else "-"
         click.echo(
-            f"{entry.profile.ljust(width)}  {expires:<20}  {_left(entry.remaining):<7}  "
-            f"{entry.key[:12]}"
+            printable(
+                f"{entry.profile.ljust(width)}  {expires:<20}  {_left(entry.remaining):<7}  "
+                f"{entry.key[:12]}"
+            )
         )
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from rolehop.cli import AppState, pass_state, printable, terminal
+from rolehop.cli import AppState, json_option, pass_state, printable, terminal
 
 if TYPE_CHECKING:
     from rolehop.doctor import Check
@@ -31,7 +31,7 @@ def _program_path() -> str:
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @pass_state
 def doctor(state: AppState, as_json: bool) -> None:
     """Check config files, profiles, keyring, shell integration, clock and AWS CLI profiles.

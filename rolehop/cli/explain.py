@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
-from rolehop.cli import AppState, pass_state, printable
+from rolehop.cli import AppState, json_option, pass_state, printable
 from rolehop.cli.complete import profile_names
-from rolehop.explain import Explainer, HopReport, Side
+from rolehop.explain import Explainer, HopReport, Side, exit_code
 
 
 @click.command()
@@ -29,7 +29,7 @@ from rolehop.explain import Explainer, HopReport, Side
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Evaluate this trust policy (JSON) for the target role instead of reading it.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @pass_state
 def explain(
     state: AppState,
@@ -43,25 +43,26 @@ def explain(
 
     For each hop: who calls (GetCallerIdentity), what rolehop sends, the role's trust
     policy and the caller's own policies evaluated against that request, the AssumeRole
-    itself (unless --dry-run), and which side blocks.
+    itself (unless --dry-run), and which side blocks. Exits 5 when a side blocks or
+    AssumeRole is denied (another non-zero code when it fails otherwise).
     """
     explainer = Explainer(
         state.app, inspect_with=inspect_with, trust_policy=trust_policy, dry_run=dry_run
     )
     reports = explainer.explain(profile)
+    code = exit_code(reports)
     if as_json:
-        click.echo(
-            json.dumps(
-                {"version": 1, "profile": profile, "hops": [_row(r) for r in reports]}, indent=2
-            )
-        )
-        return
-    for number, report in enumerate(reports, start=1):
-        if number > 1:
-            click.echo()
-        _render(number, report)
-    click.echo()
-    click.echo(printable(reports[-1].conclusion) if reports else "no hops")
+        document = {"version": 1, "profile": profile, "hops": [_row(r) for r in reports]}
+        click.echo(json.dumps({**document, "exit_code": code}, indent=2))
+    else:
+        for number, report in enumerate(reports, start=1):
+            if number > 1:
+                click.echo()
+            _render(number, report)
+        click.echo()
+        click.echo(printable(reports[-1].conclusion) if reports else "no hops")
+    # non-zero when AssumeRole fails or would be denied (5, as AccessDenied elsewhere)
+    click.get_current_context().exit(code)
 
 
 def _row(report: HopReport) -> dict[str, Any]:
@@ -92,6 +93,7 @@ def _row(report: HopReport) -> dict[str, Any]:
         "caller_side": side(report.caller_side),
         "attempt": report.attempt,
         "conclusion": report.conclusion,
+        "exit_code": report.exit_code,
     }
 
 

@@ -8,14 +8,23 @@ from datetime import timedelta
 
 import click
 
-from rolehop.cli import AppState, duration_text, pass_state, printable, terminal
+from rolehop.cli import (
+    AppState,
+    duration_text,
+    error_line,
+    json_option,
+    pass_state,
+    printable,
+    terminal,
+)
 from rolehop.cli.complete import profile_names
 from rolehop.core import GraphNode
+from rolehop.errors import RolehopError
 
 
 @click.command()
 @click.argument("profile", required=False, shell_complete=profile_names)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @pass_state
 def whoami(state: AppState, profile: str | None, as_json: bool) -> None:
     """Who STS says you are: PROFILE's credentials, or the active environment's."""
@@ -42,12 +51,16 @@ def _line(node: GraphNode) -> str:
 
 @click.command()
 @click.argument("profile", required=False, shell_complete=profile_names)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @pass_state
 def graph(state: AppState, profile: str | None, as_json: bool) -> None:
     """Show PROFILE's chain (or every profile's) as a tree, base -> role -> role."""
-    names = [profile] if profile else sorted(state.app.config.profiles)
-    chains = {name: state.app.graph(name) for name in names}
+    chains: dict[str, list[GraphNode]]
+    errors: dict[str, RolehopError] = {}
+    if profile:
+        chains = {profile: state.app.graph(profile)}
+    else:
+        chains, errors = state.app.graphs()
     if as_json:
         document = {
             name: [
@@ -60,17 +73,20 @@ def graph(state: AppState, profile: str | None, as_json: bool) -> None:
             ]
             for name, nodes in chains.items()
         }
-        click.echo(json.dumps({"version": 1, "chains": document}, indent=2))
+        problems = {name: str(error) for name, error in errors.items()}
+        click.echo(json.dumps({"version": 1, "chains": document, "errors": problems}, indent=2))
         return
     if terminal.stdout_is_terminal():
         _rich_trees(list(chains.values()))
-        return
-    for index, nodes in enumerate(chains.values()):
-        if index:
-            click.echo()
-        for depth, node in enumerate(nodes):
-            prefix = "   " * (depth - 1) + "└─ " if depth else ""
-            click.echo(printable(prefix + _line(node)))
+    else:
+        for index, nodes in enumerate(chains.values()):
+            if index:
+                click.echo()
+            for depth, node in enumerate(nodes):
+                prefix = "   " * (depth - 1) + "└─ " if depth else ""
+                click.echo(printable(prefix + _line(node)))
+    for error in errors.values():
+        click.echo(error_line(f"rolehop: warning: {error}"), err=True)
 
 
 def _rich_trees(chains: list[list[GraphNode]]) -> None:

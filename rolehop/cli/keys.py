@@ -10,7 +10,7 @@ import warnings
 
 import click
 
-from rolehop.cli import AppState, pass_state
+from rolehop.cli import AppState, json_option, pass_state, printable
 from rolehop.creds import Credentials, format_expiration
 from rolehop.errors import UsageError
 from rolehop.keystore import check_name
@@ -74,7 +74,7 @@ def add(state: AppState, name: str, from_env: bool, no_verify: bool) -> None:
 
 
 @keys_group.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @pass_state
 def list_(state: AppState, as_json: bool) -> None:
     """List stored keys: names, the key id's last 4 characters, when added. No secret."""
@@ -96,7 +96,8 @@ def list_(state: AppState, as_json: bool) -> None:
     width = max(len("NAME"), *(len(row["name"] or "") for row in rows))
     click.echo(f"{'NAME'.ljust(width)}  KEY ID    ADDED")
     for row in rows:
-        click.echo(f"{str(row['name']).ljust(width)}  {row['key_id']:<8}  {row['added'] or '-'}")
+        line = f"{str(row['name']).ljust(width)}  {row['key_id']:<8}  {row['added'] or '-'}"
+        click.echo(printable(line))
 
 
 @keys_group.command("remove")

@@ -8,13 +8,21 @@ from datetime import datetime
 
 import click
 
-from rolehop.cli import AppState, duration_text, pass_state, printable, terminal
+from rolehop.cli import (
+    AppState,
+    duration_text,
+    error_line,
+    json_option,
+    pass_state,
+    printable,
+    terminal,
+)
 from rolehop.core import ProfileSummary
 from rolehop.creds import format_expiration
 
 
 @click.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @pass_state
 def list_(state: AppState, as_json: bool) -> None:
     """List profiles: role, where the chain starts, how many hops."""
@@ -40,7 +48,7 @@ def list_(state: AppState, as_json: bool) -> None:
         _plain_table(summaries)
     for s in summaries:
         if s.error:
-            click.echo(f"rolehop: warning: {s.error}", err=True)
+            click.echo(error_line(f"rolehop: warning: {s.error}"), err=True)
 
 
 def _left(until: datetime | None, now: datetime) -> str:
@@ -61,14 +69,19 @@ def _rich_table(summaries: list[ProfileSummary], now: datetime) -> None:
         if s.role_arn and s.role_arn.count(":") >= 5:
             start = len(":".join(s.role_arn.split(":")[:4])) + 1
             role.stylize("bold cyan", start, start + 12)
-        chain = " → ".join(s.chain) if s.chain else Text(printable("✗ " + (s.error or "?")), "red")
+        chain = (
+            Text(printable(" → ".join(s.chain)))
+            if s.chain
+            else Text(printable("✗ " + (s.error or "?")), "red")
+        )
+        # Text, never str: rich reads markup in a str ("[bold]x" is a name the AWS CLI takes)
         table.add_row(
-            printable(s.name),
+            Text(printable(s.name)),
             role,
             chain,
             s.region or "-",
             _left(s.cached_until, now),
-            s.credentials or "-",
+            Text(printable(s.credentials or "-")),
             s.origin,
         )
     Console().print(table)

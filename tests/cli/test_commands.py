@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -425,6 +426,68 @@ def test_list_json(sts: StubSts, sandbox: Sandbox) -> None:
     assert [p["hops"] for p in json.loads(outcome.stdout)["profiles"]] == [0, 1, 1, 2]
 
 
+def test_list_says_where_the_keys_are_of_a_profile_in_both_files(
+    sts: StubSts, sandbox: Sandbox
+) -> None:
+    sandbox.write_aws_config(AWS_CONFIG + "\n[profile joe]\nregion = eu-west-1\n")
+
+    rows = _rows(rolehop_main("list", "--json"))
+
+    assert rows["company"]["credentials"] == f"keys in {sandbox.aws_credentials}"
+    assert rows["legacy"]["credentials"] == f"keys in {sandbox.aws_credentials}"
+
+
+# Profile names the AWS CLI takes and rolehop's old pattern refused; "[bold]x" is rich markup.
+NAMED_LIKE_THE_AWS_CLI = f"""\
+    [profile team/dev]
+    role_arn = {LEGACY_ROLE}
+    source_profile = joe
+
+    [profile "team dev"]
+    role_arn = {LEGACY_ROLE}
+    source_profile = joe
+
+    [profile [bold]x]
+    role_arn = {LEGACY_ROLE}
+    source_profile = joe
+    """
+
+
+def test_every_profile_name_the_aws_cli_takes_works(sts: StubSts, sandbox: Sandbox) -> None:
+    sandbox.write_aws_config(NAMED_LIKE_THE_AWS_CLI)
+    legacy = expect_legacy(sts)
+
+    rows = _rows(rolehop_main("list", "--json"))
+    used = rolehop_main("env", "team dev", "--shell", "bash")
+
+    assert {name: row["chain"] for name, row in rows.items() if row["error"] is None} == {
+        "[bold]x": ["joe", "[bold]x"],
+        "company": ["joe", "company"],
+        "research": ["joe", "company", "research"],
+        "team dev": ["joe", "team dev"],
+        "team/dev": ["joe", "team/dev"],
+    }
+    assert used.code == 0, used.stderr
+    assert "export ROLEHOP_PROFILE='team dev'\n" in used.stdout
+    assert f"export AWS_ACCESS_KEY_ID='{legacy.credentials.access_key_id}'" in used.stdout
+    assert rolehop_main("credential-process", "team/dev").code == 0  # the cached role
+    sts.verify()
+
+
+def test_list_on_a_terminal_shows_names_as_they_are(
+    sts: StubSts, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox.write_aws_config(NAMED_LIKE_THE_AWS_CLI)
+    monkeypatch.setattr("rolehop.cli.terminal.stdout_is_terminal", lambda: True)
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "250")
+
+    outcome = rolehop_main("list")
+
+    assert outcome.code == 0, outcome.stderr
+    assert "[bold]x" in outcome.stdout and "joe → [bold]x" in outcome.stdout
+
+
 def test_list_shows_when_cached_credentials_expire(sts: StubSts) -> None:
     _, research = expect_research(sts)
     assert rolehop_main("credential-process", "research").code == 0
@@ -463,6 +526,83 @@ def test_list_json_without_profiles() -> None:
     outcome = rolehop_main("list", "--json")
 
     assert outcome == Outcome(0, '{\n  "version": 1,\n  "profiles": []\n}\n', "")
+
+
+def _rows(listed: Outcome) -> dict[str, dict[str, Any]]:
+    """``list --json``'s rows by profile name."""
+    assert listed.code == 0, listed
+    return {row["name"]: row for row in json.loads(listed.stdout)["profiles"]}
+
+
+# A rolehop profile with a value STS would refuse, beside CONFIG's good ones (line 13).
+BROKEN_PROFILE = """
+    [profiles.broken]
+    role_arn = "arn:aws:iam::444444444444:role/broken"
+    source_profile = "joe"
+    duration_seconds = 100
+    """
+
+
+def test_an_invalid_toml_profile_is_an_error_only_when_used(sts: StubSts, sandbox: Sandbox) -> None:
+    path = sandbox.write_rolehop(CONFIG + BROKEN_PROFILE)
+    error = (
+        f"{path}:13: profile 'broken', key 'duration_seconds': 100 is outside 900-43200 "
+        "seconds (STS limits)"
+    )
+    company = expect_company(sts)
+
+    used = rolehop_main("env", "company", "--shell", "bash")
+    listed = rolehop_main("list")
+    rows = _rows(rolehop_main("list", "--json"))
+    graphs = rolehop_main("graph")
+    document = json.loads(rolehop_main("graph", "--json").stdout)
+
+    assert (used.code, used.stderr) == (0, "")
+    assert f"export AWS_ACCESS_KEY_ID='{company.credentials.access_key_id}'" in used.stdout
+    assert listed.code == 0 and "broken" in listed.stdout
+    assert listed.stderr.splitlines()[-1] == f"rolehop: warning: {error}"
+    assert (rows["broken"]["origin"], rows["broken"]["path"], rows["broken"]["error"]) == (
+        "rolehop",
+        str(path),
+        error,
+    )
+    assert rows["company"]["error"] is None and rows["research"]["error"] is None
+    assert graphs.code == 0 and "company" in graphs.stdout
+    assert graphs.stderr.splitlines() == [
+        f"rolehop: warning: {sandbox.aws_config}:7: profile 'bad', key 'role_arn': 'not-an-arn' "
+        "is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)",
+        f"rolehop: warning: {error}",
+    ]
+    assert sorted(document["chains"]) == ["company", "legacy", "research"]
+    assert sorted(document["errors"]) == ["bad", "broken"]
+    assert document["errors"]["broken"] == error
+    assert rolehop_main("graph", "research").code == 0
+    # used, it is the one error line it always was
+    assert rolehop_main("env", "broken") == Outcome(3, "", f"rolehop: error: {error}\n")
+    sts.verify()
+
+
+def test_an_invalid_base_profile_breaks_the_chains_that_start_there(
+    sts: StubSts, sandbox: Sandbox
+) -> None:
+    path = sandbox.write_rolehop(CONFIG + "\n    [profiles.joe]\n    session_duration = 5\n")
+    error = (
+        f"{path}:11: profile 'joe', key 'session_duration': 5 is outside 900-129600 seconds "
+        "(STS limits)"
+    )
+
+    assert rolehop_main("credential-process", "research") == Outcome(
+        3, "", f"rolehop: error: {error}\n"
+    )
+    rows = _rows(rolehop_main("list", "--json"))
+    assert {name: row["error"] for name, row in rows.items()} == {
+        "bad": rows["bad"]["error"],
+        "company": error,
+        "joe": error,
+        "legacy": error,
+        "research": error,
+    }
+    assert sts.calls == []
 
 
 # ---------------------------------------------------------------------------------------
@@ -541,7 +681,7 @@ def test_cache_clear_of_an_unknown_profile(sts: StubSts, sandbox: Sandbox) -> No
         3,
         "",
         f"rolehop: error: profile 'nope' not found in {sandbox.rolehop_config} or "
-        f"{sandbox.aws_config} (known: company, legacy, research)\n",
+        f"{sandbox.aws_config}; `rolehop list` shows the 4 known\n",
     )
 
 
@@ -577,8 +717,104 @@ def test_unknown_profile_is_one_line_and_exit_3(
         3,
         "",
         f"rolehop: error: profile 'nope' not found in {sandbox.rolehop_config} or "
-        f"{sandbox.aws_config} (known: company, legacy, research)\n",
+        f"{sandbox.aws_config}; `rolehop list` shows the 4 known\n",
     )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("env", "reserch"),
+        ("credential-process", "reserch"),
+        ("exec", "reserch", "true"),
+        ("graph", "reserch"),
+        ("explain", "reserch"),
+        ("cache", "clear", "reserch"),
+    ],
+)
+def test_a_typo_of_a_profile_suggests_the_close_name(
+    sts: StubSts, sandbox: Sandbox, args: tuple[str, ...]
+) -> None:
+    outcome = rolehop_main(*args)
+
+    assert outcome == Outcome(
+        3,
+        "",
+        f"rolehop: error: profile 'reserch' not found in {sandbox.rolehop_config} or "
+        f"{sandbox.aws_config}; did you mean 'research'?\n",
+    )
+
+
+def _json_error(message: str, code: int) -> str:
+    return json.dumps({"version": 1, "error": {"message": message, "exit_code": code}}, indent=2)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("explain", "nope", "--json"),
+        ("explain", "--json", "nope", "--dry-run"),
+        ("graph", "nope", "--json"),
+        ("whoami", "nope", "--json"),
+    ],
+)
+def test_with_json_an_error_is_a_json_object_on_stdout(
+    sts: StubSts, sandbox: Sandbox, args: tuple[str, ...]
+) -> None:
+    message = (
+        f"profile 'nope' not found in {sandbox.rolehop_config} or {sandbox.aws_config}; "
+        "`rolehop list` shows the 4 known"
+    )
+
+    outcome = rolehop_main(*args)
+
+    assert outcome == Outcome(3, _json_error(message, 3) + "\n", f"rolehop: error: {message}\n")
+
+
+def test_with_json_a_config_error_a_keyring_error_and_a_usage_error_are_json(
+    sts: StubSts, sandbox: Sandbox
+) -> None:
+    path = sandbox.write_rolehop("[profiles.a]\nrole_arn = \n")
+    invalid = f"{path}:2: invalid TOML: Invalid value (at line 2, column 12)"
+    locked = {"PYTHON_KEYRING_BACKEND": "tests.support.failing_keyring.FailingKeyring"}
+
+    listed = rolehop_main("list", "--json")
+    sandbox.write_rolehop(CONFIG)
+    cached = rolehop_main("cache", "list", "--json", env=locked)
+    missing = rolehop_main("explain", "--json")
+
+    assert (listed.code, listed.stdout) == (3, _json_error(invalid, 3) + "\n")
+    assert (cached.code, json.loads(cached.stdout)["error"]["exit_code"]) == (8, 8)
+    assert (missing.code, missing.stdout) == (
+        2,
+        _json_error("Missing argument 'PROFILE'.", 2) + "\n",
+    )
+    assert missing.stderr.endswith("Error: Missing argument 'PROFILE'.\n")
+
+
+@pytest.mark.parametrize("args", [("list",), ("env", "legacy"), ("credential-process", "legacy")])
+def test_a_config_file_given_with_config_must_exist(
+    sts: StubSts, sandbox: Sandbox, args: tuple[str, ...]
+) -> None:
+    missing = sandbox.root / "nonexistent.toml"
+
+    outcome = rolehop_main("--config", str(missing), *args)
+
+    assert outcome == Outcome(
+        3, "", f"rolehop: error: {missing}: no such file (named by --config)\n"
+    )
+
+
+def test_a_missing_default_or_rolehop_config_file_is_an_empty_configuration(
+    sts: StubSts, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox.rolehop_config.unlink()  # ROLEHOP_CONFIG names it, as AWS_CONFIG_FILE may
+    expect_legacy(sts)
+
+    assert rolehop_main("credential-process", "legacy").code == 0
+    monkeypatch.delenv("ROLEHOP_CONFIG")  # the default path, under XDG_CONFIG_HOME
+    assert rolehop_main("credential-process", "legacy").code == 0
+    sts.verify()
 
 
 def test_unknown_profile_in_a_subprocess(sandbox: Sandbox, run_rolehop: RunRolehop) -> None:
@@ -873,12 +1109,44 @@ def test_cache_clear_without_a_usable_keyring_is_exit_8(sts: StubSts) -> None:
         "cache", "clear", env={"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
     )
 
-    assert outcome.code == 8
-    assert outcome.stdout == ""
-    assert outcome.stderr.splitlines()[-1] == (
-        "rolehop: error: no keyring cache to clear: caching is off ([settings] cache = false) "
-        "or no usable keyring backend was found"
+    assert outcome == Outcome(
+        8,
+        "",
+        "rolehop: error: no keyring cache to clear: no usable keyring backend "
+        "(keyring.backends.fail.Keyring cannot store secrets). Run a Secret Service (e.g. "
+        "gnome-keyring), or choose a backend with PYTHON_KEYRING_BACKEND or [settings] "
+        "keyring_backend\n",
     )
+
+
+@pytest.mark.parametrize(
+    "command", [("cache", "clear"), ("cache", "clear", "research"), ("cache", "list")]
+)
+def test_cache_commands_with_a_locked_keyring_are_exit_8_with_the_reason(
+    sts: StubSts, command: tuple[str, ...]
+) -> None:
+    outcome = rolehop_main(
+        *command, env={"PYTHON_KEYRING_BACKEND": "tests.support.failing_keyring.FailingKeyring"}
+    )
+
+    assert outcome == Outcome(
+        8,
+        "",
+        "rolehop: error: the keyring (tests.support.failing_keyring.FailingKeyring) failed to "
+        "read: KeyringError: the keyring is locked (injected failure)\n",
+    )
+
+
+def test_cache_commands_with_caching_off_are_exit_8(sts: StubSts, sandbox: Sandbox) -> None:
+    sandbox.write_rolehop("[settings]\ncache = false\n" + textwrap.dedent(CONFIG))
+
+    for action in ("clear", "list"):
+        assert rolehop_main("cache", action) == Outcome(
+            8,
+            "",
+            f"rolehop: error: no keyring cache to {action}: caching is off ([settings] cache "
+            "= false)\n",
+        )
 
 
 # ---------------------------------------------------------------------------------------
@@ -996,10 +1264,8 @@ def test_credential_process_subprocess_stdout_is_only_json(
         )
         + "\n"
     )
-    assert result.stderr == (
-        "rolehop: warning: profile 'research': duration_seconds 7200 lowered to 3600: AWS "
-        "caps a role assumed with another role's credentials at 1 hour\n"
-    )
+    # a cache hit: the lowered duration was told when these credentials were made
+    assert result.stderr == ""
 
 
 # ---------------------------------------------------------------------------------------

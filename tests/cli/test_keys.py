@@ -227,13 +227,13 @@ def test_add_with_no_usable_keyring_is_exit_8_and_stores_nothing(
 
 
 def test_add_with_an_invalid_name_is_exit_2(memory_keyring: MemoryKeyring) -> None:
-    outcome = rolehop_main("keys", "add", "joe doe", "--from-env", "--no-verify", env=FROM_ENV)
+    outcome = rolehop_main("keys", "add", "joe\x1b", "--from-env", "--no-verify", env=FROM_ENV)
 
     assert outcome == Outcome(
         2,
         "",
-        "rolehop: error: keys name: 'joe doe' is not a valid profile name (letters, digits "
-        "and _.@+=-, at most 64)\n",
+        "rolehop: error: keys name: 'joe\\x1b' is not a valid profile name (any text without "
+        "control characters, as in the AWS CLI)\n",
     )
     assert memory_keyring.items == {}
 
@@ -241,13 +241,13 @@ def test_add_with_an_invalid_name_is_exit_2(memory_keyring: MemoryKeyring) -> No
 def test_an_invalid_name_is_refused_before_asking_for_keys(
     state: StubbedState, memory_keyring: MemoryKeyring
 ) -> None:
-    outcome = rolehop_main("keys", "add", "joe doe", input=f"{JOE_KEY_ID}\n{JOE_SECRET}\n")
+    outcome = rolehop_main("keys", "add", "joe\x1b", input=f"{JOE_KEY_ID}\n{JOE_SECRET}\n")
 
     assert outcome == Outcome(
         2,
         "",
-        "rolehop: error: keys name: 'joe doe' is not a valid profile name (letters, digits "
-        "and _.@+=-, at most 64)\n",
+        "rolehop: error: keys name: 'joe\\x1b' is not a valid profile name (any text without "
+        "control characters, as in the AWS CLI)\n",
     )
     assert state.sts.calls == []
 

@@ -26,7 +26,7 @@ import pytest
 from rolehop import fast
 from rolehop.agent import client
 from rolehop.agent.protocol import encode, read_message, socket_path
-from rolehop.demo import Emulator
+from rolehop.demo import ROLE_ARN, Emulator
 from tests.conftest import Sandbox
 from tests.support.emulator import RESEARCH_RO_TOML
 from tests.support.fault_proxy import running
@@ -457,3 +457,33 @@ def test_no_agent_is_started_without_a_usable_keyring(
     time.sleep(0.5)
     place = Path(agent_env["XDG_RUNTIME_DIR"]) / "rolehop"
     assert not place.exists() or not list(place.glob("agent-*"))
+
+
+def test_a_missing_config_file_is_the_same_error_with_the_agent_and_without(
+    run: Run, agent_env: dict[str, str], sandbox: Sandbox
+) -> None:
+    # the role in the AWS config too: with no rolehop file at all the agent could serve it
+    sandbox.write_aws_config(
+        f"[profile research-aws]\nrole_arn = {ROLE_ARN}\nsource_profile = joe\n"
+    )
+    assert run("credential-process", "research-aws").returncode == 0
+    _started(agent_env)
+    assert run("credential-process", "research-aws").returncode == 0  # a hit from the agent
+    missing = str(sandbox.root / "nonexistent.toml")
+
+    for command in (["credential-process", "research-aws"], ["env", "research-aws"]):
+        by_agent, direct = (
+            run("--config", missing, *command, env={"ROLEHOP_AGENT": agent}) for agent in ("1", "0")
+        )
+
+        assert (by_agent.returncode, by_agent.stdout, by_agent.stderr) == (
+            direct.returncode,
+            direct.stdout,
+            direct.stderr,
+        )
+        assert (direct.returncode, direct.stdout, direct.stderr) == (
+            3,
+            "",
+            f"rolehop: error: {missing}: no such file (named by --config)\n",
+        )
+    assert _served(agent_env)["hit"] == 1  # asked, the agent sent them the direct way

@@ -253,9 +253,11 @@ def test_relative_and_broken_config_paths(worlds: tuple[World, World]) -> None:
             step(*CP, env={"ROLEHOP_CONFIG": "t1.toml"}, cwd="work"),
             step(*CP, env={"ROLEHOP_CONFIG": "ok.toml"}, cwd="work"),
             step("list", "--json", env={"ROLEHOP_CONFIG": "ok.toml"}, cwd="work"),
+            step("--config", "missing.toml", *CP, cwd="work"),
+            step("--config", "missing.toml", *ENV, cwd="work"),
         ],
     )
-    assert [outcome.code for outcome in outcomes] == [0, 3, 3, 0, 0, 3, 0, 0]
+    assert [outcome.code for outcome in outcomes] == [0, 3, 3, 0, 0, 3, 0, 0, 3, 3]
     assert "t1.toml:1" in outcomes[1].stderr
     assert len(json.loads(outcomes[4].stdout)["profiles"]) == 3
 

@@ -48,10 +48,12 @@ def _profile(sandbox: Sandbox, name: str, arn: str, extra: str = "") -> None:
     sandbox.write_rolehop(RESEARCH_RO_TOML + ADMIN + profile)
 
 
-def _explained(run_rolehop: RunRolehop, *args: str) -> dict[str, Any]:
+def _explained(run_rolehop: RunRolehop, *args: str, code: int = 0) -> dict[str, Any]:
+    """``explain --json``'s document; its exit code is ``code`` (5: a side blocks)."""
     result = run_rolehop("explain", *args, *INSPECT, "--json")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == code, result.stderr
     document: dict[str, Any] = json.loads(result.stdout)
+    assert document["exit_code"] == code
     return document
 
 
@@ -99,11 +101,14 @@ def test_a_role_trusting_another_account_is_blocked_on_the_trust_side(
     _joe_may_assume(moto, arn)
     _profile(sandbox, "other", arn)
 
-    [hop] = _explained(run_rolehop, "other", "--dry-run")["hops"]
+    [hop] = _explained(run_rolehop, "other", "--dry-run", code=5)["hops"]
 
     assert (hop["trust"]["verdict"], hop["caller_side"]["verdict"]) == ("no-match", "allow")
     assert hop["attempt"] is None
     assert hop["conclusion"] == f"the trust side blocks {JOE_ARN} assuming {arn}"
+    assert hop["exit_code"] == 5
+    text = run_rolehop("explain", "other", "--dry-run", *INSPECT)
+    assert (text.returncode, text.stdout.splitlines()[-1]) == (5, hop["conclusion"])
 
 
 def test_a_caller_without_sts_assume_role_is_blocked_on_its_own_side(
@@ -112,7 +117,7 @@ def test_a_caller_without_sts_assume_role_is_blocked_on_its_own_side(
     arn = _role(moto, "trusts-joe", TRUSTS_JOE)
     _profile(sandbox, "trusting", arn)  # Joe's policy names the research role only
 
-    [hop] = _explained(run_rolehop, "trusting", "--dry-run")["hops"]
+    [hop] = _explained(run_rolehop, "trusting", "--dry-run", code=5)["hops"]
 
     assert (hop["trust"]["verdict"], hop["caller_side"]["verdict"]) == ("allow", "no-match")
     assert hop["conclusion"] == f"the caller side blocks {JOE_ARN} assuming {arn}"
@@ -129,7 +134,7 @@ def test_an_external_id_mismatch_shows_the_condition(
     _joe_may_assume(moto, arn)
     _profile(sandbox, "external", arn, 'external_id = "given-id"\n')
 
-    [hop] = _explained(run_rolehop, "external", "--dry-run")["hops"]
+    [hop] = _explained(run_rolehop, "external", "--dry-run", code=5)["hops"]
 
     assert hop["params"]["ExternalId"] == "given-id"
     assert hop["trust"]["verdict"] == "no-match"
@@ -148,7 +153,7 @@ def test_a_missing_mfa_condition_blocks_on_the_trust_side(
     _joe_may_assume(moto, arn)
     _profile(sandbox, "mfa", arn)
 
-    [hop] = _explained(run_rolehop, "mfa", "--dry-run")["hops"]
+    [hop] = _explained(run_rolehop, "mfa", "--dry-run", code=5)["hops"]
 
     assert hop["trust"]["verdict"] == "no-match"
     assert "aws:MultiFactorAuthPresent" in "\n".join(hop["trust"]["policies"][0]["statements"])
@@ -177,6 +182,11 @@ def test_access_denied_everywhere_points_at_explain(
     _profile(sandbox, "denied", arn)
     with iam_enforced(moto.url):
         results = [run_rolehop(*command, "denied") for command in (["credential-process"], ["env"])]
+        explained = run_rolehop("explain", "denied", "--json")
     for result in results:
         assert result.returncode == 5
         assert result.stderr.rstrip().endswith("run: rolehop explain denied")
+    # explain, which tries the AssumeRole too, ends the same way
+    [hop] = json.loads(explained.stdout)["hops"]
+    assert (explained.returncode, hop["exit_code"]) == (5, 5), explained.stderr
+    assert hop["attempt"].startswith("profile 'denied': AccessDenied"), hop["attempt"]

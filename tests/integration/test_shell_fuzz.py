@@ -13,6 +13,7 @@ same quoting, so that they are covered should they ever be printed.
 from __future__ import annotations
 
 import os
+import re
 import string
 import subprocess
 import tempfile
@@ -133,9 +134,13 @@ def chars(alphabet: str, low: int, high: int) -> st.SearchStrategy[str]:
 WORD = string.ascii_letters + string.digits + "_"
 # short values from each validated charset (hypothesis has a budget per example: a batch
 # of long ones would not fit)
-PROFILE_NAMES = st.builds(
-    str.__add__, chars(WORD[:62], 1, 1), chars(WORD[:62] + "_.@+=-", 0, 15)
-).filter(validate.PROFILE_NAME.fullmatch)
+# any name the AWS CLI takes: slashes, spaces, quotes, and the payloads themselves (a
+# profile name has no control characters)
+PROFILE_NAMES = st.one_of(
+    st.builds(str.__add__, chars(WORD[:62], 1, 1), chars(WORD[:62] + "_.@+=-", 0, 15)),
+    st.sampled_from(["team/dev", "team dev", "joe's", 'say "hi"', "-x", "a,b", "%p %t"]),
+    HOSTILE.map(lambda value: re.sub(r"[\x00-\x1f\x7f-\x9f]", "", value) or "x"),
+)
 REGIONS = st.one_of(
     st.sampled_from(["eu-west-1", "us-east-1", "ap-southeast-2", "us-gov-west-1", "cn-north-1"]),
     st.builds(
@@ -184,7 +189,7 @@ def cases(draw: st.DrawFn) -> Case:
         "ROLEHOP_EXPIRATION": draw(st.one_of(st.just(str(int(expiration.timestamp()))), HOSTILE)),
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
-        "ROLEHOP_PROFILE": draw(PROFILE_NAMES),
+        "ROLEHOP_PROFILE": validate.profile_name(draw(PROFILE_NAMES)),
         "ROLEHOP_FUZZ_ROLE_ARN": draw(ROLE_ARNS),
         "ROLEHOP_FUZZ_SESSION_NAME": draw(SESSION_NAMES),
     }

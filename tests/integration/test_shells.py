@@ -260,3 +260,48 @@ def test_fish_env_output_leaves_universal_variables_alone(sandbox: Sandbox) -> N
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["universal:mine", "global-erased"]
+
+
+# Profile names the AWS CLI takes, to the prompt segment: shown as they are, never run.
+PROMPT_NAMES = [
+    "team/dev",
+    "team dev",
+    "it's",
+    'say "hi"',
+    f"$(touch {CANARY})",
+    f"`touch {CANARY}`",
+    f"(touch {CANARY})",
+    "${HOME}",
+    "%n %~ %F{red}",
+    "\\u \\w",
+    "[bold]x",
+]
+SHOW_PROMPT = {
+    # each shell's prompt expanded as it draws it: bash's promptvars, zsh's prompt_subst
+    "bash": 'ROLEHOP_PROMPT=1; PS1="> "; eval "$PROMPT_COMMAND"; printf "%s\\n" "${PS1@P}"',
+    "zsh": 'setopt prompt_subst; PROMPT="> "; _rolehop_precmd; print -rP -- "$PROMPT"',
+    "fish": "fish_right_prompt; echo",
+}
+
+
+@pytest.mark.parametrize("name", PROMPT_NAMES)
+@pytest.mark.parametrize("shell", REAL_SHELLS)
+def test_the_prompt_segment_shows_any_profile_name_and_runs_nothing(
+    shell: Shell, name: str, tmp_path: Path
+) -> None:
+    from rolehop.shell_init import snippet
+
+    (tmp_path / "init").write_text(snippet(shell, "/nonexistent/rolehop"))
+    load = f"source {tmp_path / 'init'}" if shell == "fish" else f". {tmp_path / 'init'}"
+    env = {
+        **_base_env(tmp_path),
+        "ROLEHOP_PROFILE": name,
+        "ROLEHOP_PROMPT": "1",
+        "ROLEHOP_PROMPT_ASCII": "1",
+    }
+
+    shown = run_captured(_argv(shell, f"{load}\n{SHOW_PROMPT[shell]}"), env, cwd=tmp_path)
+
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines()[0].startswith(f"[{name} ?]"), shown.stdout
+    assert not (tmp_path / CANARY).exists()
