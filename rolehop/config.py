@@ -387,11 +387,31 @@ def _table_header(line: str) -> str | None:
     stripped = line.strip()
     if not stripped.startswith("[") or stripped.startswith("[["):
         return None
-    end = stripped.find("]")
+    end = _closing_bracket(stripped)
     rest = stripped[end + 1 :].strip() if end > 0 else "x"
     if rest and not rest.startswith("#"):
         return None
     return stripped[1:end].strip() or None
+
+
+def _closing_bracket(header: str) -> int:
+    """Where ``[...]`` ends: the first ``]`` outside quotes (``[profiles.'a[b]']``), -1 if
+    none. One pass: quoted keys hold no escapes that matter here but ``\"``."""
+    quote = ""
+    escaped = False
+    for index, char in enumerate(header):
+        if quote:
+            if escaped:
+                escaped = False
+            elif char == "\\" and quote == '"':
+                escaped = True
+            elif char == quote:
+                quote = ""
+        elif char in "\"'":
+            quote = char
+        elif char == "]":
+            return index
+    return -1
 
 
 def _toml_lines(text: str) -> dict[tuple[str, ...], int]:

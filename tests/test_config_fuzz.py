@@ -747,6 +747,19 @@ def check_toml_lines(error: ConfigError, files: Files, rendered: Rendered) -> No
     ),
     run_list=0,
 )
+# [profiles.'a[b]'] with ''.role_arn = false: the header's end was taken at the first ]
+@example(
+    document=Document(
+        (),
+        (
+            Table(
+                (Key("profiles", 0), Key("a[b]", 0)),
+                (Entry((Key("", 0), Key("role_arn", 0)), Raw("false")),),
+            ),
+        ),
+    ),
+    run_list=0,
+)
 def test_generated_toml_fails_cleanly(document: Document, run_list: int) -> None:
     rendered = render(document)
     with written(rendered.text, AWS_CONFIG, AWS_CREDENTIALS) as files:
