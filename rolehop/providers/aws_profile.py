@@ -8,7 +8,9 @@ itself, whose static keys are read directly.
 from __future__ import annotations
 
 import configparser
+import logging
 import os
+import shlex
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -19,6 +21,8 @@ from rolehop.errors import SourceCredentialsError
 
 if TYPE_CHECKING:
     import botocore.session
+
+log = logging.getLogger(__name__)
 
 # Profiles a rolehop process is resolving, passed to the processes botocore starts for a
 # base profile's credential_process: a rolehop among them that is asked for one of these
@@ -58,12 +62,15 @@ class AwsProfileProvider:
         return self.hop.name
 
     def _fail(self, problem: str) -> SourceCredentialsError:
-        return SourceCredentialsError(
-            f"profile {self.target!r}: source profile {self.name!r} "
-            f"({self.hop.aws.path if self.hop.aws else self.hop.aws_config_path}): {problem}"
-        )
+        where = self.hop.aws.path if self.hop.aws else self.hop.aws_config_path
+        subject = f"profile {self.target!r}: source profile {self.name!r}"
+        if self.target == self.name:  # the base itself was asked for
+            subject = f"profile {self.name!r}"
+        return SourceCredentialsError(f"{subject} ({where}): {problem}")
 
     def load(self) -> Credentials:
+        from botocore.exceptions import SSOError, TokenRetrievalError
+
         if self.hop.static_keys_only:
             return self._static_keys()
         session = self._session()
@@ -71,6 +78,13 @@ class AwsProfileProvider:
             with _marked(self.resolving):
                 found = session.get_credentials()
                 frozen = found.get_frozen_credentials() if found is not None else None
+        except (SSOError, TokenRetrievalError) as error:
+            # no cached token, an expired one botocore could not refresh, or one SSO refused
+            log.debug("%s: %s: %s", self.name, type(error).__name__, error)
+            raise self._fail(
+                "the IAM Identity Center session has expired or is missing: run "
+                f"aws sso login --profile {shlex.quote(self.name)}"
+            ) from None
         except Exception as error:
             # botocore's own errors, and what a credential_process printing something else
             # than a JSON object makes it raise (ValueError, AttributeError...)
