@@ -30,6 +30,43 @@ def _digest(document: Mapping[str, Any]) -> str:
 
 
 @dataclass(frozen=True)
+class WebIdentityHop:
+    """AssumeRoleWithWebIdentity: a token (from a file or a program) becomes a role's
+    credentials, where a chain starts (EKS/IRSA, GitHub Actions OIDC)."""
+
+    name: str
+    role_arn: str
+    session_name: str
+    duration_seconds: int | None
+    token_file: str | None
+    token_process: str | None
+    region: str | None
+
+    def params(self) -> dict[str, Any]:
+        """What STS receives, but the token (read at call time: never cached, never logged)."""
+        params: dict[str, Any] = {"RoleArn": self.role_arn, "RoleSessionName": self.session_name}
+        if self.duration_seconds is not None:
+            params["DurationSeconds"] = self.duration_seconds
+        return params
+
+    @property
+    def token_source(self) -> dict[str, str]:
+        """Where the token comes from, for the cache key: a digest of the file's path (or of
+        the command), never the token, a secret that changes with every rotation."""
+        if self.token_process is not None:
+            kind, where = "process", self.token_process
+        else:
+            kind, where = "file", self.token_file or ""
+        return {kind: hashlib.sha256(where.encode("utf-8")).hexdigest()}
+
+    @property
+    def describe(self) -> str:
+        if self.token_file is not None:
+            return f"web identity token in {self.token_file}"
+        return f"web identity token from {self.token_process}"
+
+
+@dataclass(frozen=True)
 class BaseHop:
     """The start of a chain: long-term (or otherwise external) credentials.
 
@@ -53,17 +90,26 @@ class BaseHop:
     # the access key id of the keys stored in the keyring under ``name``, if any: keys
     # replaced there (by any means) make new cache keys for everything built on them
     stored_key_id: str | None = None
+    # a web identity profile: its credentials come from AssumeRoleWithWebIdentity
+    web_identity: WebIdentityHop | None = None
 
     @property
     def may_use_stored_keys(self) -> bool:
-        return self.credential_source is None and not self.static_keys_only
+        return (
+            self.credential_source is None
+            and not self.static_keys_only
+            and self.web_identity is None
+        )
 
     @property
     def key(self) -> str:
-        stored = {"stored_key_id": self.stored_key_id} if self.stored_key_id else {}
+        extra: dict[str, Any] = {"stored_key_id": self.stored_key_id} if self.stored_key_id else {}
+        web = self.web_identity
+        if web is not None:  # what STS receives, and where the token comes from
+            extra["web_identity"] = {"params": web.params(), "token": web.token_source}
         return _digest(
             {
-                **stored,
+                **extra,
                 "v": CACHE_FORMAT,
                 "kind": "credential-source" if self.credential_source else "profile",
                 "name": self.name,
@@ -281,15 +327,31 @@ def _named_base(
     static_keys_only: bool = False,
     stored_key_id: str | None = None,
 ) -> BaseHop:
+    aws = config.aws_bases.get(name)
+    web = aws.web_identity if aws is not None else None
     return BaseHop(
         name=name,
-        aws=config.aws_bases.get(name),
+        aws=aws,
         aws_config_path=str(config.aws_config_path),
         aws_credentials_path=str(config.aws_credentials_path),
         endpoint=environ.get("AWS_ENDPOINT_URL_STS") or environ.get("AWS_ENDPOINT_URL"),
         endpoint_settings=config.endpoint_settings,
         static_keys_only=static_keys_only,
-        stored_key_id=stored_key_id,
+        stored_key_id=None if web else stored_key_id,
+        web_identity=WebIdentityHop(
+            name=name,
+            role_arn=web.role_arn,
+            session_name=web.role_session_name or default_session_name(environ),
+            duration_seconds=web.duration_seconds,
+            token_file=web.token_file,
+            token_process=web.token_process,
+            region=aws.region
+            or config.settings.default_region
+            or environ.get("AWS_REGION")
+            or environ.get("AWS_DEFAULT_REGION"),
+        )
+        if aws is not None and web is not None
+        else None,
     )
 
 
@@ -352,7 +414,9 @@ def _hops(
     source_key = mfa.key if mfa else base.key
     margin = config.settings.refresh_margin
     for index, profile in enumerate(roles):
-        chained = index > 0  # a role from an MFA session (index 0) is not role chaining
+        # a role from an MFA session (index 0) is not role chaining; from a web identity
+        # base it is: those credentials are a role's
+        chained = index > 0 or base.web_identity is not None
         duration = profile.duration_seconds
         if chained and duration is not None and duration > validate.CHAINED_MAX_DURATION:
             warnings.append(

@@ -24,7 +24,7 @@ from rolehop.cache import (
     load_backend,
     open_cache,
 )
-from rolehop.chain import Chain, RoleHop
+from rolehop.chain import BaseHop, Chain, RoleHop
 from rolehop.config import Config, Profile
 from rolehop.creds import Credentials
 from rolehop.errors import CacheError, ChainLoopError, RolehopError, SourceCredentialsError
@@ -40,6 +40,7 @@ from rolehop.providers.credential_source import CredentialSourceProvider
 from rolehop.providers.locked import LockedProvider, Locks
 from rolehop.providers.session_token import SessionTokenProvider
 from rolehop.providers.stored_keys import StoredKeysProvider
+from rolehop.providers.web_identity import WebIdentityProvider
 from rolehop.sts import (
     Boto3StsClientFactory,
     Identity,
@@ -53,7 +54,10 @@ if TYPE_CHECKING:
 
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
-MFA_SESSION_MARGIN = timedelta(minutes=5)
+# What a chain's own sessions (the MFA session, a web identity base's credentials) must have
+# left: they are only used at once to call AssumeRole, never handed to an SDK, so the
+# 15-minute cushion of refresh_margin is not needed, a short one is.
+MFA_SESSION_MARGIN = SOURCE_MARGIN = timedelta(minutes=5)
 
 
 class Agent(Protocol):
@@ -152,7 +156,9 @@ class ProfileSummary:
 def describe_base(chain: Chain, stored: set[str]) -> str:
     """Where a chain's first credentials come from, for ``list``."""
     base = chain.base
-    if base.credential_source is not None:
+    if base.web_identity is not None:
+        where = base.web_identity.describe
+    elif base.credential_source is not None:
         where = f"credential_source {base.credential_source}"
     elif base.may_use_stored_keys and base.name in stored:
         where = "keyring"
@@ -328,6 +334,8 @@ class Rolehop:
 
     def _base_provider(self, chain: Chain) -> Provider:
         base, target = chain.base, chain.profile.name
+        if base.web_identity is not None:
+            return self._web_identity(base, target, SOURCE_MARGIN, False, self._waiting(chain))
         if base.credential_source is not None:
             return CredentialSourceProvider(base.credential_source, base.key, self.environ, target)
         profile = AwsProfileProvider(base, target, chain.names[1:]) if base.aws else None
@@ -337,6 +345,19 @@ class Rolehop:
         return StoredKeysProvider(
             base.name, base.key, self.keystore, profile, target, self._warn_keyring
         )
+
+    def _web_identity(
+        self, base: BaseHop, target: str, margin: timedelta, refresh: bool, waiting: Busy
+    ) -> LockedProvider:
+        """A web identity base's credentials, cached and locked like any hop's."""
+        assert base.web_identity is not None and base.aws is not None
+        aws = base.aws
+        where = f"{aws.path}:{aws.line}" if aws.line else str(aws.path)
+        provider = WebIdentityProvider(
+            base.web_identity, base.key, self.sts_factory, target, where, busy=self.busy
+        )
+        cached = CachedProvider(provider, self.cache, self.clock, margin, refresh=refresh)
+        return LockedProvider(cached, self.locks, target, waiting)
 
     def _waiting(self, chain: Chain) -> Busy:
         """How to wait for another process's lock: with the spinner, unless that process
@@ -547,6 +568,7 @@ class Rolehop:
             self.__dict__.setdefault("config", config)  # read once, for the checks below
             checks += doctors.aws_files(config)
             checks += doctors.profile_errors(config, self.environ, self._stored_names)
+            checks += doctors.web_identities(config, self.environ)
         checks.append(
             doctors.keyring_probe(
                 settings,

@@ -142,9 +142,6 @@ class ExecOptions:
     mfa_token: str | None = None
 
 
-_EXEC_FLAGS = {"--server": "server", "--refresh": "refresh"}
-
-
 def exec_options(
     words: Sequence[str], given: ExecOptions, ctx: click.Context
 ) -> tuple[ExecOptions, tuple[str, ...]]:
@@ -155,8 +152,10 @@ def exec_options(
         word = rest.pop(0)
         if word == "--":
             break
-        if word in _EXEC_FLAGS:
-            given = replace(given, **{_EXEC_FLAGS[word]: True})
+        if word == "--server":
+            given = replace(given, server=True)
+        elif word == "--refresh":
+            given = replace(given, refresh=True)
         elif word == "--mfa-token" or word.startswith("--mfa-token="):
             if word == "--mfa-token" and (not rest or rest[0] == "--"):
                 raise click.BadOptionUsage(

@@ -38,9 +38,9 @@ def list_(state: AppState, as_json: bool) -> None:
         _rich_table(summaries, state.app.clock())
     else:
         _plain_table(summaries)
-    for s in summaries:
-        if s.error:
-            click.echo(f"rolehop: warning: {s.error}", err=True)
+    # a broken source profile breaks every profile built on it with its own error: once
+    for error in dict.fromkeys(s.error for s in summaries if s.error):
+        click.echo(f"rolehop: warning: {printable(error)}", err=True)
 
 
 def _left(until: datetime | None, now: datetime) -> str:
