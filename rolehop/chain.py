@@ -152,6 +152,31 @@ class MfaHop:
 
 
 @dataclass(frozen=True)
+class SessionHop:
+    """GetSessionToken without MFA: what a base of long-term keys without mfa_serial hands
+    out when asked for itself (``env BASE``), rather than the keys."""
+
+    name: str
+    source_key: str
+    duration_seconds: int
+    region: str | None
+
+    def params(self) -> dict[str, Any]:
+        return {"DurationSeconds": self.duration_seconds}
+
+    @property
+    def key(self) -> str:
+        return _digest(
+            {
+                "v": CACHE_FORMAT,
+                "kind": "session-token",
+                "source": self.source_key,
+                "params": self.params(),
+            }
+        )
+
+
+@dataclass(frozen=True)
 class RoleHop:
     """One AssumeRole call, with exactly the parameters STS will receive."""
 
@@ -220,6 +245,44 @@ class Chain:
         return (self.base.key, *mfa, *(hop.key for hop in self.hops))
 
 
+@dataclass(frozen=True)
+class BaseTarget:
+    """A base profile asked for itself (``env BASE``), not as where a role's chain starts.
+
+    An IAM user's long-term keys (``long_term``) are never handed out as they are unless
+    asked (``--no-session``): ``session`` is made from them, the base's MFA session (the
+    very one its chains use: one code for both) or a plain GetSessionToken. Credentials
+    that are temporary already (SSO, credential_process, web identity...) go as they come.
+    """
+
+    name: str
+    base: BaseHop
+    session: MfaHop | SessionHop | None
+    long_term: bool
+    region: str | None
+
+    @property
+    def role_arn(self) -> str:
+        """The role these credentials are of (a web identity base's), else empty."""
+        return self.base.web_identity.role_arn if self.base.web_identity else ""
+
+    @property
+    def mfa(self) -> MfaHop | None:
+        return self.session if isinstance(self.session, MfaHop) else None
+
+    @property
+    def hops(self) -> tuple[RoleHop, ...]:
+        return ()  # no role to become
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name,)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (self.base.key, self.session.key) if self.session else (self.base.key,)
+
+
 _INVALID_SESSION_CHARS = re.compile(r"[^\w+=,.@-]", re.ASCII)
 
 
@@ -250,6 +313,52 @@ def _loop(profile: Profile, names: list[str], why: str = "") -> ChainLoopError:
         profile=profile.name,
         key="source_profile",
     )
+
+
+def is_base(config: Config, name: str, stored_keys: Callable[[], Collection[str]]) -> bool:
+    """Whether ``name`` is a base profile rather than a role, by :func:`build`'s rules:
+    rolehop's TOML base wins over an AWS role of that name; a role wins over an AWS
+    profile without role_arn and over keys stored under that name (asked last)."""
+    if name in config.base_profiles:
+        return True
+    if name in config.profiles or name in config.broken:
+        return False
+    return name in config.aws_bases or name in stored_keys()
+
+
+# A session made from long-term keys without MFA: aws-vault's default. (An MFA session lasts
+# 12 hours: one code a working day.) A base profile's session_duration sets either.
+PLAIN_SESSION_DURATION = 3600
+
+
+def build_base(
+    config: Config,
+    name: str,
+    environ: Mapping[str, str],
+    stored_keys: Callable[[], Collection[str]] = frozenset,
+    stored_key_id: Callable[[str], str | None] = lambda name: None,
+    *,
+    session: bool = True,
+) -> BaseTarget:
+    """The base profile ``name`` as a target of its own (see :class:`BaseTarget`);
+    ``session=False`` (``--no-session``): its long-term keys themselves."""
+    base = _named_base(config, name, environ, stored_key_id=stored_key_id(name))
+    settings, aws = config.base_profiles.get(name), base.aws
+    region = (
+        (settings.region if settings else None)
+        or (aws.region if aws else None)
+        or config.settings.default_region
+    )
+    in_keyring = base.may_use_stored_keys and name in stored_keys()
+    long_term = in_keyring or (aws is not None and aws.long_term_keys)
+    mfa = _mfa(config, base, region)
+    hop: MfaHop | SessionHop | None = None
+    if session and mfa is not None:
+        hop = mfa
+    elif session and long_term:
+        duration = (settings.session_duration if settings else None) or PLAIN_SESSION_DURATION
+        hop = SessionHop(name, base.key, duration, region)
+    return BaseTarget(name=name, base=base, session=hop, long_term=long_term, region=region)
 
 
 def build(
@@ -385,8 +494,9 @@ def _credential_source_base(
     )
 
 
-def _mfa(config: Config, target: Profile, base: BaseHop) -> MfaHop | None:
-    """The base's MFA session, from rolehop's base profile or the AWS profile's keys."""
+def _mfa(config: Config, base: BaseHop, region: str | None) -> MfaHop | None:
+    """The base's MFA session, from rolehop's base profile or the AWS profile's keys;
+    ``region``: the STS region when the base profile names none."""
     if base.credential_source is not None:
         return None
     settings = config.base_profiles.get(base.name)
@@ -397,7 +507,7 @@ def _mfa(config: Config, target: Profile, base: BaseHop) -> MfaHop | None:
     duration = (settings.session_duration if settings else None) or (
         validate.DEFAULT_SESSION_DURATION
     )
-    region = (settings.region if settings else None) or config.region_for(target, {})
+    region = (settings.region if settings else None) or region
     return MfaHop(base.name, base.key, serial, duration, process, region)
 
 
@@ -410,7 +520,7 @@ def _hops(
 ) -> Chain:
     warnings: list[str] = []
     hops: list[RoleHop] = []
-    mfa = _mfa(config, target, base)
+    mfa = _mfa(config, base, config.region_for(target, {}))
     source_key = mfa.key if mfa else base.key
     margin = config.settings.refresh_margin
     for index, profile in enumerate(roles):

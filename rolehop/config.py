@@ -133,6 +133,13 @@ class AwsBase:
     def region(self) -> str | None:
         return dict(self.identity).get("region") or None
 
+    @property
+    def long_term_keys(self) -> bool:
+        """Whether botocore takes an IAM user's long-term keys from this profile: static
+        keys without a session token, and no SSO (which botocore asks first)."""
+        sso = any(key in ("sso_start_url", "sso_session") for key, _ in self.identity)
+        return self.has_static_keys and not self.has_session_token and not sso
+
 
 _SECRET_KEY = re.compile(r"secret|token|password", re.IGNORECASE)
 

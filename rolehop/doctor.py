@@ -414,25 +414,27 @@ def _invocation_problems(
     except RolehopError as error:
         yield Check("aws-cli", "fail", f"{subject}: {error}", "fix that rolehop config")
         return
-    if invocation.profile not in target.profiles:
+    name = invocation.profile
+    base = chains.is_base(target, name, set)  # handed out itself: a session of its keys...
+    if not base and name not in target.profiles:
         known = ", ".join(sorted(target.profiles)[:8]) or "none"
         yield Check(
             "aws-cli",
             "fail",
-            f"{subject} asks for rolehop profile {invocation.profile!r}, which rolehop does "
-            f"not know",
+            f"{subject} asks for rolehop profile {name!r}, which rolehop does not know",
             f"use one of: {known}",
         )
         return
     try:
-        built = chains.build(target, invocation.profile, environ, set)
+        names = (name,) if base else chains.build(target, name, environ, set).names
     except RolehopError:
         return  # reported with the profiles
-    if aws_name in built.names:
+    if aws_name in names:
         yield Check(
             "aws-cli",
             "fail",
-            f"{subject} asks for {invocation.profile!r}, whose chain starts at "
-            f"{aws_name!r} itself: a loop",
-            f"give {invocation.profile!r} another source_profile",
+            f"{subject} asks for {name!r}, whose chain starts at {aws_name!r} itself: a loop",
+            f"give {name!r} another source_profile"
+            if not base
+            else f"name another profile than {aws_name!r} itself",
         )

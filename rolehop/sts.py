@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from rolehop.chain import MfaHop, RoleHop, WebIdentityHop
+from rolehop.chain import MfaHop, RoleHop, SessionHop, WebIdentityHop
 from rolehop.creds import Credentials
 from rolehop.errors import (
     AccessDeniedError,
@@ -107,7 +107,7 @@ def _explain(target: str) -> str:
     return f"run: rolehop explain {shlex.quote(target)}"
 
 
-def _subject(hop: RoleHop | MfaHop | WebIdentityHop, target: str) -> str:
+def _subject(hop: RoleHop | MfaHop | SessionHop | WebIdentityHop, target: str) -> str:
     via = "" if hop.name == target else f" (hop {hop.name!r})"
     return f"profile {target!r}{via}"
 
@@ -233,25 +233,40 @@ def assume_role(
 
 
 def get_session_token(
-    client: STSClient, hop: MfaHop, source: Credentials, *, target: str, token_code: str
+    client: STSClient,
+    hop: MfaHop | SessionHop,
+    source: Credentials,
+    *,
+    target: str,
+    token_code: str | None,
 ) -> Credentials:
-    """GetSessionToken with an MFA code: the session every role of this base starts from."""
+    """GetSessionToken: with an MFA code, the session every role of this base starts from;
+    without, the session a base of long-term keys is handed out as."""
     subject = _subject(hop, target)
+    params = hop.params()
+    serial = hop.serial if isinstance(hop, MfaHop) else None
+    action, purpose = "GetSessionToken", f"start a session of {hop.name!r}"
+    if serial is not None:
+        params["TokenCode"] = token_code
+        action = f"GetSessionToken with MFA device {serial}"
+        purpose = f"start the MFA session of {hop.name!r}"
 
     def denied(caller: str, message: str) -> str:
+        if serial is None:
+            return f"AccessDenied starting a session as {caller} (STS said: {message})"
         return (
-            f"AccessDenied starting an MFA session as {caller} with MFA device {hop.serial}: "
-            f"the MFA code may be wrong or expired, or {hop.serial} is not this user's "
+            f"AccessDenied starting an MFA session as {caller} with MFA device {serial}: "
+            f"the MFA code may be wrong or expired, or {serial} is not this user's "
             f"device. (STS said: {message}); {_explain(target)}"
         )
 
     response = _request(
         client.get_session_token,
-        {**hop.params(), "TokenCode": token_code},
+        params,
         client=client,
         subject=subject,
-        action=f"GetSessionToken with MFA device {hop.serial}",
-        purpose=f"start the MFA session of {hop.name!r}",
+        action=action,
+        purpose=purpose,
         source=source,
         denied=denied,
     )

@@ -390,3 +390,22 @@ def test_doctor_warns_of_a_token_file_that_is_not_there(
         f"profile 'webid' ({sandbox.aws_config}:1): web_identity_token_file {missing}: "
         "cannot read: No such file or directory"
     )
+
+
+def test_the_web_identity_base_itself_is_handed_out_with_the_full_margin(
+    world: StubWorld,
+) -> None:
+    first = expect_web_identity(world, hours=1)
+    resolution = world.rolehop().resolve("webid")
+    assert (resolution.credentials, resolution.region) == (first.credentials, "eu-west-1")
+    assert resolution.profile.role_arn == CI_ROLE
+
+    world.clock.now = NOW + timedelta(minutes=45)  # enough for a chain, not for an SDK
+    second = expect_web_identity(world, "second", hours=2)
+    expect_app(world)
+    renewed = world.rolehop().resolve("webid")
+    world.rolehop().resolve("app")  # from the renewed ones, no third token trade
+
+    world.sts.verify()
+    assert renewed.credentials == second.credentials
+    assert world.sts.calls[-1][0] == second.credentials

@@ -30,6 +30,11 @@ mfa_token_option = click.option(
     metavar="CODE",
     help="The MFA code, if one is needed (else mfa_process, else a prompt on the terminal).",
 )
+no_session_option = click.option(
+    "--no-session",
+    is_flag=True,
+    help="For a base profile: its long-term keys themselves, not a session made from them.",
+)
 server_option = click.option(
     "--server",
     is_flag=True,
@@ -46,19 +51,30 @@ profile_argument = click.argument("profile", shell_complete=profile_names)
     help="Syntax of the output (default: from $SHELL).",
 )
 @refresh_option
+@no_session_option
 @mfa_token_option
 @pass_state
 def env(
-    state: AppState, profile: str, shell: Shell | None, refresh: bool, mfa_token: str | None
+    state: AppState,
+    profile: str,
+    shell: Shell | None,
+    refresh: bool,
+    no_session: bool,
+    mfa_token: str | None,
 ) -> None:
     """Print shell code that exports PROFILE's credentials.
 
     \b
       eval "$(rolehop env research-ro)"        # bash, zsh
       rolehop env research-ro | source         # fish
+
+    For a base profile of long-term keys, a session made from them (with its MFA, if it
+    has one); --no-session: the keys themselves.
     """
     chosen = shell or shell_from_environ(os.environ)  # before any STS call
-    resolution = state.app.resolve(profile, refresh=refresh, mfa_token=mfa_token)
+    resolution = state.app.resolve(
+        profile, refresh=refresh, mfa_token=mfa_token, session=not no_session
+    )
     click.echo(render_env(environment(resolution), chosen), nl=False)
     state.start_agent()
 
@@ -66,9 +82,12 @@ def env(
 @click.command("credential-process")
 @profile_argument
 @refresh_option
+@no_session_option
 @mfa_token_option
 @pass_state
-def credential_process(state: AppState, profile: str, refresh: bool, mfa_token: str | None) -> None:
+def credential_process(
+    state: AppState, profile: str, refresh: bool, no_session: bool, mfa_token: str | None
+) -> None:
     """Print PROFILE's credentials as AWS credential_process JSON (Version 1).
 
     \b
@@ -76,7 +95,9 @@ def credential_process(state: AppState, profile: str, refresh: bool, mfa_token: 
       [profile research]
       credential_process = rolehop credential-process research-ro
     """
-    resolution = state.app.resolve(profile, refresh=refresh, mfa_token=mfa_token)
+    resolution = state.app.resolve(
+        profile, refresh=refresh, mfa_token=mfa_token, session=not no_session
+    )
     click.echo(credential_process_json(resolution.credentials))
     sys.stdout.flush()  # the AWS CLI has what it needs before the agent is looked for
     state.start_agent()
@@ -89,6 +110,7 @@ def credential_process(state: AppState, profile: str, refresh: bool, mfa_token: 
 @profile_argument
 @server_option
 @refresh_option
+@no_session_option
 @mfa_token_option
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @pass_state
@@ -97,6 +119,7 @@ def exec_(
     profile: str,
     server: bool,
     refresh: bool,
+    no_session: bool,
     mfa_token: str | None,
     command: tuple[str, ...],
 ) -> None:
@@ -119,9 +142,11 @@ def exec_(
         raise click.NoSuchOption(profile)
     # Parsing stops at PROFILE so that COMMAND keeps its own options: exec's own, given
     # between PROFILE and COMMAND, are taken here.
-    given = ExecOptions(server, refresh, mfa_token)
+    given = ExecOptions(server, refresh, no_session, mfa_token)
     given, command = exec_options(command, given, click.get_current_context())
-    resolution = state.app.resolve(profile, refresh=given.refresh, mfa_token=given.mfa_token)
+    resolution = state.app.resolve(
+        profile, refresh=given.refresh, mfa_token=given.mfa_token, session=not given.no_session
+    )
     if given.server:
         from rolehop.cli.server import run_with_server
 
@@ -139,6 +164,7 @@ def exec_(
 class ExecOptions:
     server: bool = False
     refresh: bool = False
+    no_session: bool = False
     mfa_token: str | None = None
 
 
@@ -156,6 +182,8 @@ def exec_options(
             given = replace(given, server=True)
         elif word == "--refresh":
             given = replace(given, refresh=True)
+        elif word == "--no-session":
+            given = replace(given, no_session=True)
         elif word == "--mfa-token" or word.startswith("--mfa-token="):
             if word == "--mfa-token" and (not rest or rest[0] == "--"):
                 raise click.BadOptionUsage(

@@ -10,16 +10,18 @@ import click
 
 from rolehop.cli import AppState, duration_text, pass_state, printable, terminal
 from rolehop.cli.complete import profile_names
+from rolehop.cli.credentials import no_session_option
 from rolehop.core import GraphNode
 
 
 @click.command()
 @click.argument("profile", required=False, shell_complete=profile_names)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@no_session_option
 @pass_state
-def whoami(state: AppState, profile: str | None, as_json: bool) -> None:
+def whoami(state: AppState, profile: str | None, as_json: bool, no_session: bool) -> None:
     """Who STS says you are: PROFILE's credentials, or the active environment's."""
-    identity = state.app.whoami(profile)
+    identity = state.app.whoami(profile, session=not no_session)
     if as_json:
         click.echo(json.dumps({"version": 1, **asdict(identity)}, indent=2))
         return

@@ -17,7 +17,8 @@ from rolehop.creds import format_expiration
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 def list_(state: AppState, as_json: bool) -> None:
-    """List profiles: role, where the chain starts, how many hops."""
+    """List profiles: role, where the chain starts, how many hops; and base profiles
+    (no role, 0 hops), which env, exec and credential-process hand out themselves."""
     summaries = state.app.profiles()
     if as_json:
         rows = [
@@ -29,7 +30,13 @@ def list_(state: AppState, as_json: bool) -> None:
             }
             for s in summaries
         ]
-        click.echo(json.dumps({"version": 1, "profiles": rows}, indent=2))
+        # "profiles" keeps what it always held, the role profiles; base profiles apart
+        document = {
+            "version": 1,
+            "profiles": [row for row in rows if row["kind"] == "role"],
+            "bases": [row for row in rows if row["kind"] == "base"],
+        }
+        click.echo(json.dumps(document, indent=2))
         return
     if not summaries:
         click.echo(f"no profiles: add [profiles.NAME] to {state.app.config.path}", err=True)

@@ -13,6 +13,7 @@ import os
 import shlex
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from rolehop.chain import BaseHop
@@ -95,6 +96,7 @@ class AwsProfileProvider:
             access_key_id=frozen.access_key,
             secret_access_key=frozen.secret_key,
             session_token=frozen.token,
+            expiration=_expiration(found),
         )
 
     def _session(self) -> botocore.session.Session:
@@ -123,3 +125,13 @@ class AwsProfileProvider:
         if not key_id or not secret:
             raise self._fail("aws_access_key_id and aws_secret_access_key are required")
         return Credentials(key_id, secret, values.get("aws_session_token") or None)
+
+
+def _expiration(found: object) -> datetime | None:
+    """When botocore's temporary credentials (SSO, credential_process...) expire: what
+    ``env`` hands out with them, and how long the cache keeps them. botocore keeps it in
+    ``_expiry_time`` only (no public accessor); static keys have none."""
+    expiry = getattr(found, "_expiry_time", None)
+    if isinstance(expiry, datetime) and expiry.tzinfo is not None:
+        return expiry.astimezone(UTC)
+    return None
