@@ -374,13 +374,14 @@ def build(
     nowhere in the files. ``stored_key_id`` gives the access key id of the keys stored
     under a base's name (None: none stored), part of the base's cache key.
     """
-    if name in config.base_profiles:  # rolehop's TOML wins over an AWS role of that name
-        base_profile = config.base_profiles[name]
+    if is_base(config, name, stored_keys):  # rolehop's TOML wins over an AWS role of that name
+        where = config.base_profiles.get(name) or config.aws_bases.get(name)
         raise ConfigError(
             "is a base profile (no role_arn), which has no role to become: name it as the "
-            "source_profile of a role profile",
-            path=base_profile.path,
-            line=base_profile.line,
+            "source_profile of a role profile (env, exec and credential-process hand out "
+            "its own credentials)",
+            path=where.path if where else None,
+            line=where.line if where else None,
             profile=name,
         )
     target = config.profile(name)

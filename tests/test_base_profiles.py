@@ -25,6 +25,7 @@ from rolehop.creds import Credentials
 from rolehop.errors import ChainLoopError, UsageError
 from rolehop.keystore import KeyStore
 from tests.conftest import Sandbox
+from tests.support.cli import StubbedState, installed, rolehop_main
 from tests.support.stubs import (
     COMPANY_ROLE,
     JOE_CREDENTIALS,
@@ -312,3 +313,21 @@ def test_doctor_knows_a_credential_process_asking_for_a_base(world: World) -> No
     loops = [check for check in checks if "a loop" in check.summary]
     assert problems == []  # joe is a base: credential-process hands out its session
     assert [check.fix for check in loops] == ["name another profile than 'self' itself"]
+
+
+@pytest.mark.usefixtures("restore_logging")
+@pytest.mark.parametrize("command", [["graph", "joe"], ["explain", "joe", "--dry-run"]])
+def test_commands_about_roles_say_that_a_base_is_one(
+    world: World, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """Not "profile 'joe' not found in ~/.aws/config", where it is."""
+    monkeypatch.setattr(installed, "state", StubbedState())
+
+    outcome = rolehop_main(*command)
+
+    assert (outcome.code, outcome.stdout) == (3, "")
+    assert outcome.stderr == (
+        f"rolehop: error: {world.sandbox.aws_credentials}:1: profile 'joe': is a base profile "
+        "(no role_arn), which has no role to become: name it as the source_profile of a role "
+        "profile (env, exec and credential-process hand out its own credentials)\n"
+    )
