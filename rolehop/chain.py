@@ -32,6 +32,43 @@ def _digest(document: Mapping[str, Any]) -> str:
 
 
 @dataclass(frozen=True)
+class WebIdentityHop:
+    """AssumeRoleWithWebIdentity: a token (from a file or a program) becomes a role's
+    credentials, where a chain starts (EKS/IRSA, GitHub Actions OIDC)."""
+
+    name: str
+    role_arn: str
+    session_name: str
+    duration_seconds: int | None
+    token_file: str | None
+    token_process: str | None
+    region: str | None
+
+    def params(self) -> dict[str, Any]:
+        """What STS receives, but the token (read at call time: never cached, never logged)."""
+        params: dict[str, Any] = {"RoleArn": self.role_arn, "RoleSessionName": self.session_name}
+        if self.duration_seconds is not None:
+            params["DurationSeconds"] = self.duration_seconds
+        return params
+
+    @property
+    def token_source(self) -> dict[str, str]:
+        """Where the token comes from, for the cache key: a digest of the file's path (or of
+        the command), never the token, a secret that changes with every rotation."""
+        if self.token_process is not None:
+            kind, where = "process", self.token_process
+        else:
+            kind, where = "file", self.token_file or ""
+        return {kind: hashlib.sha256(where.encode("utf-8")).hexdigest()}
+
+    @property
+    def describe(self) -> str:
+        if self.token_file is not None:
+            return f"web identity token in {self.token_file}"
+        return f"web identity token from {self.token_process}"
+
+
+@dataclass(frozen=True)
 class BaseHop:
     """The start of a chain: long-term (or otherwise external) credentials.
 
@@ -55,17 +92,26 @@ class BaseHop:
     # the access key id of the keys stored in the keyring under ``name``, if any: keys
     # replaced there (by any means) make new cache keys for everything built on them
     stored_key_id: str | None = None
+    # a web identity profile: its credentials come from AssumeRoleWithWebIdentity
+    web_identity: WebIdentityHop | None = None
 
     @property
     def may_use_stored_keys(self) -> bool:
-        return self.credential_source is None and not self.static_keys_only
+        return (
+            self.credential_source is None
+            and not self.static_keys_only
+            and self.web_identity is None
+        )
 
     @property
     def key(self) -> str:
-        stored = {"stored_key_id": self.stored_key_id} if self.stored_key_id else {}
+        extra: dict[str, Any] = {"stored_key_id": self.stored_key_id} if self.stored_key_id else {}
+        web = self.web_identity
+        if web is not None:  # what STS receives, and where the token comes from
+            extra["web_identity"] = {"params": web.params(), "token": web.token_source}
         return _digest(
             {
-                **stored,
+                **extra,
                 "v": CACHE_FORMAT,
                 "kind": "credential-source" if self.credential_source else "profile",
                 "name": self.name,
@@ -94,6 +140,31 @@ class MfaHop:
     def params(self) -> dict[str, Any]:
         """What STS receives, but the TokenCode (asked at call time, never cached)."""
         return {"SerialNumber": self.serial, "DurationSeconds": self.duration_seconds}
+
+    @property
+    def key(self) -> str:
+        return _digest(
+            {
+                "v": CACHE_FORMAT,
+                "kind": "session-token",
+                "source": self.source_key,
+                "params": self.params(),
+            }
+        )
+
+
+@dataclass(frozen=True)
+class SessionHop:
+    """GetSessionToken without MFA: what a base of long-term keys without mfa_serial hands
+    out when asked for itself (``env BASE``), rather than the keys."""
+
+    name: str
+    source_key: str
+    duration_seconds: int
+    region: str | None
+
+    def params(self) -> dict[str, Any]:
+        return {"DurationSeconds": self.duration_seconds}
 
     @property
     def key(self) -> str:
@@ -190,6 +261,44 @@ class Chain:
         return (self.base.key, *mfa, *(hop.key for hop in self.hops))
 
 
+@dataclass(frozen=True)
+class BaseTarget:
+    """A base profile asked for itself (``env BASE``), not as where a role's chain starts.
+
+    An IAM user's long-term keys (``long_term``) are never handed out as they are unless
+    asked (``--no-session``): ``session`` is made from them, the base's MFA session (the
+    very one its chains use: one code for both) or a plain GetSessionToken. Credentials
+    that are temporary already (SSO, credential_process, web identity...) go as they come.
+    """
+
+    name: str
+    base: BaseHop
+    session: MfaHop | SessionHop | None
+    long_term: bool
+    region: str | None
+
+    @property
+    def role_arn(self) -> str:
+        """The role these credentials are of (a web identity base's), else empty."""
+        return self.base.web_identity.role_arn if self.base.web_identity else ""
+
+    @property
+    def mfa(self) -> MfaHop | None:
+        return self.session if isinstance(self.session, MfaHop) else None
+
+    @property
+    def hops(self) -> tuple[RoleHop, ...]:
+        return ()  # no role to become
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name,)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (self.base.key, self.session.key) if self.session else (self.base.key,)
+
+
 _INVALID_SESSION_CHARS = re.compile(r"[^\w+=,.@-]", re.ASCII)
 
 
@@ -249,6 +358,52 @@ def _not_found(
     )
 
 
+def is_base(config: Config, name: str, stored_keys: Callable[[], Collection[str]]) -> bool:
+    """Whether ``name`` is a base profile rather than a role, by :func:`build`'s rules:
+    rolehop's TOML base wins over an AWS role of that name; a role wins over an AWS
+    profile without role_arn and over keys stored under that name (asked last)."""
+    if name in config.base_profiles:
+        return True
+    if name in config.profiles or name in config.broken:
+        return False
+    return name in config.aws_bases or name in stored_keys()
+
+
+# A session made from long-term keys without MFA: aws-vault's default. (An MFA session lasts
+# 12 hours: one code a working day.) A base profile's session_duration sets either.
+PLAIN_SESSION_DURATION = 3600
+
+
+def build_base(
+    config: Config,
+    name: str,
+    environ: Mapping[str, str],
+    stored_keys: Callable[[], Collection[str]] = frozenset,
+    stored_key_id: Callable[[str], str | None] = lambda name: None,
+    *,
+    session: bool = True,
+) -> BaseTarget:
+    """The base profile ``name`` as a target of its own (see :class:`BaseTarget`);
+    ``session=False`` (``--no-session``): its long-term keys themselves."""
+    base = _named_base(config, name, environ, stored_key_id=stored_key_id(name))
+    settings, aws = config.base_profiles.get(name), base.aws
+    region = (
+        (settings.region if settings else None)
+        or (aws.region if aws else None)
+        or config.settings.default_region
+    )
+    in_keyring = base.may_use_stored_keys and name in stored_keys()
+    long_term = in_keyring or (aws is not None and aws.long_term_keys)
+    mfa = _mfa(config, base, region)
+    hop: MfaHop | SessionHop | None = None
+    if session and mfa is not None:
+        hop = mfa
+    elif session and long_term:
+        duration = (settings.session_duration if settings else None) or PLAIN_SESSION_DURATION
+        hop = SessionHop(name, base.key, duration, region)
+    return BaseTarget(name=name, base=base, session=hop, long_term=long_term, region=region)
+
+
 def build(
     config: Config,
     name: str,
@@ -262,16 +417,17 @@ def build(
     nowhere in the files. ``stored_key_id`` gives the access key id of the keys stored
     under a base's name (None: none stored), part of the base's cache key.
     """
-    if name in config.base_profiles:  # rolehop's TOML wins over an AWS role of that name
-        base_profile = config.base_profiles[name]
+    if is_base(config, name, stored_keys):  # rolehop's TOML wins over an AWS role of that name
+        where = config.base_profiles.get(name) or config.aws_bases.get(name)
         users = sorted(
             role for role, found in config.profiles.items() if found.source_profile == name
         )
         raise ConfigError(
             "is a base profile (no role_arn), which has no role to become: name it as the "
-            "source_profile of a role profile",
-            path=base_profile.path,
-            line=base_profile.line,
+            "source_profile of a role profile (env, exec and credential-process hand out "
+            "its own credentials)",
+            path=where.path if where else None,
+            line=where.line if where else None,
             profile=name,
             fix=(
                 f"use a role profile that starts from it: {', '.join(map(repr, users))}"
@@ -327,15 +483,31 @@ def _named_base(
     static_keys_only: bool = False,
     stored_key_id: str | None = None,
 ) -> BaseHop:
+    aws = config.aws_bases.get(name)
+    web = aws.web_identity if aws is not None else None
     return BaseHop(
         name=name,
-        aws=config.aws_bases.get(name),
+        aws=aws,
         aws_config_path=str(config.aws_config_path),
         aws_credentials_path=str(config.aws_credentials_path),
         endpoint=environ.get("AWS_ENDPOINT_URL_STS") or environ.get("AWS_ENDPOINT_URL"),
         endpoint_settings=config.endpoint_settings,
         static_keys_only=static_keys_only,
-        stored_key_id=stored_key_id,
+        stored_key_id=None if web else stored_key_id,
+        web_identity=WebIdentityHop(
+            name=name,
+            role_arn=web.role_arn,
+            session_name=web.role_session_name or default_session_name(environ),
+            duration_seconds=web.duration_seconds,
+            token_file=web.token_file,
+            token_process=web.token_process,
+            region=aws.region
+            or config.settings.default_region
+            or environ.get("AWS_REGION")
+            or environ.get("AWS_DEFAULT_REGION"),
+        )
+        if aws is not None and web is not None
+        else None,
     )
 
 
@@ -369,8 +541,9 @@ def _credential_source_base(
     )
 
 
-def _mfa(config: Config, target: Profile, base: BaseHop) -> MfaHop | None:
-    """The base's MFA session, from rolehop's base profile or the AWS profile's keys."""
+def _mfa(config: Config, base: BaseHop, region: str | None) -> MfaHop | None:
+    """The base's MFA session, from rolehop's base profile or the AWS profile's keys;
+    ``region``: the STS region when the base profile names none."""
     if base.credential_source is not None:
         return None
     settings = config.base_profiles.get(base.name)
@@ -381,7 +554,7 @@ def _mfa(config: Config, target: Profile, base: BaseHop) -> MfaHop | None:
     duration = (settings.session_duration if settings else None) or (
         validate.DEFAULT_SESSION_DURATION
     )
-    region = (settings.region if settings else None) or config.region_for(target, {})
+    region = (settings.region if settings else None) or region
     return MfaHop(base.name, base.key, serial, duration, process, region)
 
 
@@ -394,11 +567,13 @@ def _hops(
 ) -> Chain:
     warnings: list[str] = []
     hops: list[RoleHop] = []
-    mfa = _mfa(config, target, base)
+    mfa = _mfa(config, base, config.region_for(target, {}))
     source_key = mfa.key if mfa else base.key
     margin = config.settings.refresh_margin
     for index, profile in enumerate(roles):
-        chained = index > 0  # a role from an MFA session (index 0) is not role chaining
+        # a role from an MFA session (index 0) is not role chaining; from a web identity
+        # base it is: those credentials are a role's
+        chained = index > 0 or base.web_identity is not None
         duration = profile.duration_seconds
         lowered = chained and duration is not None and duration > validate.CHAINED_MAX_DURATION
         if lowered:

@@ -96,6 +96,22 @@ class BaseProfile:
 
 
 @dataclass(frozen=True)
+class WebIdentity:
+    """botocore's web identity profile: ``role_arn`` and a token (OIDC, as in EKS/IRSA or
+    GitHub Actions) that AssumeRoleWithWebIdentity trades for the role's credentials.
+
+    The token comes from ``web_identity_token_file`` (read as botocore reads it) or, as in
+    aws-vault, from the output of ``web_identity_token_process``.
+    """
+
+    role_arn: str
+    token_file: str | None = None
+    token_process: str | None = None
+    role_session_name: str | None = None
+    duration_seconds: int | None = None
+
+
+@dataclass(frozen=True)
 class AwsBase:
     """A profile of the AWS shared files that is not a role: where a chain starts.
 
@@ -115,6 +131,20 @@ class AwsBase:
     # the file with its static keys: the credentials file, though the profile also has a
     # section in the config file (whose path is ``path``)
     keys_path: Path | None = None
+    web_identity: WebIdentity | None = None
+    # aws_session_token beside the keys: they are temporary already (no GetSessionToken)
+    has_session_token: bool = False
+
+    @property
+    def region(self) -> str | None:
+        return dict(self.identity).get("region") or None
+
+    @property
+    def long_term_keys(self) -> bool:
+        """Whether botocore takes an IAM user's long-term keys from this profile: static
+        keys without a session token, and no SSO (which botocore asks first)."""
+        sso = any(key in ("sso_start_url", "sso_session") for key, _ in self.identity)
+        return self.has_static_keys and not self.has_session_token and not sso
 
 
 _SECRET_KEY = re.compile(r"secret|token|password", re.IGNORECASE)
@@ -754,7 +784,17 @@ def _load_aws(
     bases: dict[str, AwsBase] = {}
     for name, (items, path, line, key_lines) in found.items():
         has_keys = "aws_access_key_id" in items and "aws_secret_access_key" in items
-        if "role_arn" in items:
+        web_identity = None
+        if any(key in items for key in WEB_IDENTITY_KEYS):
+            # botocore: the web identity provider takes such a profile, whatever else it
+            # holds (source_profile, keys): not a role to assume from another profile
+            try:
+                web_identity = _web_identity(name, items, path, line, key_lines)
+            except ConfigError as error:
+                broken[name] = error
+                continue
+            has_keys = False
+        elif "role_arn" in items:
             try:
                 roles[name] = _profile(name, items, "aws", path, line, key_lines)
             except ConfigError as error:
@@ -781,9 +821,57 @@ def _load_aws(
                 has_static_keys=has_keys,
                 key_lines=key_lines,
                 keys_path=keys_in.get(name) if has_keys else None,
+                web_identity=web_identity,
+                has_session_token=has_keys and bool(items.get("aws_session_token")),
                 **mfa,
             )
     return roles, bases, broken, _endpoint_settings(config)
+
+
+WEB_IDENTITY_KEYS = ("web_identity_token_file", "web_identity_token_process")
+
+
+def _web_identity(
+    name: str, items: Mapping[str, str], path: Path, line: int | None, key_lines: Mapping[str, int]
+) -> WebIdentity:
+    def fail(problem: str, key: str | None = None) -> ConfigError:
+        where = key_lines.get(key, line) if key is not None else line
+        return ConfigError(problem, path=path, line=where, profile=name, key=key)
+
+    if all(key in items for key in WEB_IDENTITY_KEYS):
+        raise fail(
+            "set either web_identity_token_file or web_identity_token_process, not both",
+            "web_identity_token_process",
+        )
+    if "role_arn" not in items:
+        raise fail(
+            "role_arn is required beside a web identity token: it names the role the token "
+            "is traded for",
+            next(key for key in WEB_IDENTITY_KEYS if key in items),
+        )
+    checks: dict[str, tuple[str, Callable[[Any], Any]]] = {
+        "role_arn": ("role_arn", validate.role_arn),
+        "web_identity_token_file": ("token_file", _token_file),
+        "web_identity_token_process": ("token_process", validate.mfa_process),
+        "role_session_name": ("role_session_name", validate.session_name),
+        "duration_seconds": ("duration_seconds", validate.duration_seconds),
+    }
+    values: dict[str, Any] = {}
+    for key, (attribute, check) in checks.items():
+        if key in items:
+            try:
+                values[attribute] = check(items[key])
+            except ValueError as error:
+                raise fail(str(error), key) from None
+    return WebIdentity(**values)
+
+
+def _token_file(value: Any) -> str:
+    """A path, used as botocore uses it (no ``~`` expansion)."""
+    text = validate.string(value).strip()
+    if not text:
+        raise ValueError("must name the file that holds the token")
+    return text
 
 
 def _endpoint_settings(config: configparser.RawConfigParser) -> tuple[str, ...]:

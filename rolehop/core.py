@@ -28,10 +28,16 @@ from rolehop.cache import (
     load_backend,
     open_cache,
 )
-from rolehop.chain import Chain, RoleHop
+from rolehop.chain import BaseHop, BaseTarget, Chain, RoleHop
 from rolehop.config import Config, Profile
 from rolehop.creds import Credentials
-from rolehop.errors import CacheError, ChainLoopError, RolehopError, SourceCredentialsError
+from rolehop.errors import (
+    CacheError,
+    ChainLoopError,
+    RolehopError,
+    SourceCredentialsError,
+    UsageError,
+)
 from rolehop.keystore import Keys, KeyStore, StoredKey, check_name
 from rolehop.lock import NoLocks, locks_for
 from rolehop.mfa import MfaCodes
@@ -44,6 +50,7 @@ from rolehop.providers.credential_source import CredentialSourceProvider
 from rolehop.providers.locked import LockedProvider, Locks
 from rolehop.providers.session_token import SessionTokenProvider
 from rolehop.providers.stored_keys import StoredKeysProvider
+from rolehop.providers.web_identity import WebIdentityProvider
 from rolehop.sts import (
     Boto3StsClientFactory,
     Identity,
@@ -57,7 +64,10 @@ if TYPE_CHECKING:
 
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
-MFA_SESSION_MARGIN = timedelta(minutes=5)
+# What a chain's own sessions (the MFA session, a web identity base's credentials) must have
+# left: they are only used at once to call AssumeRole, never handed to an SDK, so the
+# 15-minute cushion of refresh_margin is not needed, a short one is.
+MFA_SESSION_MARGIN = SOURCE_MARGIN = timedelta(minutes=5)
 
 
 class Agent(Protocol):
@@ -125,8 +135,9 @@ class HopResult:
 class Resolution:
     """What ``env``, ``credential-process`` and ``exec`` hand out for one profile."""
 
-    profile: Profile
-    chain: Chain
+    # a role profile and its chain, or a base profile asked for itself (both, then)
+    profile: Profile | BaseTarget
+    chain: Chain | BaseTarget
     credentials: Credentials
     region: str | None
     hops: tuple[HopResult, ...]
@@ -154,12 +165,16 @@ class ProfileSummary:
     credentials: str | None = None
     # when the target's cached credentials expire (from the cache index: no secret read)
     cached_until: datetime | None = None
+    # "role", or "base": a base profile, which ``env``/``exec``... hand out itself
+    kind: str = "role"
 
 
-def describe_base(chain: Chain, stored: set[str]) -> str:
+def describe_base(chain: Chain | BaseTarget, stored: set[str]) -> str:
     """Where a chain's first credentials come from, for ``list``."""
     base = chain.base
-    if base.credential_source is not None:
+    if base.web_identity is not None:
+        where = base.web_identity.describe
+    elif base.credential_source is not None:
         where = f"credential_source {base.credential_source}"
     elif base.may_use_stored_keys and base.name in stored:
         where = "keyring"
@@ -342,15 +357,35 @@ class Rolehop:
 
     def _base_provider(self, chain: Chain) -> Provider:
         base, target = chain.base, chain.profile.name
+        if base.web_identity is not None:
+            return self._web_identity(base, target, SOURCE_MARGIN, False, self._waiting(chain))
+        return self._source(base, target, chain.names[1:])
+
+    def _source(self, base: BaseHop, target: str, resolving: tuple[str, ...]) -> Provider:
+        """The base's own credentials, uncached: stored keys, an AWS profile (resolved by
+        botocore, marking ``resolving`` for credential_process loops), a credential_source."""
         if base.credential_source is not None:
             return CredentialSourceProvider(base.credential_source, base.key, self.environ, target)
-        profile = AwsProfileProvider(base, target, chain.names[1:]) if base.aws else None
+        profile = AwsProfileProvider(base, target, resolving) if base.aws else None
         if not base.may_use_stored_keys and profile is not None:
             return profile
         # keys stored in the keyring under the base's name come first
         return StoredKeysProvider(
             base.name, base.key, self.keystore, profile, target, self._warn_keyring
         )
+
+    def _web_identity(
+        self, base: BaseHop, target: str, margin: timedelta, refresh: bool, waiting: Busy
+    ) -> LockedProvider:
+        """A web identity base's credentials, cached and locked like any hop's."""
+        assert base.web_identity is not None and base.aws is not None
+        aws = base.aws
+        where = f"{aws.path}:{aws.line}" if aws.line else str(aws.path)
+        provider = WebIdentityProvider(
+            base.web_identity, base.key, self.sts_factory, target, where, busy=self.busy
+        )
+        cached = CachedProvider(provider, self.cache, self.clock, margin, refresh=refresh)
+        return LockedProvider(cached, self.locks, target, waiting)
 
     def _waiting(self, chain: Chain) -> Busy:
         """How to wait for another process's lock: with the spinner, unless that process
@@ -384,22 +419,29 @@ class Rolehop:
         return wrapped
 
     def resolve(
-        self, name: str, *, refresh: bool = False, mfa_token: str | None = None
+        self,
+        name: str,
+        *,
+        refresh: bool = False,
+        mfa_token: str | None = None,
+        session: bool = True,
     ) -> Resolution:
         """Credentials for ``name``: from the cache when good, else hop by hop from STS.
 
         ``mfa_token`` is the first MFA code to use (``--mfa-token``), before mfa_process or
-        the terminal are asked.
+        the terminal are asked. A base profile is handed out itself (:meth:`_resolve_base`);
+        ``session=False`` (``--no-session``) asks for its long-term keys as they are.
         """
         codes = MfaCodes(mfa_token) if mfa_token is not None else self.mfa_codes
-        chain = self.chain(name)
-        looping = [hop for hop in chain.names[1:] if hop in resolving(self.environ)]
-        if looping:
-            raise ChainLoopError(
-                f"profile {name!r}: credential_process loop: resolving {looping[0]!r} ran a "
-                f"credential_process that asks rolehop for {looping[0]!r} again "
-                f"(resolving: {', '.join(resolving(self.environ))})"
+        if chains.is_base(self.config, name, self._stored_names):
+            return self._resolve_base(name, refresh, codes, session)
+        if not session:
+            raise UsageError(
+                f"--no-session: profile {name!r} is a role profile; only a base profile's "
+                "long-term keys can be handed out without a session"
             )
+        chain = self.chain(name)
+        self._check_loop(name, chain.names[1:])
         providers = self._providers(chain, refresh, codes)
         target = LockedProvider(providers[-1], self.locks, name, self._waiting(chain))
         credentials = target.load()
@@ -413,6 +455,61 @@ class Rolehop:
                 for hop, provider in zip(chain.hops, providers, strict=True)
             ),
         )
+
+    def _check_loop(self, name: str, names: tuple[str, ...]) -> None:
+        looping = [hop for hop in names if hop in resolving(self.environ)]
+        if looping:
+            raise ChainLoopError(
+                f"profile {name!r}: credential_process loop: resolving {looping[0]!r} ran a "
+                f"credential_process that asks rolehop for {looping[0]!r} again "
+                f"(resolving: {', '.join(resolving(self.environ))})"
+            )
+
+    def _resolve_base(
+        self, name: str, refresh: bool, codes: MfaCodeSource, session: bool
+    ) -> Resolution:
+        """A base profile's own credentials: a session made from long-term keys (the MFA
+        session its chains use, or a plain one), cached like any hop; the keys themselves
+        only when asked (``session=False``), never cached; credentials that are temporary
+        already as they come, cached while they last."""
+        target = chains.build_base(
+            self.config,
+            name,
+            self.environ,
+            self._stored_names,
+            self._stored_key_id,
+            session=session,
+        )
+        self._check_loop(name, target.names)
+        provider = self._base_target_provider(target, refresh, codes)
+        credentials = provider.load()
+        status: Status = provider.status if isinstance(provider, LockedProvider) else "unused"
+        return Resolution(
+            profile=target,
+            chain=target,
+            credentials=credentials,
+            region=target.region,
+            hops=(HopResult(name, target.role_arn, status),),
+        )
+
+    def _base_target_provider(
+        self, target: BaseTarget, refresh: bool, codes: MfaCodeSource
+    ) -> Provider:
+        base, name = target.base, target.name
+        margin = self.config.settings.refresh_margin  # handed to SDKs: the full cushion
+        waiting = quiet if target.mfa is not None else self.busy
+        if target.session is None and base.web_identity is not None:
+            return self._web_identity(base, name, margin, refresh, waiting)
+        source = self._source(base, name, target.names)
+        if target.session is not None:
+            source = SessionTokenProvider(
+                target.session, source, self.sts_factory, codes, name, self.busy
+            )
+        elif target.long_term:
+            return source  # --no-session: the keys themselves, never copied into the cache
+        # a session, or temporary credentials (SSO, credential_process...), while they last
+        cached = CachedProvider(source, self.cache, self.clock, margin, refresh=refresh)
+        return LockedProvider(cached, self.locks, name, waiting)
 
     def cached(self, name: str, chain: Chain | None = None) -> Resolution | None:
         """``name``'s credentials if the cache holds them good for the margin, else None:
@@ -452,8 +549,10 @@ class Rolehop:
             if remote is not None:
                 return remote
         summaries = []
-        stored = self._stored_names() if self.config.profiles else set()
-        index = self.cache.index() if self.config.profiles else {}
+        config = self.config
+        anything = config.profiles or config.aws_bases or config.base_profiles
+        stored = self._stored_names() if anything else set()
+        index = self.cache.index() if anything else {}
         now = self.clock()
         for name in sorted({*self.config.profiles, *self.config.broken}):
             try:
@@ -489,7 +588,38 @@ class Rolehop:
                     cached_until=_cached_until(index, built.keys[-1], now),
                 )
             )
-        return summaries
+        summaries += self._base_summaries(stored, index, now)
+        return sorted(summaries, key=lambda summary: summary.name)
+
+    def _base_summaries(
+        self, stored: set[str], index: Mapping[str, IndexEntry], now: datetime
+    ) -> list[ProfileSummary]:
+        """A row for every base profile: what ``env BASE`` hands out, and whence."""
+        config = self.config
+        names = {*config.base_profiles, *config.aws_bases, *stored}
+        rows = []
+        for name in sorted(n for n in names if chains.is_base(config, n, lambda: stored)):
+            target = chains.build_base(
+                config, name, self.environ, lambda: stored, self._stored_key_id
+            )
+            toml, aws = config.base_profiles.get(name), config.aws_bases.get(name)
+            where = toml.path if toml else aws.path if aws else None
+            rows.append(
+                ProfileSummary(
+                    name=name,
+                    origin="rolehop" if toml else "aws" if aws else "keyring",
+                    path=str(where) if where else "",
+                    role_arn=target.role_arn or None,
+                    source=None,
+                    chain=target.names,
+                    region=target.region,
+                    error=None,
+                    credentials=describe_base(target, stored),
+                    cached_until=_cached_until(index, target.keys[-1], now),
+                    kind="base",
+                )
+            )
+        return rows
 
     def _origin(self, broken: str) -> tuple[str, Path]:
         """The origin and file of a profile that failed validation."""
@@ -498,11 +628,16 @@ class Rolehop:
 
     # -- who am I, and the shape of a chain ----------------------------------------------
 
-    def whoami(self, name: str | None = None) -> Identity:
+    def whoami(self, name: str | None = None, *, session: bool = True) -> Identity:
         """GetCallerIdentity for a profile's credentials, or for the active environment."""
         if name is not None:
-            credentials = self.resolve(name).credentials
-            region = self.config.region_for(self.config.profile(name), self.environ)
+            resolution = self.resolve(name, session=session)
+            credentials = resolution.credentials
+            region = (
+                resolution.region
+                or self.environ.get("AWS_REGION")
+                or self.environ.get("AWS_DEFAULT_REGION")
+            )
             what = f"profile {name!r}"
         else:
             credentials = self._active_credentials()
@@ -579,6 +714,7 @@ class Rolehop:
             self.__dict__.setdefault("config", config)  # read once, for the checks below
             checks += doctors.aws_files(config)
             checks += doctors.profile_errors(config, self.environ, self._stored_names)
+            checks += doctors.web_identities(config, self.environ)
         checks.append(
             doctors.keyring_probe(
                 settings,
@@ -637,6 +773,14 @@ class Rolehop:
                 continue
             if built.base.name == base:
                 keys.update(built.keys)
+        try:  # and its own session (env BASE)
+            if chains.is_base(self.config, base, lambda: {base}):
+                itself = chains.build_base(
+                    self.config, base, self.environ, lambda: {base}, self._stored_key_id
+                )
+                keys.update(itself.keys)
+        except RolehopError:
+            pass
         return keys
 
     def _forget(self, keys: set[str]) -> None:

@@ -7,6 +7,7 @@ the same code against healthy and broken setups.
 
 from __future__ import annotations
 
+import os
 import secrets
 import shlex
 import shutil
@@ -108,7 +109,62 @@ def profile_errors(
             problems.append(_profile_check(error))
     if config.profiles and not problems:
         problems.append(Check("profiles", "ok", f"all {len(config.profiles)} profile(s) resolve"))
-    return problems
+    # a broken source profile fails every profile built on it with its own error: once
+    unique: dict[str, Check] = {}
+    for check in problems:
+        unique.setdefault(check.summary, check)
+    return list(unique.values())
+
+
+def web_identities(config: Config, environ: Mapping[str, str]) -> list[Check]:
+    """Each web identity base, and whether its token can be had (never reading it)."""
+    checks = []
+    for base in sorted(config.aws_bases.values(), key=lambda base: base.name):
+        web = base.web_identity
+        if web is None:
+            continue
+        where = f"{base.path}:{base.line}" if base.line else str(base.path)
+        problem = _token_problem(web, environ)
+        if problem is not None:
+            checks.append(
+                Check(
+                    "profiles",
+                    "warn",
+                    f"profile {base.name!r} ({where}): {problem}",
+                    "where the token is made (an EKS pod with IRSA, a CI job with OIDC) it "
+                    "is there; elsewhere this profile cannot be used",
+                )
+            )
+            continue
+        source = (
+            f"web identity token in {web.token_file}"
+            if web.token_file is not None
+            else f"web identity token from {web.token_process}"
+        )
+        checks.append(
+            Check(
+                "profiles",
+                "ok",
+                f"profile {base.name!r}: {source} (AssumeRoleWithWebIdentity {web.role_arn})",
+            )
+        )
+    return checks
+
+
+def _token_problem(web: configs.WebIdentity, environ: Mapping[str, str]) -> str | None:
+    if web.token_process is not None:
+        program = shlex.split(web.token_process)[0]
+        if "/" not in program and not shutil.which(program, path=environ.get("PATH")):
+            return f"web_identity_token_process {web.token_process!r}: command not found"
+        return None
+    path = web.token_file or ""
+    try:
+        with open(path, "rb"):  # readable? (the token itself is not read)
+            pass
+        empty = os.stat(path).st_size == 0
+    except OSError as error:
+        return f"web_identity_token_file {path}: cannot read: {error.strerror}"
+    return f"the web identity token in {path} is empty" if empty else None
 
 
 def _profile_check(error: RolehopError) -> Check:
@@ -369,27 +425,29 @@ def _invocation_problems(
     except RolehopError as error:
         yield Check("aws-cli", "fail", f"{subject}: {error}", "fix that rolehop config")
         return
-    if invocation.profile not in target.profiles:
-        close = close_names(invocation.profile, target.profiles)
+    name = invocation.profile
+    base = chains.is_base(target, name, set)  # handed out itself: a session of its keys...
+    if not base and name not in target.profiles:
+        close = close_names(name, [*target.profiles, *target.base_profiles])
         yield Check(
             "aws-cli",
             "fail",
-            f"{subject} asks for rolehop profile {invocation.profile!r}, which rolehop does "
-            f"not know",
+            f"{subject} asks for rolehop profile {name!r}, which rolehop does not know",
             f"{did_you_mean(close)} (the profile after credential-process)"
             if close
             else "name a profile that `rolehop list` shows",
         )
         return
     try:
-        built = chains.build(target, invocation.profile, environ, set)
+        names = (name,) if base else chains.build(target, name, environ, set).names
     except RolehopError:
         return  # reported with the profiles
-    if aws_name in built.names:
+    if aws_name in names:
         yield Check(
             "aws-cli",
             "fail",
-            f"{subject} asks for {invocation.profile!r}, whose chain starts at "
-            f"{aws_name!r} itself: a loop",
-            f"give {invocation.profile!r} another source_profile",
+            f"{subject} asks for {name!r}, whose chain starts at {aws_name!r} itself: a loop",
+            f"give {name!r} another source_profile"
+            if not base
+            else f"name another profile than {aws_name!r} itself",
         )

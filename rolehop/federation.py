@@ -30,7 +30,7 @@ from email.message import Message
 from typing import IO, TYPE_CHECKING
 
 from rolehop import __version__, redact
-from rolehop.chain import Chain
+from rolehop.chain import BaseTarget, Chain
 from rolehop.config import Config, local_stand_in, signin_partition
 from rolehop.creds import Credentials
 from rolehop.errors import CacheError, ConfigError, FederationError, NetworkError, UsageError
@@ -116,7 +116,7 @@ def session_json(credentials: Credentials) -> str:
 # -- SessionDuration --------------------------------------------------------------------
 
 
-def from_long_term_keys(chain: Chain, stored: Callable[[], Collection[str]]) -> bool:
+def from_long_term_keys(chain: Chain | BaseTarget, stored: Callable[[], Collection[str]]) -> bool:
     """Whether ``chain``'s role is assumed straight from an IAM user's long-term keys.
 
     That is one hop, no MFA session (GetSessionToken's credentials are temporary), from keys

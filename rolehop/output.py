@@ -21,6 +21,8 @@ SHELLS: tuple[str, ...] = get_args(Shell)
 
 # A profile name left next to static keys makes SDKs pick one or the other unpredictably.
 UNSET = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SECURITY_TOKEN")
+# what only temporary credentials set
+TEMPORARY = ("AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION", "ROLEHOP_EXPIRATION")
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,10 @@ def environment(resolution: Resolution) -> Environment:
         values["AWS_REGION"] = resolution.region
         values["AWS_DEFAULT_REGION"] = resolution.region
     values["ROLEHOP_PROFILE"] = resolution.profile.name
-    return Environment(values)
+    # long-term keys (--no-session) come without these: a previous `use` must not leave its
+    # session token beside them
+    stale = tuple(name for name in TEMPORARY if name not in values)
+    return Environment(values, UNSET + stale)
 
 
 # What must go for an SDK to ask a credentials server: every static credential and profile

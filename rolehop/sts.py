@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from rolehop.chain import MfaHop, RoleHop
+from rolehop.chain import MfaHop, RoleHop, SessionHop, WebIdentityHop
 from rolehop.creds import Credentials
 from rolehop.errors import (
     AccessDeniedError,
@@ -31,6 +31,9 @@ CONNECT_TIMEOUT, READ_TIMEOUT, MAX_ATTEMPTS = 3, 5, 3
 
 # (source credentials, region) -> an STS client that signs with them
 StsClientFactory = Callable[[Credentials, "str | None"], "STSClient"]
+# What to give a StsClientFactory for a client that signs nothing: AssumeRoleWithWebIdentity,
+# whose proof is the token. Compared by identity: no real credentials are ever this object.
+ANONYMOUS = Credentials(access_key_id="", secret_access_key="")
 
 _INVALID_SOURCE = {
     "InvalidClientTokenId",
@@ -63,6 +66,7 @@ class Boto3StsClientFactory:
     def __call__(self, credentials: Credentials, region: str | None) -> STSClient:
         import boto3.session
         import botocore.session
+        from botocore import UNSIGNED
         from botocore.config import Config
 
         if self._session is None:
@@ -76,14 +80,19 @@ class Boto3StsClientFactory:
             read_timeout=read_timeout,
             retries={"mode": "standard", "total_max_attempts": attempts},
         )
+        keys: dict[str, str | None] = {
+            "aws_access_key_id": credentials.access_key_id,
+            "aws_secret_access_key": credentials.secret_access_key,
+            "aws_session_token": credentials.session_token,
+        }
+        if credentials is ANONYMOUS:  # nor does botocore look for credentials of its own
+            config, keys = config.merge(Config(signature_version=UNSIGNED)), {}
         try:
             client: STSClient = self._session.client(
                 "sts",
                 region_name=region or DEFAULT_STS_REGION,
-                aws_access_key_id=credentials.access_key_id,
-                aws_secret_access_key=credentials.secret_access_key,
-                aws_session_token=credentials.session_token,
                 config=config,
+                **keys,
                 **self._client_options,
             )
         except Exception as error:  # e.g. ValueError for AWS_ENDPOINT_URL=notaurl
@@ -98,7 +107,7 @@ def _explain(target: str) -> str:
     return f"run: rolehop explain {shlex.quote(target)}"
 
 
-def _subject(hop: RoleHop | MfaHop, target: str) -> str:
+def _subject(hop: RoleHop | MfaHop | SessionHop | WebIdentityHop, target: str) -> str:
     via = "" if hop.name == target else f" (hop {hop.name!r})"
     return f"profile {target!r}{via}"
 
@@ -229,27 +238,82 @@ def assume_role(
 
 
 def get_session_token(
-    client: STSClient, hop: MfaHop, source: Credentials, *, target: str, token_code: str
+    client: STSClient,
+    hop: MfaHop | SessionHop,
+    source: Credentials,
+    *,
+    target: str,
+    token_code: str | None,
 ) -> Credentials:
-    """GetSessionToken with an MFA code: the session every role of this base starts from."""
+    """GetSessionToken: with an MFA code, the session every role of this base starts from;
+    without, the session a base of long-term keys is handed out as."""
     subject = _subject(hop, target)
+    params = hop.params()
+    serial = hop.serial if isinstance(hop, MfaHop) else None
+    action, purpose = "GetSessionToken", f"start a session of {hop.name!r}"
+    if serial is not None:
+        params["TokenCode"] = token_code
+        action = f"GetSessionToken with MFA device {serial}"
+        purpose = f"start the MFA session of {hop.name!r}"
 
     def denied(caller: str, message: str) -> str:
+        if serial is None:
+            return f"AccessDenied starting a session as {caller} (STS said: {message})"
         return (
-            f"AccessDenied starting an MFA session as {caller} with MFA device {hop.serial}: "
-            f"the MFA code may be wrong or expired, or {hop.serial} is not this user's "
+            f"AccessDenied starting an MFA session as {caller} with MFA device {serial}: "
+            f"the MFA code may be wrong or expired, or {serial} is not this user's "
             f"device. (STS said: {message}); {_explain(target)}"
         )
 
     response = _request(
         client.get_session_token,
-        {**hop.params(), "TokenCode": token_code},
+        params,
         client=client,
         subject=subject,
-        action=f"GetSessionToken with MFA device {hop.serial}",
-        purpose=f"start the MFA session of {hop.name!r}",
+        action=action,
+        purpose=purpose,
         source=source,
         denied=denied,
+    )
+    return _issued(response, subject)
+
+
+# What STS answers when it does not accept a web identity token (or its provider).
+_INVALID_TOKEN = {
+    "InvalidIdentityToken",
+    "ExpiredTokenException",
+    "IDPRejectedClaim",
+}
+
+
+def assume_role_with_web_identity(
+    client: STSClient, hop: WebIdentityHop, token: str, *, target: str
+) -> Credentials:
+    """AssumeRoleWithWebIdentity for ``hop`` with ``token`` (a secret: it is sent, never
+    logged nor put in a message); every failure becomes one clear RolehopError."""
+    subject = _subject(hop, target)
+    where = hop.describe
+
+    def denied(caller: str, message: str) -> str:
+        return (
+            f"AccessDenied assuming {hop.role_arn} with the {where}: the role's trust policy "
+            "must trust the token's identity provider (sts:AssumeRoleWithWebIdentity) and "
+            f"the token's claims (aud, sub) must meet its conditions. (STS said: {message})"
+        )
+
+    def rejected(code: str, message: str) -> str:
+        return f"STS did not accept the {where} to assume {hop.role_arn} ({code}: {message})"
+
+    response = _request(
+        client.assume_role_with_web_identity,
+        {**hop.params(), "WebIdentityToken": token},
+        client=client,
+        subject=subject,
+        action=f"AssumeRoleWithWebIdentity {hop.role_arn}",
+        purpose=f"assume {hop.role_arn}",
+        source=None,
+        denied=denied,
+        rejected=(_INVALID_TOKEN, rejected),
     )
     return _issued(response, subject)
 
@@ -262,10 +326,15 @@ def _request(
     subject: str,
     action: str,
     purpose: str,
-    source: Credentials,
+    source: Credentials | None,
     denied: Callable[[str, str], str],
+    rejected: tuple[set[str], Callable[[str, str], str]] | None = None,
 ) -> Any:
-    """One STS call, its failures mapped to rolehop's errors (exit codes in errors.py)."""
+    """One STS call, its failures mapped to rolehop's errors (exit codes in errors.py).
+
+    ``source``: the credentials the call is signed with (None: unsigned). ``rejected``: the
+    codes that say STS refused what the call was made with, and the message for them.
+    """
     from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
     from botocore.exceptions import ConnectionError as BotoConnectionError
 
@@ -276,8 +345,10 @@ def _request(
         details = error.response.get("Error", {})
         code, message = details.get("Code", "Unknown"), details.get("Message", str(error))
         if code == "AccessDenied":
-            caller = _caller_arn(client, source) or "the source credentials"
+            caller = (_caller_arn(client, source) if source else None) or "the source credentials"
             raise AccessDeniedError(f"{subject}: {denied(caller, message)}") from None
+        if rejected is not None and code in rejected[0]:
+            raise SourceCredentialsError(f"{subject}: {rejected[1](code, message)}") from None
         if code in _INVALID_SOURCE:
             raise SourceCredentialsError(
                 f"{subject}: STS ({endpoint}) rejected the source credentials to {purpose} "

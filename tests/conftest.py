@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import botocore.credentials
+import botocore.tokens
 import keyring
 import pytest
 from hypothesis import settings
@@ -107,6 +109,11 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox
     monkeypatch.setenv("AWS_CONFIG_FILE", str(box.aws_config))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(box.aws_credentials))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # botocore fixes the SSO token cache directory when it is imported (from the HOME of
+    # that moment, the real one): in-process tests must read the sandbox's
+    sso_cache = str(home / ".aws" / "sso" / "cache")
+    monkeypatch.setattr(botocore.tokens.SSOTokenProvider, "_SSO_TOKEN_CACHE_DIR", sso_cache)
+    monkeypatch.setattr(botocore.credentials.SSOProvider, "_SSO_TOKEN_CACHE_DIR", sso_cache)
     # no agent unless a test asks for one (tests/integration/test_agent.py): a background
     # process per test would outlive it
     monkeypatch.setenv("ROLEHOP_AGENT", "0")

@@ -922,6 +922,18 @@ def test_profiles_summarises_every_profile(world: World) -> None:
             None,
             keys,
         ),
+        ProfileSummary(  # the base itself: env joe hands out a session made from its keys
+            name="joe",
+            origin="aws",
+            path=str(sandbox.aws_credentials),
+            role_arn=None,
+            source=None,
+            chain=("joe",),
+            region="eu-west-1",
+            error=None,
+            credentials=keys,
+            kind="base",
+        ),
         ProfileSummary(
             "legacy",
             "aws",
@@ -961,7 +973,15 @@ def test_profiles_summarises_every_profile(world: World) -> None:
 
 
 def test_profiles_of_an_empty_configuration(world: World) -> None:
+    world.sandbox.aws_credentials.unlink()
+
     assert world.app().profiles() == []
+
+
+def test_profiles_without_roles_are_the_bases(world: World) -> None:
+    [joe] = world.app().profiles()
+
+    assert (joe.name, joe.kind, joe.chain, joe.role_arn) == ("joe", "base", ("joe",), None)
 
 
 _ISSUES: dict[str, tuple[str, timedelta, dict[str, Any]]] = {

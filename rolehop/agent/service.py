@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rolehop import __version__, changes
+from rolehop import chain as chains
 from rolehop import config as configs
 from rolehop.agent.protocol import PROTOCOL, sts_scope
 from rolehop.agent.remote import index_rows, summary_row
@@ -400,9 +401,14 @@ class Service:
         override = config if isinstance(config, str) else None
         try:
             _, loaded = self._config(environ, override)
+            # a base profile asked for itself is the direct path's (its session, or its keys
+            # with --no-session): the agent knows chains of roles only
+            base = chains.is_base(loaded, profile, self.keystore.names)
         except RolehopError:
+            base = True  # the direct path says what is wrong
+        if base:
             self.served["miss"] += 1
-            return self._answer(hit=False, lead=True)  # the direct path says what is wrong
+            return self._answer(hit=False, lead=True)
         app = Rolehop(
             environ,
             config_path=override,

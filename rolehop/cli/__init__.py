@@ -138,16 +138,31 @@ class _StderrHandler(logging.Handler):
             self.handleError(record)
 
 
+# The AWS SDK logs a warning (with a traceback) before it raises what rolehop reports as
+# its one error line: an SSO token refresh that failed, credentials that could not be
+# refreshed. As in the AWS CLI, its log is for --debug only.
+_SDK_LOGGERS = ("botocore", "boto3", "s3transfer")
+
+
+def _not_the_sdk(record: logging.LogRecord) -> bool:
+    return record.name.split(".", 1)[0] not in _SDK_LOGGERS
+
+
 _handler = _StderrHandler(logging.WARNING)
 _handler.setFormatter(RedactingFormatter("rolehop: %(name)s: %(levelname)s: %(message)s"))
 
 
 def _configure_logging(debug: bool) -> None:
-    """Library warnings always go through redaction; ``--debug`` adds everything else."""
+    """Library warnings (keyring...) always go through redaction, the AWS SDK's only with
+    ``--debug``, which adds everything else."""
     root = logging.getLogger()
     if _handler not in root.handlers:
         root.addHandler(_handler)
     _handler.setLevel(logging.DEBUG if debug else logging.WARNING)
+    if debug:
+        _handler.removeFilter(_not_the_sdk)
+    else:
+        _handler.addFilter(_not_the_sdk)
     if debug:
         _handler.setFormatter(RedactingFormatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
         for name in ("rolehop", "botocore", "boto3", "urllib3"):

@@ -18,6 +18,7 @@ from rolehop.cli import (
     terminal,
 )
 from rolehop.cli.complete import profile_names
+from rolehop.cli.credentials import no_session_option
 from rolehop.core import GraphNode
 from rolehop.errors import RolehopError
 
@@ -25,10 +26,11 @@ from rolehop.errors import RolehopError
 @click.command()
 @click.argument("profile", required=False, shell_complete=profile_names)
 @json_option
+@no_session_option
 @pass_state
-def whoami(state: AppState, profile: str | None, as_json: bool) -> None:
+def whoami(state: AppState, profile: str | None, as_json: bool, no_session: bool) -> None:
     """Who STS says you are: PROFILE's credentials, or the active environment's."""
-    identity = state.app.whoami(profile)
+    identity = state.app.whoami(profile, session=not no_session)
     if as_json:
         click.echo(json.dumps({"version": 1, **asdict(identity)}, indent=2))
         return

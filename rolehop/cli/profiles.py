@@ -25,7 +25,8 @@ from rolehop.creds import format_expiration
 @json_option
 @pass_state
 def list_(state: AppState, as_json: bool) -> None:
-    """List profiles: role, where the chain starts, how many hops."""
+    """List profiles: role, where the chain starts, how many hops; and base profiles
+    (no role, 0 hops), which env, exec and credential-process hand out themselves."""
     summaries = state.app.profiles()
     if as_json:
         rows = [
@@ -37,7 +38,13 @@ def list_(state: AppState, as_json: bool) -> None:
             }
             for s in summaries
         ]
-        click.echo(json.dumps({"version": 1, "profiles": rows}, indent=2))
+        # "profiles" keeps what it always held, the role profiles; base profiles apart
+        document = {
+            "version": 1,
+            "profiles": [row for row in rows if row["kind"] == "role"],
+            "bases": [row for row in rows if row["kind"] == "base"],
+        }
+        click.echo(json.dumps(document, indent=2))
         return
     if not summaries:
         click.echo(f"no profiles: add [profiles.NAME] to {state.app.config.path}", err=True)
@@ -46,9 +53,9 @@ def list_(state: AppState, as_json: bool) -> None:
         _rich_table(summaries, state.app.clock())
     else:
         _plain_table(summaries)
-    for s in summaries:
-        if s.error:
-            click.echo(error_line(f"rolehop: warning: {s.error}"), err=True)
+    # a broken source profile breaks every profile built on it with its own error: once
+    for error in dict.fromkeys(s.error for s in summaries if s.error):
+        click.echo(error_line(f"rolehop: warning: {error}"), err=True)
 
 
 def _left(until: datetime | None, now: datetime) -> str:

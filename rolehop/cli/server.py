@@ -25,11 +25,13 @@ from rolehop.output import SHELLS, Shell, render_env, server_environment, shell_
 from rolehop.server import CredentialsServer, serving
 
 
-def start_server(state: AppState, resolution: Resolution) -> CredentialsServer:
+def start_server(
+    state: AppState, resolution: Resolution, *, session: bool = True
+) -> CredentialsServer:
     """The endpoint for ``resolution``'s profile: each request asks the core again."""
     profile = resolution.profile.name
     server = CredentialsServer(
-        lambda: state.app.resolve(profile).credentials,
+        lambda: state.app.resolve(profile, session=session).credentials,
         resolution.profile.role_arn,
         clock=state.app.clock,
         report=state.warn_always,
@@ -121,13 +123,16 @@ def run_with_server(
     *,
     refresh: bool = False,
     mfa_token: str | None = None,
+    session: bool = True,
 ) -> int:
     """Run ``command`` fed by a credentials server for ``profile``; its exit code (128+N
     for signal N)."""
     # before any credential is in memory; the command gets the core limit we had
     core_limit = harden(keep_hard_limit=True)
-    resolution = state.app.resolve(profile, refresh=refresh, mfa_token=mfa_token)
-    server = start_server(state, resolution)
+    resolution = state.app.resolve(
+        profile, refresh=refresh, mfa_token=mfa_token, session=session
+    )
+    server = start_server(state, resolution, session=session)
     env = server_environment(server.child_environment(), resolution).apply(os.environ)
     try:
         child = subprocess.Popen(command, env=env, preexec_fn=restore_core_limit(core_limit))

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import configparser
 import contextlib
+import logging
 import os
+import shlex
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from rolehop.chain import BaseHop
@@ -20,6 +23,8 @@ from rolehop.errors import SourceCredentialsError
 
 if TYPE_CHECKING:
     import botocore.session
+
+log = logging.getLogger(__name__)
 
 # Profiles a rolehop process is resolving, passed to the processes botocore starts for a
 # base profile's credential_process: a rolehop among them that is asked for one of these
@@ -59,12 +64,15 @@ class AwsProfileProvider:
         return self.hop.name
 
     def _fail(self, problem: str) -> SourceCredentialsError:
-        return SourceCredentialsError(
-            f"profile {self.target!r}: source profile {self.name!r} "
-            f"({self.hop.aws.path if self.hop.aws else self.hop.aws_config_path}): {problem}"
-        )
+        where = self.hop.aws.path if self.hop.aws else self.hop.aws_config_path
+        subject = f"profile {self.target!r}: source profile {self.name!r}"
+        if self.target == self.name:  # the base itself was asked for
+            subject = f"profile {self.name!r}"
+        return SourceCredentialsError(f"{subject} ({where}): {problem}")
 
     def load(self) -> Credentials:
+        from botocore.exceptions import SSOError, TokenRetrievalError
+
         if self.hop.static_keys_only:
             return self._static_keys()
         session = self._session()
@@ -75,6 +83,13 @@ class AwsProfileProvider:
             with _marked(self.resolving) if runs else contextlib.nullcontext():
                 found = session.get_credentials()
                 frozen = found.get_frozen_credentials() if found is not None else None
+        except (SSOError, TokenRetrievalError) as error:
+            # no cached token, an expired one botocore could not refresh, or one SSO refused
+            log.debug("%s: %s: %s", self.name, type(error).__name__, error)
+            raise self._fail(
+                "the IAM Identity Center session has expired or is missing: run "
+                f"aws sso login --profile {shlex.quote(self.name)}"
+            ) from None
         except Exception as error:
             # botocore's own errors, and what a credential_process printing something else
             # than a JSON object makes it raise (ValueError, AttributeError...)
@@ -85,6 +100,7 @@ class AwsProfileProvider:
             access_key_id=frozen.access_key,
             secret_access_key=frozen.secret_key,
             session_token=frozen.token,
+            expiration=_expiration(found),
         )
 
     def _session(self) -> botocore.session.Session:
@@ -113,3 +129,13 @@ class AwsProfileProvider:
         if not key_id or not secret:
             raise self._fail("aws_access_key_id and aws_secret_access_key are required")
         return Credentials(key_id, secret, values.get("aws_session_token") or None)
+
+
+def _expiration(found: object) -> datetime | None:
+    """When botocore's temporary credentials (SSO, credential_process...) expire: what
+    ``env`` hands out with them, and how long the cache keeps them. botocore keeps it in
+    ``_expiry_time`` only (no public accessor); static keys have none."""
+    expiry = getattr(found, "_expiry_time", None)
+    if isinstance(expiry, datetime) and expiry.tzinfo is not None:
+        return expiry.astimezone(UTC)
+    return None

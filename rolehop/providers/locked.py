@@ -12,7 +12,7 @@ from typing import Protocol
 
 from rolehop.creds import Credentials
 from rolehop.progress import Busy, quiet
-from rolehop.providers.cached import CachedProvider
+from rolehop.providers.cached import CachedProvider, Status
 
 
 class Locks(Protocol):
@@ -38,7 +38,7 @@ class LockedProvider:
         return self.inner.name
 
     @property
-    def status(self) -> str:
+    def status(self) -> Status:
         return self.inner.status
 
     def load(self) -> Credentials:

@@ -1,10 +1,11 @@
-"""The MFA session of a base: GetSessionToken with a code, asked once per session."""
+"""A base's session: GetSessionToken, with an MFA code (asked once per session) when the
+base has an MFA device; without one when a base of long-term keys is handed out itself."""
 
 from __future__ import annotations
 
 import logging
 
-from rolehop.chain import MfaHop
+from rolehop.chain import MfaHop, SessionHop
 from rolehop.creds import Credentials
 from rolehop.progress import Busy, quiet
 from rolehop.providers import MfaCodeSource, Provider
@@ -16,7 +17,7 @@ log = logging.getLogger(__name__)
 class SessionTokenProvider:
     def __init__(
         self,
-        hop: MfaHop,
+        hop: MfaHop | SessionHop,
         source: Provider,
         client_factory: StsClientFactory,
         codes: MfaCodeSource,
@@ -41,14 +42,14 @@ class SessionTokenProvider:
     def load(self) -> Credentials:
         source_credentials = self.source.load()
         client = self.client_factory(source_credentials, self.hop.region)
-        code = self.codes(self.hop.serial, self.target, self.hop.mfa_process)
+        hop, code = self.hop, None
+        if isinstance(hop, MfaHop):
+            code = self.codes(hop.serial, self.target, hop.mfa_process)
         log.debug(
-            "%s: GetSessionToken via %s with %s",
-            self.name,
-            client.meta.endpoint_url,
-            self.hop.params(),
+            "%s: GetSessionToken via %s with %s", self.name, client.meta.endpoint_url, hop.params()
         )
-        with self.busy(f"starting the MFA session of {self.name!r} for profile {self.target!r}"):
+        what = "the MFA session" if code is not None else "a session"
+        with self.busy(f"starting {what} of {self.name!r} for profile {self.target!r}"):
             return get_session_token(
-                client, self.hop, source_credentials, target=self.target, token_code=code
+                client, hop, source_credentials, target=self.target, token_code=code
             )

@@ -599,7 +599,8 @@ def list_profiles(bench: Bench, case: Case, size: int, agent: bool = False) -> N
         path = ".agent" if agent else ""
         case.reference, case.target = f"list.{LIST_SIZES[0]}{path}", Target("delta", 20)
     argv = [*bench.rolehop, "list"]
-    bench.sample(case, lambda: bench.once(argv, env), expect=0, check=_lines(size + 1))
+    # the header, the role profiles, and the base profile ``base`` (keys in the credentials)
+    bench.sample(case, lambda: bench.once(argv, env), expect=0, check=_lines(size + 2))
 
 
 def complete_profiles(bench: Bench, case: Case, size: int) -> None:

@@ -343,6 +343,8 @@ def test_list_table(sts: StubSts, sandbox: Sandbox) -> None:
         "      -",
         "company   arn:aws:iam::111111111111:role/company-admin  "
         f"joe     1     eu-west-1     rolehop  {creds}",
+        "joe       -                                             joe     0     -             aws"
+        f"      {creds}",
         f"legacy    arn:aws:iam::333333333333:role/legacy         joe     1     eu-central-1  aws"
         f"      {creds}",
         "research  arn:aws:iam::222222222222:role/research-ro    "
@@ -370,6 +372,7 @@ def test_list_json(sts: StubSts, sandbox: Sandbox) -> None:
         chain: list[str],
         region: str | None,
         error: str | None,
+        kind: str = "role",
     ) -> dict[str, Any]:
         return {
             "name": name,
@@ -382,6 +385,7 @@ def test_list_json(sts: StubSts, sandbox: Sandbox) -> None:
             "error": error,
             "credentials": None if error else f"keys in {sandbox.aws_credentials}",
             "cached_until": None,
+            "kind": kind,
             "hops": max(len(chain) - 1, 0),
         }
 
@@ -420,6 +424,10 @@ def test_list_json(sts: StubSts, sandbox: Sandbox) -> None:
                 None,
                 None,
             ),
+        ],
+        # base profiles apart: "profiles" holds the role profiles, as it always did
+        "bases": [
+            row("joe", "aws", str(sandbox.aws_credentials), None, None, ["joe"], None, None, "base")
         ],
     }
     assert outcome == Outcome(0, json.dumps(document, indent=2) + "\n", "")
@@ -525,7 +533,8 @@ def test_list_without_profiles(sandbox: Sandbox) -> None:
 def test_list_json_without_profiles() -> None:
     outcome = rolehop_main("list", "--json")
 
-    assert outcome == Outcome(0, '{\n  "version": 1,\n  "profiles": []\n}\n', "")
+    expected = '{\n  "version": 1,\n  "profiles": [],\n  "bases": []\n}\n'
+    assert outcome == Outcome(0, expected, "")
 
 
 def _rows(listed: Outcome) -> dict[str, dict[str, Any]]:

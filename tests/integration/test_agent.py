@@ -31,6 +31,7 @@ from tests.conftest import Sandbox
 from tests.support.emulator import RESEARCH_RO_TOML
 from tests.support.fault_proxy import running
 from tests.support.file_keyring import locked
+from tests.support.local_endpoints import StsRecording
 from tests.support.tools import run_captured
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -487,3 +488,44 @@ def test_a_missing_config_file_is_the_same_error_with_the_agent_and_without(
             f"rolehop: error: {missing}: no such file (named by --config)\n",
         )
     assert _served(agent_env)["hit"] == 1  # asked, the agent sent them the direct way
+
+
+def test_a_base_profile_is_the_direct_paths_answer_agent_on_or_off(
+    run: Run,
+    agent_env: dict[str, str],
+    joe: dict[str, str],
+    recording: StsRecording,
+) -> None:
+    """``env``/``credential-process`` of a base (Joe's keys) hand out its session: the agent
+    answers a miss and the direct path makes it, or reads it from the keyring; with the
+    agent on or off, the same stdout, stderr and exit code."""
+    assert run("credential-process", "research-ro").returncode == 0
+    _started(agent_env)
+    served = _served(agent_env)
+    commands = [
+        ("credential-process", "joe"),
+        ("env", "joe", "--shell", "bash"),
+        ("credential-process", "joe", "--no-session"),
+    ]
+    outcomes: dict[tuple[str, ...], set[tuple[int, str, str]]] = {}
+    for agent in ("1", "0", "1"):
+        for command in commands:
+            result = run(*command, env={"ROLEHOP_AGENT": agent})
+            outcomes.setdefault(command, set()).add(
+                (result.returncode, result.stdout, result.stderr)
+            )
+
+    assert all(len(seen) == 1 for seen in outcomes.values()), outcomes
+    [(code, stdout, stderr)] = outcomes[commands[0]]
+    assert (code, stderr) == (0, "")
+    session = json.loads(stdout)
+    assert session["AccessKeyId"] != joe["id"] and "Expiration" in session
+    [(_, keys, _)] = outcomes[commands[2]]
+    assert json.loads(keys) == {
+        "Version": 1,
+        "AccessKeyId": joe["id"],
+        "SecretAccessKey": joe["secret"],
+    }
+    assert len(recording.calls("GetSessionToken")) == 1  # made once, then the keyring's
+    after = _served(agent_env)
+    assert (after["hit"], after["work"]) == (served["hit"], served["work"])  # never the agent's

@@ -134,19 +134,31 @@ class StsRecording:
     def __init__(self, moto_url: str) -> None:
         self.moto_url = moto_url
 
-    def calls(self, action: str | None = None) -> list[StsCall]:
-        """Recorded STS requests (of ``action`` only, if given), in call order."""
+    def _recorded(self) -> Iterator[tuple[dict[str, str], dict[str, str]]]:
+        """(form parameters, lower-cased headers) of every recorded request."""
         url = f"{self.moto_url}/moto-api/recorder/download-recording"
         with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback only
             text = response.read().decode("utf-8")
-        calls = []
         for line in text.splitlines():
             entry = json.loads(line)
             body = entry.get("body") or ""
             if entry.get("body_encoded"):
                 body = base64.b64decode(body).decode("utf-8")
-            params = dict(urllib.parse.parse_qsl(body))
             headers = {name.lower(): value for name, value in entry["headers"].items()}
+            yield dict(urllib.parse.parse_qsl(body)), headers
+
+    def unsigned(self, action: str) -> list[dict[str, str]]:
+        """The parameters of every recorded ``action`` request sent without a signature."""
+        return [
+            params
+            for params, headers in self._recorded()
+            if params.get("Action") == action and "authorization" not in headers
+        ]
+
+    def calls(self, action: str | None = None) -> list[StsCall]:
+        """Recorded STS requests (of ``action`` only, if given), in call order."""
+        calls = []
+        for params, headers in self._recorded():
             authorization = headers.get("authorization", "")
             if "/sts/aws4_request" not in authorization or "Action" not in params:
                 continue

@@ -19,6 +19,8 @@ from urllib.parse import parse_qs
 
 import boto3.session
 import botocore.session
+from botocore import UNSIGNED
+from botocore.config import Config
 from botocore.stub import Stubber
 from mypy_boto3_sts import STSClient
 
@@ -29,6 +31,7 @@ from rolehop.cache import KeyringCache
 from rolehop.core import Rolehop
 from rolehop.creds import Credentials
 from rolehop.memory_keyring import MemoryKeyring
+from rolehop.sts import ANONYMOUS
 
 # ---------------------------------------------------------------------------------------
 # the world the stubs answer for: a fixed clock, the base user joe and three roles
@@ -101,13 +104,18 @@ class StubSts:
 
     def __call__(self, credentials: Credentials, region: str | None) -> STSClient:
         self.calls.append((credentials, region))
-        client = _session().client(
-            "sts",
-            region_name=region or "us-east-1",
-            aws_access_key_id=credentials.access_key_id,
-            aws_secret_access_key=credentials.secret_access_key,
-            aws_session_token=credentials.session_token,
-        )
+        if credentials is ANONYMOUS:  # as rolehop's own factory: a client that signs nothing
+            client = _session().client(
+                "sts", region_name=region or "us-east-1", config=Config(signature_version=UNSIGNED)
+            )
+        else:
+            client = _session().client(
+                "sts",
+                region_name=region or "us-east-1",
+                aws_access_key_id=credentials.access_key_id,
+                aws_secret_access_key=credentials.secret_access_key,
+                aws_session_token=credentials.session_token,
+            )
         stubber = Stubber(client)
         if self.plans:
             self.plans.popleft()(stubber)
