@@ -506,3 +506,21 @@ def test_a_reader_gone_away(worlds: tuple[World, World]) -> None:
     assert ended[0] == ended[1]
     assert "Traceback" not in ended[0][1]
     assert worlds[0].served()["hit"] >= 1
+
+
+def test_a_base_profile_by_itself(worlds: tuple[World, World]) -> None:
+    """env/credential-process of a base hand out a session made from its keys (the agent
+    leaves them to the direct path), or the keys themselves with --no-session."""
+    outcomes = _same(
+        worlds,
+        [
+            step("credential-process", "joe"),
+            step("credential-process", "joe"),
+            step("env", "joe", "--shell", "bash"),
+            step("credential-process", "joe", "--no-session"),
+            step(*CP),
+        ],
+    )
+    assert all(outcome.code == 0 for outcome in outcomes)
+    assert '"AccessKeyId": "AKIAJOEEXAMPLE000001"' in outcomes[3].stdout
+    assert worlds[0].sts.count("GetSessionToken") == 1
