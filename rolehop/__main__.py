@@ -1,3 +1,3 @@
-from rolehop.fast import main
+from rolehop.entry import main
 
 main()

@@ -1,7 +1,7 @@
 """The Python API behind ``rolehop.session()`` and ``rolehop.credentials()``.
 
 A session's credentials are botocore ``RefreshableCredentials`` whose refresh function is
-:meth:`rolehop.core.Rolehop.resolve`: the cache, the chain, the locks and the MFA rules are
+:meth:`rolehop.engine.core.Rolehop.resolve`: the cache, the chain, the locks and the MFA rules are
 the CLI's. botocore refreshes when less than 15 minutes remain (and makes every caller wait
 below 10); the cache hands out only credentials with more than ``refresh_margin`` left
 (above 15 minutes, enforced), so whatever a refresh returns, botocore keeps.
@@ -27,10 +27,10 @@ from botocore.credentials import (
     RefreshableCredentials,
 )
 
-from rolehop.core import Resolution, Rolehop
-from rolehop.creds import Credentials
+from rolehop.common.creds import Credentials
+from rolehop.common.redact import redact
+from rolehop.engine.core import Resolution, Rolehop
 from rolehop.errors import RolehopError
-from rolehop.redact import redact
 
 log = logging.getLogger(__name__)
 METHOD = "rolehop"  # how botocore names where the credentials came from (``.method``)

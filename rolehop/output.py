@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from rolehop.core import Resolution
-from rolehop.creds import Credentials, format_expiration
+from rolehop.common.creds import Credentials, format_expiration
+from rolehop.engine.core import Resolution
 from rolehop.errors import RolehopError, UsageError
 
 Shell = Literal["bash", "zsh", "fish", "powershell"]

@@ -21,7 +21,7 @@ import keyring
 import pytest
 from hypothesis import settings
 
-from rolehop.memory_keyring import MemoryKeyring
+from rolehop.stores.memory_keyring import MemoryKeyring
 
 REPO = Path(__file__).resolve().parent.parent
 

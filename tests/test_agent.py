@@ -19,13 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from rolehop import __version__, fast, private
+from rolehop import __version__, entry
 from rolehop.agent import peer, protocol
-from rolehop.agent.server import Agent
+from rolehop.agent.listener import Agent
 from rolehop.agent.service import MemoKeyStore, MemoryCache, Service
-from rolehop.cache import KeyringCache
-from rolehop.creds import Credentials
-from rolehop.memory_keyring import MemoryKeyring
+from rolehop.common.creds import Credentials
+from rolehop.stores import private
+from rolehop.stores.cache import KeyringCache
+from rolehop.stores.memory_keyring import MemoryKeyring
 from tests.conftest import Sandbox
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -45,7 +46,7 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
     ],
 )
 def test_the_fast_path_takes_simple_calls(argv: list[str], expected: dict[str, str]) -> None:
-    assert fast._parse(argv) == {"config": None, "shell": None, **expected}
+    assert entry._parse(argv) == {"config": None, "shell": None, **expected}
 
 
 @pytest.mark.parametrize(
@@ -62,7 +63,7 @@ def test_the_fast_path_takes_simple_calls(argv: list[str], expected: dict[str, s
     ],
 )
 def test_everything_else_goes_direct(argv: list[str]) -> None:
-    assert fast._parse(argv) is None
+    assert entry._parse(argv) is None
 
 
 def test_linux_peer_credentials() -> None:
@@ -143,7 +144,7 @@ def test_a_resolve_miss_and_hit(sandbox: Sandbox) -> None:
     miss = service.handle(ask)
     assert (miss["ok"], miss["hit"]) == (True, False)
 
-    from rolehop.core import Rolehop
+    from rolehop.engine.core import Rolehop
 
     app = Rolehop(environ, cache=service.cache.inner, clock=lambda: NOW)
     key = app.chain("p").keys[-1]
@@ -289,11 +290,11 @@ def test_an_exited_lead_not_yet_reaped_is_not_waited_for() -> None:
         assert time.monotonic() < deadline
         time.sleep(0.01)
     try:
-        assert not fast.alive(child.pid)
-        assert fast.alive(os.getpid())
+        assert not entry.alive(child.pid)
+        assert entry.alive(os.getpid())
     finally:
         child.wait()
-    assert not fast.alive(child.pid)
+    assert not entry.alive(child.pid)
 
 
 def test_waiting_for_a_lead_that_never_takes_the_lock_ends(tmp_path: Path) -> None:
@@ -305,7 +306,7 @@ def test_waiting_for_a_lead_that_never_takes_the_lock_ends(tmp_path: Path) -> No
         "lock_timeout": 60,
     }
     started = time.monotonic()
-    assert fast._wait_for_the_lead(answer, str(tmp_path / "agent.sock")) is False
+    assert entry._wait_for_the_lead(answer, str(tmp_path / "agent.sock")) is False
     assert time.monotonic() - started < 1
 
 
@@ -325,7 +326,7 @@ class _FlakyKeyring(MemoryKeyring):
 
 
 def test_a_failed_read_of_a_stored_key_id_is_not_remembered_as_none() -> None:
-    from rolehop.keystore import KeyStore
+    from rolehop.stores.keys import KeyStore
 
     keyring = _FlakyKeyring()
     KeyStore(keyring, lambda: NOW).add("base", Credentials("AKIASTORED0000000001", "s"))
@@ -367,7 +368,7 @@ def test_the_list_rows_are_the_callers(sandbox: Sandbox) -> None:
     )
     keyring = MemoryKeyring()
     service = _service(keyring)
-    from rolehop.core import Rolehop
+    from rolehop.engine.core import Rolehop
 
     alice = {**os.environ, "USER": "alice"}
     key = Rolehop(alice, cache=service.cache.inner, clock=lambda: NOW).chain("p").keys[-1]
@@ -428,7 +429,7 @@ def test_a_flood_of_unfinished_requests_never_stops_the_agent(
 ) -> None:
     """At the cap, the oldest unfinished request is dropped, perhaps while its own bytes
     wait in the same round of events: the agent must not fall over (a KeyError did)."""
-    from rolehop.agent import server
+    from rolehop.agent import listener as server
 
     monkeypatch.setattr(server, "MAX_PENDING", 2)
     service = _service(MemoryKeyring())
@@ -453,7 +454,7 @@ def test_a_flood_of_unfinished_requests_never_stops_the_agent(
 def test_oversized_requests_leave_no_bytes_counted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rolehop.agent import server
+    from rolehop.agent import listener as server
 
     monkeypatch.setattr(server, "MAX_REQUEST", 1000)
     service = _service(MemoryKeyring())

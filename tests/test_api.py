@@ -30,8 +30,8 @@ from mypy_boto3_sts import STSClient
 
 import rolehop
 from rolehop import api
-from rolehop.core import Rolehop
-from rolehop.creds import Credentials
+from rolehop.common.creds import Credentials
+from rolehop.engine.core import Rolehop
 from rolehop.errors import AccessDeniedError, ProfileNotFoundError, RolehopError
 from tests.conftest import REPO, Sandbox
 from tests.support.stubs import (

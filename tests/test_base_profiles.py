@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 
-from rolehop import doctor
-from rolehop.cache import SERVICE
-from rolehop.core import Rolehop
-from rolehop.creds import Credentials
+from rolehop.common.creds import Credentials
+from rolehop.engine.core import Rolehop
 from rolehop.errors import ChainLoopError, UsageError
-from rolehop.keystore import KeyStore
+from rolehop.features import doctor
+from rolehop.stores.cache import SERVICE
+from rolehop.stores.keys import KeyStore
 from tests.conftest import Sandbox
 from tests.support.cli import StubbedState, installed, rolehop_main
 from tests.support.stubs import (

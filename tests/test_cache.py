@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from keyring.backend import KeyringBackend
 
-from rolehop.cache import (
+from rolehop.common.creds import Credentials
+from rolehop.engine.providers.cached import CachedProvider
+from rolehop.stores.cache import (
     INDEX,
     SERVICE,
     IndexEntry,
@@ -18,9 +20,7 @@ from rolehop.cache import (
     encode_entry,
     open_cache,
 )
-from rolehop.creds import Credentials
-from rolehop.memory_keyring import MemoryKeyring
-from rolehop.providers.cached import CachedProvider
+from rolehop.stores.memory_keyring import MemoryKeyring
 
 T0 = datetime(2030, 1, 1, 12, 0, 0, tzinfo=UTC)
 MARGIN = timedelta(minutes=20)
@@ -472,14 +472,14 @@ def test_open_cache_uses_the_installed_keyring(
     opened = open_cache(enabled=True, backend_name=None, environ={}, warn=warnings.append)
     assert isinstance(opened, KeyringCache)
     assert opened.backend is memory_keyring
-    assert opened.description == "rolehop.memory_keyring.MemoryKeyring"
+    assert opened.description == "rolehop.stores.memory_keyring.MemoryKeyring"
     assert warnings == []
 
 
 def test_open_cache_backend_setting(warnings: list[str]) -> None:
     opened = open_cache(
         enabled=True,
-        backend_name="rolehop.memory_keyring.MemoryKeyring",
+        backend_name="rolehop.stores.memory_keyring.MemoryKeyring",
         environ={},
         warn=warnings.append,
     )
@@ -491,7 +491,7 @@ def test_open_cache_backend_setting(warnings: list[str]) -> None:
 def test_open_cache_fail_backend_is_null_with_a_warning(warnings: list[str]) -> None:
     opened = open_cache(
         enabled=True,
-        backend_name="rolehop.memory_keyring.MemoryKeyring",
+        backend_name="rolehop.stores.memory_keyring.MemoryKeyring",
         environ={"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"},
         warn=warnings.append,
     )

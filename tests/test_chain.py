@@ -12,9 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rolehop import chain, config, validate
-from rolehop.chain import Chain
-from rolehop.config import Config
+from rolehop.config import files as config
+from rolehop.config import validate
+from rolehop.config.files import Config
+from rolehop.engine import chain
+from rolehop.engine.chain import Chain
 from rolehop.errors import ChainLoopError, ConfigError
 from tests.conftest import Sandbox
 
@@ -474,7 +476,7 @@ def test_chained_hop_duration_is_clamped_to_one_hour(sandbox: Sandbox) -> None:
     assert built.hops[1].assume_role_params()["DurationSeconds"] == 3600
     assert built.hops[1].duration_seconds == 3600
     assert built.hops[1].lowered_from == 7200
-    # told when the credentials are made (rolehop.sts), not each time the chain is built
+    # told when the credentials are made (rolehop.aws.sts), not each time the chain is built
     assert built.warnings == ()
     assert built.hops[1].lowered == (
         "profile 'b': duration_seconds 7200 lowered to 3600: AWS caps a role assumed with "

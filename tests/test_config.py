@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from rolehop import chain, config
-from rolehop.config import AwsBase, Config, Profile, Settings
+from rolehop.config import files as config
+from rolehop.config.files import AwsBase, Config, Profile, Settings
+from rolehop.engine import chain
 from rolehop.errors import ConfigError, ProfileNotFoundError
 from tests.conftest import Sandbox
 
@@ -43,7 +44,7 @@ GOOD_TOML = """\
 [settings]
 refresh_margin = "30m"
 default_region = "eu-west-1"
-keyring_backend = "rolehop.memory_keyring.MemoryKeyring"
+keyring_backend = "rolehop.stores.memory_keyring.MemoryKeyring"
 cache = false
 
 [profiles.dev]
@@ -121,7 +122,7 @@ def test_settings_are_read(good: Config) -> None:
     assert good.settings == Settings(
         refresh_margin=timedelta(minutes=30),
         default_region="eu-west-1",
-        keyring_backend="rolehop.memory_keyring.MemoryKeyring",
+        keyring_backend="rolehop.stores.memory_keyring.MemoryKeyring",
         cache=False,
     )
 

@@ -41,9 +41,11 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from rolehop import chain, config, validate
 from rolehop.cli import INTERNAL_ERROR, main
-from rolehop.core import Rolehop
+from rolehop.config import files as config
+from rolehop.config import validate
+from rolehop.engine import chain
+from rolehop.engine.core import Rolehop
 from rolehop.errors import ConfigError, RolehopError
 from tests.conftest import FUZZ_SCALE
 
@@ -127,7 +129,7 @@ class Files:
             "AWS_SHARED_CREDENTIALS_FILE": str(self.aws_credentials),
             "AWS_EC2_METADATA_DISABLED": "true",
             # wins over [settings] keyring_backend, which keyring would import as a module
-            "PYTHON_KEYRING_BACKEND": "rolehop.memory_keyring.MemoryKeyring",
+            "PYTHON_KEYRING_BACKEND": "rolehop.stores.memory_keyring.MemoryKeyring",
             "XDG_CONFIG_HOME": str(home / ".config"),
             "XDG_CACHE_HOME": str(home / ".cache"),
             "XDG_RUNTIME_DIR": str(self.root / "run"),
@@ -346,7 +348,7 @@ DOMAIN: dict[str, st.SearchStrategy[Any]] = {
     "credential_source": CREDENTIAL_SOURCES,
     "refresh_margin": DURATIONS,
     "default_region": REGIONS,
-    "keyring_backend": st.one_of(st.just("rolehop.memory_keyring.MemoryKeyring"), TEXT),
+    "keyring_backend": st.one_of(st.just("rolehop.stores.memory_keyring.MemoryKeyring"), TEXT),
     "cache": st.booleans(),
     "lock_timeout": st.one_of(DURATIONS, st.floats()),
     "sts_max_attempts": st.one_of(st.integers(-2, 12), st.booleans()),

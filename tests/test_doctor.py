@@ -1,4 +1,4 @@
-"""rolehop.doctor: each check against a healthy and a broken setup."""
+"""rolehop.features.doctor: each check against a healthy and a broken setup."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from rolehop import config as configs
-from rolehop import doctor
-from rolehop.config import Settings
+from rolehop.config import files as configs
+from rolehop.config.files import Settings
 from rolehop.errors import CacheError
-from rolehop.memory_keyring import MemoryKeyring
+from rolehop.features import doctor
+from rolehop.stores.memory_keyring import MemoryKeyring
 from tests.conftest import Sandbox
 from tests.support.failing_keyring import FailingKeyring
 from tests.support.local_endpoints import Seen, serving

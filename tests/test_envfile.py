@@ -1,5 +1,5 @@
-"""rolehop.envfile: ``serve --env-file`` writes a private file atomically, refuses what it
-must not replace, and removes only what it wrote.
+"""rolehop.features.endpoint.envfile: ``serve --env-file`` writes a private file atomically,
+refuses what it must not replace, and removes only what it wrote.
 
 A file of another user is played by a real one in tests/security/test_env_file.py.
 """
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from rolehop.envfile import EnvFile
 from rolehop.errors import EnvFileError
+from rolehop.features.endpoint.envfile import EnvFile
 
 EXPORTS = "unset AWS_PROFILE\nexport AWS_CONTAINER_AUTHORIZATION_TOKEN='token-0123456789'\n"
 

@@ -1,4 +1,4 @@
-"""rolehop.explain without AWS: how sides combine, and the closing line."""
+"""rolehop.features.explain.report without AWS: how sides combine, and the closing line."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from rolehop import explain
-from rolehop.explain import Evaluated, Side
-from rolehop.policy import Decision
-from rolehop.sts import Identity
+from rolehop.aws.sts import Identity
+from rolehop.features.explain import report as explain
+from rolehop.features.explain.policy import Decision
+from rolehop.features.explain.report import Evaluated, Side
 
 ROLE = "arn:aws:iam::111122223333:role/r"
 JOE = Identity("444455556666", "arn:aws:iam::444455556666:user/Joe", "AIDAJOE")

@@ -24,12 +24,11 @@ from typing import Any
 
 import pytest
 
-from rolehop import chain as chains
-from rolehop import config as configs
-from rolehop import federation, redact
-from rolehop.browser import OneTimeRedirect, open_in_browser
-from rolehop.core import Rolehop
-from rolehop.creds import Credentials
+from rolehop.common import redact
+from rolehop.common.creds import Credentials
+from rolehop.config import files as configs
+from rolehop.engine import chain as chains
+from rolehop.engine.core import Rolehop
 from rolehop.errors import (
     ConfigError,
     FederationError,
@@ -38,7 +37,9 @@ from rolehop.errors import (
     RolehopError,
     UsageError,
 )
-from rolehop.federation import FederationEndpoint, SigninRefusedError
+from rolehop.features.login import federation
+from rolehop.features.login.browser import OneTimeRedirect, open_in_browser
+from rolehop.features.login.federation import FederationEndpoint, SigninRefusedError
 from rolehop.loopback import Link
 from rolehop.loopback.peers import FromTables, OwnerLookup, SameUser
 from tests.conftest import Sandbox

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from rolehop.cache import KeyringCache
-from rolehop.core import Rolehop
-from rolehop.creds import Credentials
+from rolehop.common.creds import Credentials
+from rolehop.engine.core import Rolehop
+from rolehop.stores.cache import KeyringCache
 from tests.conftest import Sandbox
 from tests.support.file_keyring import FileKeyring
 

@@ -1,7 +1,7 @@
 """Long-term keys in the keyring: the KeyStore itself, and chains that start at stored keys.
 
-:class:`rolehop.keystore.KeyStore` runs over an in-memory keyring (or a subclass that fails
-on purpose) with an injected clock; through :class:`rolehop.core.Rolehop`, STS is real boto3
+:class:`rolehop.stores.keys.KeyStore` runs over an in-memory keyring (or a subclass that fails
+on purpose) with an injected clock; through :class:`rolehop.engine.core.Rolehop`, STS is real boto3
 clients with botocore's ``Stubber``, and ``StubSts.calls`` records which keys sign each call.
 """
 
@@ -15,14 +15,14 @@ from datetime import timedelta
 import pytest
 from keyring.errors import PasswordSetError
 
-from rolehop import cache as caches
-from rolehop import keystore as keystores
-from rolehop.cache import KeyringCache
-from rolehop.core import Rolehop
-from rolehop.creds import Credentials
+from rolehop.common.creds import Credentials
+from rolehop.engine.core import Rolehop
 from rolehop.errors import CacheError, SourceCredentialsError, StsError, UsageError
-from rolehop.keystore import KeyStore, StoredKey
-from rolehop.memory_keyring import MemoryKeyring
+from rolehop.stores import cache as caches
+from rolehop.stores import keys as keystores
+from rolehop.stores.cache import KeyringCache
+from rolehop.stores.keys import KeyStore, StoredKey
+from rolehop.stores.memory_keyring import MemoryKeyring
 from tests.conftest import Sandbox
 from tests.support.stubs import (
     COMPANY_ROLE,

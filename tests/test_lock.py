@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from rolehop.cache import KeyringCache
-from rolehop.creds import Credentials
+from rolehop.common.creds import Credentials
+from rolehop.common.progress import Busy, quiet
+from rolehop.engine.providers.cached import CachedProvider
+from rolehop.engine.providers.locked import LockedProvider
 from rolehop.errors import LockTimeoutError
-from rolehop.lock import FileLocks, lock_dir
-from rolehop.memory_keyring import MemoryKeyring
-from rolehop.progress import Busy, quiet
-from rolehop.providers.cached import CachedProvider
-from rolehop.providers.locked import LockedProvider
+from rolehop.stores.cache import KeyringCache
+from rolehop.stores.locks import FileLocks, lock_dir
+from rolehop.stores.memory_keyring import MemoryKeyring
 from tests.support.held import held_for
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -158,7 +158,7 @@ def test_waiting_is_bounded(tmp_path: Path) -> None:
 HOLDER = """
 import sys, time
 from pathlib import Path
-from rolehop.lock import FileLocks
+from rolehop.stores.locks import FileLocks
 with FileLocks(Path(sys.argv[1])).hold("c" * 64, "holder"):
     print("held", flush=True)
     time.sleep(60)

@@ -4,7 +4,7 @@ STS is real boto3 clients with botocore's ``Stubber`` behind ``Rolehop(sts_facto
 every GetSessionToken and AssumeRole is checked parameter by parameter, a call that was not
 queued fails, and ``StubSts.calls`` records the credentials each client signs with. The
 MFA code source is a recorder, so how often a code is asked for is counted exactly.
-:class:`rolehop.mfa.MfaCodes` itself is tested with an injected terminal and real
+:class:`rolehop.engine.mfa.MfaCodes` itself is tested with an injected terminal and real
 ``mfa_process`` commands.
 """
 
@@ -25,15 +25,15 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from rolehop.cache import SERVICE, KeyringCache
-from rolehop.core import MFA_SESSION_MARGIN, Rolehop
-from rolehop.creds import Credentials
+from rolehop.common.creds import Credentials
+from rolehop.common.progress import Busy, quiet
+from rolehop.engine.core import MFA_SESSION_MARGIN, Rolehop
+from rolehop.engine.mfa import PROCESS_TIMEOUT, MfaCodes, Terminal
+from rolehop.engine.providers.locked import Locks
 from rolehop.errors import AccessDeniedError, MfaError
-from rolehop.keystore import KeyStore
-from rolehop.lock import FileLocks
-from rolehop.mfa import PROCESS_TIMEOUT, MfaCodes, Terminal
-from rolehop.progress import Busy, quiet
-from rolehop.providers.locked import Locks
+from rolehop.stores.cache import SERVICE, KeyringCache
+from rolehop.stores.keys import KeyStore
+from rolehop.stores.locks import FileLocks
 from tests.conftest import Sandbox
 from tests.support.held import held_for
 from tests.support.stubs import (
@@ -892,7 +892,7 @@ def test_no_controlling_terminal_for_real_fails_within_two_seconds() -> None:
     """The real /dev/tty, in a process started in a new session (so with no terminal)."""
     script = (
         "from rolehop.errors import MfaError\n"
-        "from rolehop.mfa import MfaCodes\n"
+        "from rolehop.engine.mfa import MfaCodes\n"
         "try:\n"
         f"    MfaCodes()({SERIAL!r}, 'company', None)\n"
         "except MfaError as error:\n"

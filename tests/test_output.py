@@ -12,9 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rolehop import chain, config
-from rolehop.core import HopResult, Resolution
-from rolehop.creds import Credentials
+from rolehop.common.creds import Credentials
+from rolehop.config import files as config
+from rolehop.engine import chain
+from rolehop.engine.core import HopResult, Resolution
 from rolehop.errors import RolehopError
 from rolehop.output import (
     SHELLS,

@@ -1,4 +1,4 @@
-"""The IAM policy evaluator behind ``rolehop explain`` (rolehop/policy.py).
+"""The IAM policy evaluator behind ``rolehop explain`` (rolehop/features/explain/policy.py).
 
 Tables: every condition operator (with IfExists, set qualifiers, variables and absent keys),
 then whole policies from the IAM User Guide's examples, identity and trust alike, then the
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rolehop.policy import ConditionResult, ContextValue, Request, evaluate
+from rolehop.features.explain.policy import ConditionResult, ContextValue, Request, evaluate
 from tests.support.policies import (
     ALLOW_ALL_DENY_IAM,
     ANN,

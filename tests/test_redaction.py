@@ -1,4 +1,4 @@
-"""No secret on stderr: ``rolehop.redact`` itself, ``--debug`` logs and tracebacks.
+"""No secret on stderr: ``rolehop.common.redact`` itself, ``--debug`` logs and tracebacks.
 
 ``--debug`` turns on botocore's request and response logs. The end-to-end tests run
 ``python -m rolehop --debug`` against an STS stub over HTTP, so that botocore really logs the
@@ -18,10 +18,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from rolehop.cli import AppState
-from rolehop.core import Rolehop
-from rolehop.creds import Credentials
+from rolehop.common.creds import Credentials
+from rolehop.common.redact import MASK, RedactingFormatter, redact, register
+from rolehop.engine.core import Rolehop
 from rolehop.errors import StsError
-from rolehop.redact import MASK, RedactingFormatter, redact, register
 from tests.conftest import RunRolehop, Sandbox
 from tests.support.cli import (
     CONFIG,

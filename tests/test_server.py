@@ -1,4 +1,5 @@
-"""rolehop.server: who gets credentials from the local endpoint, and what they get."""
+"""rolehop.features.endpoint.credentials_server: who gets credentials from the local
+endpoint, and what they get."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from datetime import timedelta
 
 import pytest
 
-from rolehop.creds import Credentials
+from rolehop.common.creds import Credentials
 from rolehop.errors import StsError
-from rolehop.server import PATH, CredentialsServer, serving
+from rolehop.features.endpoint.credentials_server import PATH, CredentialsServer, serving
 from tests.support.stubs import NOW, FakeClock
 
 ROLE = "arn:aws:iam::111122223333:role/r"

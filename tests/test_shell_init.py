@@ -16,8 +16,8 @@ from click.testing import CliRunner
 
 from rolehop.cli import cli
 from rolehop.cli.shell import completion_script, program_path
-from rolehop.core import Resolution
-from rolehop.creds import Credentials
+from rolehop.common.creds import Credentials
+from rolehop.engine.core import Resolution
 from rolehop.output import (
     SHELLS,
     UNSET,
@@ -27,7 +27,7 @@ from rolehop.output import (
     quote_posix,
     quote_powershell,
 )
-from rolehop.shell_init import DEFAULT_MARGIN_SECONDS, MANAGED, invocation, snippet
+from rolehop.shell.snippets import DEFAULT_MARGIN_SECONDS, MANAGED, invocation, snippet
 
 PROGRAM = "/opt/tools/rolehop"
 HOSTILE = '/home/o\'neil/my tools/$(touch x)/`id`/"q"/@NAMES@/rolehop'

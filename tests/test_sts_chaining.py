@@ -10,10 +10,10 @@ import pytest
 from botocore.stub import Stubber
 from mypy_boto3_sts import STSClient
 
-from rolehop.cache import NullCache
-from rolehop.core import Rolehop
-from rolehop.creds import Credentials
+from rolehop.common.creds import Credentials
+from rolehop.engine.core import Rolehop
 from rolehop.errors import StsError
+from rolehop.stores.cache import NullCache
 from tests.conftest import Sandbox
 
 ROLE = "arn:aws:iam::111122223333:role/long"

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from rolehop.cache import SERVICE
-from rolehop.core import ProfileSummary, Rolehop
-from rolehop.creds import Credentials
+from rolehop.aws.sts import Boto3StsClientFactory
+from rolehop.common.creds import Credentials
+from rolehop.engine.core import ProfileSummary, Rolehop
 from rolehop.errors import (
     AccessDeniedError,
     ProfileNotFoundError,
@@ -25,7 +25,7 @@ from rolehop.errors import (
     SourceCredentialsError,
     StsError,
 )
-from rolehop.sts import Boto3StsClientFactory
+from rolehop.stores.cache import SERVICE
 from tests.conftest import Sandbox
 from tests.support.stubs import (
     COMPANY_ROLE,

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from rolehop import chain as chains
-from rolehop import config as configs
+from rolehop.aws.sts import ANONYMOUS
+from rolehop.common.redact import redact
+from rolehop.config import files as configs
+from rolehop.engine import chain as chains
 from rolehop.errors import AccessDeniedError, ConfigError, SourceCredentialsError
-from rolehop.redact import redact
-from rolehop.sts import ANONYMOUS
 from tests.conftest import Sandbox
 from tests.support.cli import StubbedState, installed, rolehop_main
 from tests.support.stubs import COMPANY_ROLE, NOW, Issued, StubWorld, issue, params

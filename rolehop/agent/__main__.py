@@ -7,11 +7,11 @@ import logging
 import os
 import sys
 
-from rolehop.agent.server import Agent, harden
+from rolehop.agent.listener import Agent, harden
 from rolehop.agent.service import MemoKeyStore, MemoryCache, Service
-from rolehop.cache import KeyringCache, load_backend
-from rolehop.changes import Watcher
-from rolehop.core import utcnow
+from rolehop.engine.core import utcnow
+from rolehop.stores.cache import KeyringCache, load_backend
+from rolehop.stores.changes import Watcher
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,12 +15,12 @@ from typing import Any, Generic, TypeVar
 
 from rolehop.agent import client
 from rolehop.agent.protocol import AgentUnavailable, disabled_by, request_environ
-from rolehop.cache import Cache, IndexEntry, decode_entry, encode_entry
-from rolehop.core import ProfileSummary
-from rolehop.creds import Credentials, format_expiration, parse_expiration
+from rolehop.common.creds import Credentials, format_expiration, parse_expiration
+from rolehop.config.locations import absolute
+from rolehop.engine.core import ProfileSummary
 from rolehop.errors import CacheError
-from rolehop.keystore import Keys, StoredKey
-from rolehop.locations import absolute
+from rolehop.stores.cache import Cache, IndexEntry, decode_entry, encode_entry
+from rolehop.stores.keys import Keys, StoredKey
 
 log = logging.getLogger(__name__)
 Local = TypeVar("Local")
@@ -150,7 +150,7 @@ class AgentCache(_Fallback[Cache]):
 
 class AgentKeys(_Fallback[Keys]):
     """Names and keys read through the agent; storing and removing stay local (and are
-    announced to every agent: rolehop.changes)."""
+    announced to every agent: rolehop.stores.changes)."""
 
     def names(self) -> set[str]:
         if self._remote():

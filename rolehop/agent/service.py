@@ -20,19 +20,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from rolehop import __version__, changes
-from rolehop import chain as chains
-from rolehop import config as configs
+from rolehop import __version__
 from rolehop.agent.protocol import PROTOCOL, sts_scope
 from rolehop.agent.remote import index_rows, summary_row
-from rolehop.cache import IndexEntry, KeyringCache, decode_entry, encode_entry
-from rolehop.chain import Chain
-from rolehop.core import Resolution, Rolehop, keyring_backend, utcnow
-from rolehop.creds import Credentials
+from rolehop.aws.sts import Boto3StsClientFactory, StsClientFactory
+from rolehop.common.creds import Credentials
+from rolehop.config import files as configs
+from rolehop.engine import chain as chains
+from rolehop.engine.chain import Chain
+from rolehop.engine.core import Resolution, Rolehop, keyring_backend, utcnow
+from rolehop.engine.providers.aws_profile import resolving
 from rolehop.errors import CacheError, MfaError, RolehopError
-from rolehop.keystore import KeyStore
-from rolehop.providers.aws_profile import resolving
-from rolehop.sts import Boto3StsClientFactory, StsClientFactory
+from rolehop.stores import changes
+from rolehop.stores.cache import IndexEntry, KeyringCache, decode_entry, encode_entry
+from rolehop.stores.keys import KeyStore
 
 if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient
@@ -47,7 +48,7 @@ class Declined(Exception):
 class MemoryCache:
     """Entries read once from the keyring, then served from memory until forgotten.
 
-    Every change made here is announced to the other agents (rolehop.changes);
+    Every change made here is announced to the other agents (rolehop.stores.changes);
     ``announced`` is told, and returns whether others changed the keyring too."""
 
     def __init__(self, inner: KeyringCache) -> None:
@@ -372,7 +373,7 @@ class Service:
     def _miss(self, app: Rolehop, chain: Chain, pid: object) -> dict[str, Any]:
         """Who refreshes ``chain``'s target: the first client to miss it leads; the others
         get how long the lead has been going and its lock, to wait for it without the direct
-        path's imports (``rolehop.fast``)."""
+        path's imports (``rolehop.entry``)."""
         key = chain.keys[-1]
         timeout = app.config.settings.lock_timeout
         now = self.monotonic()
@@ -516,7 +517,7 @@ class Service:
         """Make the credentials here: STS calls with warm clients, under the same locks as
         the direct path, written to the keyring (and memory) as the direct path would."""
         from rolehop.cli import error_line
-        from rolehop.lock import locks_for
+        from rolehop.stores.locks import locks_for
 
         settings = app.config.settings
         worker = Rolehop(
@@ -570,7 +571,7 @@ class Service:
 
     def _warnings(self, warnings: list[str]) -> str:
         from rolehop.cli import printable
-        from rolehop.redact import redact
+        from rolehop.common.redact import redact
 
         return "".join(
             f"rolehop: warning: {printable(redact(line))}\n" for line in dict.fromkeys(warnings)

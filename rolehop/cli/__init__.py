@@ -1,4 +1,4 @@
-"""The command line: a thin click layer over ``rolehop.core``; the only place that prints.
+"""The command line: a thin click layer over ``rolehop.engine.core``; the only place that prints.
 
 Errors are turned into one stderr line and an exit code here, in :func:`main`, and nowhere
 else.
@@ -18,9 +18,9 @@ from functools import cached_property
 import click
 
 from rolehop import __version__
-from rolehop.core import Rolehop
+from rolehop.common.redact import RedactingFormatter, redact
+from rolehop.engine.core import Rolehop
 from rolehop.errors import RolehopError
-from rolehop.redact import RedactingFormatter, redact
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -91,8 +91,8 @@ class AppState:
             )
 
     def _keyring_usable(self) -> bool:
-        from rolehop.cache import load_backend
         from rolehop.errors import CacheError
+        from rolehop.stores.cache import load_backend
 
         try:
             load_backend(self.app.config.settings.keyring_backend, os.environ)
@@ -186,13 +186,13 @@ def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
     state.debug = debug
     state.json_output = False  # until the command's --json says otherwise
     _configure_logging(debug)
-    from rolehop import fast
+    from rolehop import entry
 
-    if fast.fallback_warning:
-        state.warn(fast.fallback_warning)
-    if fast.fallback_reason:
+    if entry.fallback_warning:
+        state.warn(entry.fallback_warning)
+    if entry.fallback_reason:
         logging.getLogger("rolehop.agent").debug(
-            "agent: not used (%s): the direct path serves this call", fast.fallback_reason
+            "agent: not used (%s): the direct path serves this call", entry.fallback_reason
         )
 
 
@@ -208,7 +208,7 @@ def _register() -> None:
         keys,
         login,
         profiles,
-        server,
+        serve,
         shell,
     )
 
@@ -221,7 +221,7 @@ def _register() -> None:
         cache,
         agent,
         login,
-        server,
+        serve,
         doctor,
         shell,
         demo,

@@ -9,7 +9,7 @@ import click
 
 from rolehop.cli import AppState, duration_text, json_option, pass_state, printable
 from rolehop.cli.complete import profile_names
-from rolehop.creds import format_expiration
+from rolehop.common.creds import format_expiration
 
 
 @click.group("cache")

@@ -9,8 +9,8 @@ import re
 import click
 from click.shell_completion import CompletionItem
 
-from rolehop import config as configs
-from rolehop import validate
+from rolehop.config import files as configs
+from rolehop.config import validate
 from rolehop.errors import RolehopError
 
 # What bash would split, expand or glob in a word typed as it is

@@ -146,7 +146,7 @@ def exec_(
     given, command = exec_options(command, given, click.get_current_context())
     session = not given.no_session
     if given.server:
-        from rolehop.cli.server import run_with_server
+        from rolehop.cli.serve import run_with_server
 
         sys.exit(
             run_with_server(

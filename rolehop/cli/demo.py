@@ -12,7 +12,7 @@ def demo() -> None:
     from rich.panel import Panel
     from rich.syntax import Syntax
 
-    from rolehop import demo as story
+    from rolehop.features import demo as story
 
     console = Console()
     console.print("[bold]rolehop demo[/]: Joe hops from the company account into research\n")

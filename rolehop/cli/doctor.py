@@ -14,7 +14,7 @@ import click
 from rolehop.cli import AppState, json_option, pass_state, printable, terminal
 
 if TYPE_CHECKING:
-    from rolehop.doctor import Check
+    from rolehop.features.doctor import Check
 
 MARKS = {"ok": "✓", "warn": "!", "fail": "✗"}
 ASCII_MARKS = {"ok": "ok", "warn": "!!", "fail": "XX"}

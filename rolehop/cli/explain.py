@@ -11,7 +11,7 @@ import click
 
 from rolehop.cli import AppState, json_option, pass_state, printable
 from rolehop.cli.complete import profile_names
-from rolehop.explain import Explainer, HopReport, Side, exit_code
+from rolehop.features.explain.report import Explainer, HopReport, Side, exit_code
 
 
 @click.command()

@@ -19,7 +19,7 @@ from rolehop.cli import (
 )
 from rolehop.cli.complete import profile_names
 from rolehop.cli.credentials import no_session_option
-from rolehop.core import GraphNode
+from rolehop.engine.core import GraphNode
 from rolehop.errors import RolehopError
 
 

@@ -11,9 +11,9 @@ import warnings
 import click
 
 from rolehop.cli import AppState, json_option, pass_state, printable
-from rolehop.creds import Credentials, format_expiration
+from rolehop.common.creds import Credentials, format_expiration
 from rolehop.errors import UsageError
-from rolehop.keystore import check_name
+from rolehop.stores.keys import check_name
 
 KEY_ID = re.compile(r"AKIA[A-Z0-9]{12,124}")
 

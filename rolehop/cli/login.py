@@ -50,7 +50,7 @@ def login(
       rolehop login research-ro --print       # the sign-in URL itself
     """
     # imported here: urllib.request, the loopback server and webbrowser stay off the hot path
-    from rolehop import browser, federation
+    from rolehop.features.login import browser, federation
 
     signed = federation.login(
         state.app,

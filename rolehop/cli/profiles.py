@@ -17,8 +17,8 @@ from rolehop.cli import (
     printable,
     terminal,
 )
-from rolehop.core import ProfileSummary
-from rolehop.creds import format_expiration
+from rolehop.common.creds import format_expiration
+from rolehop.engine.core import ProfileSummary
 
 
 @click.command("list")

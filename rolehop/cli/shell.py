@@ -18,7 +18,7 @@ from rolehop.cli.complete import profile_names
 from rolehop.cli.credentials import mfa_token_option, refresh_option
 from rolehop.errors import UsageError
 from rolehop.output import SHELLS, Shell
-from rolehop.shell_init import snippet
+from rolehop.shell.snippets import snippet
 
 _COMPLETERS: dict[str, type[ShellComplete]] = {
     "bash": BashComplete,

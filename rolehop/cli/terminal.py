@@ -26,10 +26,10 @@ def can_print(text: str) -> bool:
 
 @contextmanager
 def spinner(message: str) -> Iterator[None]:
-    """A ``Busy`` for the core: rolehop.spinner's line while a long wait lasts (nothing
+    """A ``Busy`` for the core: rolehop.common.spinner's line while a long wait lasts (nothing
     when stderr is a pipe, a file, the AWS CLI capturing us)."""
-    from rolehop import spinner as spinning
     from rolehop.cli import printable
+    from rolehop.common import spinner as spinning
 
     stop = spinning.start(printable(message))
     try:

@@ -73,7 +73,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from rolehop.demo import Emulator, local_aws
+from rolehop.features.demo import Emulator, local_aws
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable

@@ -26,10 +26,10 @@ import pytest
 from botocore.stub import Stubber
 
 from rolehop import __version__
-from rolehop.cache import KeyringCache
-from rolehop.core import Rolehop
-from rolehop.creds import Credentials
-from rolehop.memory_keyring import MemoryKeyring
+from rolehop.common.creds import Credentials
+from rolehop.engine.core import Rolehop
+from rolehop.stores.cache import KeyringCache
+from rolehop.stores.memory_keyring import MemoryKeyring
 from tests.conftest import RunRolehop, Sandbox
 from tests.support.cli import (
     CONFIG,
@@ -1105,7 +1105,7 @@ def test_ctrl_c_during_a_command_exits_130(sts: StubSts, monkeypatch: pytest.Mon
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("rolehop.core.Rolehop.resolve", interrupted)
+    monkeypatch.setattr("rolehop.engine.core.Rolehop.resolve", interrupted)
 
     outcome = rolehop_main("credential-process", "company")
 

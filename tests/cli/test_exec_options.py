@@ -62,7 +62,7 @@ def ran(monkeypatch: pytest.MonkeyPatch) -> list[Ran]:
         return 0
 
     monkeypatch.setattr(os, "execvpe", execvpe)
-    monkeypatch.setattr("rolehop.cli.server.run_with_server", run_with_server)
+    monkeypatch.setattr("rolehop.cli.serve.run_with_server", run_with_server)
     return runs
 
 

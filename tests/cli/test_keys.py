@@ -11,8 +11,8 @@ import json
 
 import pytest
 
-from rolehop.creds import Credentials
-from rolehop.memory_keyring import MemoryKeyring
+from rolehop.common.creds import Credentials
+from rolehop.stores.memory_keyring import MemoryKeyring
 from tests.conftest import Sandbox
 from tests.support.cli import CONFIG, Outcome, StubbedState, installed, rolehop_main
 from tests.support.stubs import (

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from rolehop.demo import Emulator
+from rolehop.features.demo import Emulator
 from tests.conftest import Sandbox
 from tests.support.local_endpoints import StsRecording, sts_recording
 

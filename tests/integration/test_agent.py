@@ -23,10 +23,10 @@ from typing import Any
 
 import pytest
 
-from rolehop import fast
+from rolehop import entry
 from rolehop.agent import client
 from rolehop.agent.protocol import encode, read_message, socket_path
-from rolehop.demo import ROLE_ARN, Emulator
+from rolehop.features.demo import ROLE_ARN, Emulator
 from tests.conftest import Sandbox
 from tests.support.emulator import RESEARCH_RO_TOML
 from tests.support.fault_proxy import running
@@ -38,7 +38,7 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def _program() -> str:
-    """The installed `rolehop` script: what the AWS CLI runs (rolehop.fast:main)."""
+    """The installed `rolehop` script: what the AWS CLI runs (rolehop.entry:main)."""
     found = shutil.which("rolehop", path=os.path.dirname(sys.executable))
     assert found, "the rolehop script is not installed next to this Python"
     return found
@@ -142,7 +142,7 @@ def test_idle_agent_exits_and_removes_its_socket(
     sandbox.write_rolehop(RESEARCH_RO_TOML + "\n[settings]\nagent_idle_timeout = 1\n")
     assert run("credential-process", "research-ro").returncode == 0
     pid = _started(agent_env)["pid"]
-    _wait_for(lambda: not fast.alive(pid), "the idle agent to exit", timeout=10)
+    _wait_for(lambda: not entry.alive(pid), "the idle agent to exit", timeout=10)
     assert not Path(socket_path(agent_env) or "").exists()
 
 
@@ -153,7 +153,7 @@ def test_kill_9_falls_back_and_a_new_agent_takes_over(
     assert run("credential-process", "research-ro").returncode == 0
     old = _started(agent_env)["pid"]
     os.kill(old, signal.SIGKILL)
-    _wait_for(lambda: not fast.alive(old), "the agent to die")
+    _wait_for(lambda: not entry.alive(old), "the agent to die")
     assert Path(socket_path(agent_env) or "").exists()  # stale: nobody listens
 
     fallback = run("--debug", "credential-process", "research-ro")
@@ -236,14 +236,14 @@ import atexit, json, sys
 atexit.register(lambda: json.dump(sorted(sys.modules), open(sys.argv[1], "w")))
 """
 # json and its re, the probe's own atexit, the C modules of socket and sha256, rolehop's
-# (rolehop.private: the check that the socket's directory is this user's alone;
-# rolehop.locations: the request's paths made absolute)
+# (rolehop.stores.private: the check that the socket's directory is this user's alone;
+# rolehop.config.locations: the request's paths made absolute)
 HIT_PATH_MODULES = {
     *("json", "json.decoder", "json.encoder", "json.scanner", "_json", "atexit"),
     *("re", "re._casefix", "re._compiler", "re._constants", "re._parser", "sre_compile"),
     *("_socket", "_sha2", "_sha256", "collections.abc"),
-    *("rolehop", "rolehop.agent", "rolehop.agent.protocol", "rolehop.fast"),
-    *("rolehop.private", "rolehop.locations"),
+    *("rolehop", "rolehop.agent", "rolehop.agent.protocol", "rolehop.entry"),
+    *("rolehop.stores", "rolehop.stores.private", "rolehop.config", "rolehop.config.locations"),
 }
 
 HIT_PROBE = """\
@@ -251,7 +251,7 @@ import atexit, json, sys
 target = sys.argv[1]
 atexit.register(lambda: json.dump(sorted(sys.modules), open(target, "w")))
 sys.argv = ["rolehop", *sys.argv[2:]]
-from rolehop.fast import main
+from rolehop.entry import main
 main()
 """
 
@@ -271,7 +271,7 @@ def test_a_hit_through_the_agent_imports_only_the_standard_library(
     assert result.returncode == 0, result.stderr
     assert _served(agent_env)["hit"] == 1
     modules = set(json.loads(target.read_text()))
-    heavy = {"keyring", "click", "boto3", "botocore", "rich", "rolehop.cli", "rolehop.core"}
+    heavy = {"keyring", "click", "boto3", "botocore", "rich", "rolehop.cli", "rolehop.engine.core"}
     assert not modules & heavy, modules & heavy
     # beyond what a bare interpreter (with this install's site) loads: json, the C modules
     # behind socket and sha256, and rolehop's three small modules - no typing, enum,

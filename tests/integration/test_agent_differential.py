@@ -27,12 +27,12 @@ from pathlib import Path
 
 import pytest
 
-from rolehop import chain as chains
-from rolehop import changes
-from rolehop import config as configs
 from rolehop.agent import client
-from rolehop.cache import KeyringCache
-from rolehop.creds import Credentials
+from rolehop.common.creds import Credentials
+from rolehop.config import files as configs
+from rolehop.engine import chain as chains
+from rolehop.stores import changes
+from rolehop.stores.cache import KeyringCache
 from tests.support.fake_sts import FakeSts, fake_sts
 from tests.support.file_keyring import FileKeyring, locked
 from tests.support.tools import run_captured

@@ -19,9 +19,9 @@ import pytest
 import rolehop
 from rolehop import api
 from rolehop.agent import client
-from rolehop.core import Rolehop
-from rolehop.demo import ITEM_ID, REGION, RESEARCH, ROLE_NAME, TABLE, Emulator
+from rolehop.engine.core import Rolehop
 from rolehop.errors import ConfigError, NetworkError
+from rolehop.features.demo import ITEM_ID, REGION, RESEARCH, ROLE_NAME, TABLE, Emulator
 from tests.conftest import Sandbox
 from tests.support.emulator import RESEARCH_RO_TOML
 from tests.support.stubs import FakeClock

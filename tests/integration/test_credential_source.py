@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from rolehop.demo import RESEARCH, ROLE_ARN, ROLE_NAME, Emulator
+from rolehop.features.demo import RESEARCH, ROLE_ARN, ROLE_NAME, Emulator
 from tests.conftest import REPO, RunRolehop, Sandbox
 from tests.support.emulator import caller_arn
 from tests.support.local_endpoints import (

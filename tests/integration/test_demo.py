@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rolehop.demo import ITEM_ID, PROFILE, ROLE_NAME
+from rolehop.features.demo import ITEM_ID, PROFILE, ROLE_NAME
 from tests.conftest import REPO, Sandbox
 from tests.support.tools import run_captured
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from rolehop.demo import COMPANY, JOE_ARN, RESEARCH, ROLE_ARN, Emulator
+from rolehop.features.demo import COMPANY, JOE_ARN, RESEARCH, ROLE_ARN, Emulator
 from tests.conftest import RunRolehop, Sandbox
 from tests.support.emulator import RESEARCH_RO_TOML, WAREHOUSE_ARN, warehouse_chain
 

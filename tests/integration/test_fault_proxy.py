@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from rolehop.demo import RESEARCH, ROLE_ARN, ROLE_NAME, Emulator
+from rolehop.features.demo import RESEARCH, ROLE_ARN, ROLE_NAME, Emulator
 from tests.conftest import RunRolehop, Sandbox
 from tests.support.emulator import (
     RESEARCH_RO_TOML,

@@ -6,7 +6,7 @@ import socket
 import sys
 import time
 
-from rolehop.demo import ROLE_ARN, Emulator
+from rolehop.features.demo import ROLE_ARN, Emulator
 from tests.conftest import RunRolehop, Sandbox
 from tests.support.emulator import RESEARCH_RO_TOML
 from tests.support.tools import require_tool, run_captured

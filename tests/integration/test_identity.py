@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from rolehop.demo import RESEARCH, ROLE_ARN, ROLE_NAME, Emulator
+from rolehop.features.demo import RESEARCH, ROLE_ARN, ROLE_NAME, Emulator
 from tests.conftest import RunRolehop, Sandbox
 from tests.support.emulator import WAREHOUSE, WAREHOUSE_ARN, warehouse_chain
 from tests.support.tools import on_a_terminal

@@ -39,7 +39,7 @@ from typing import Any
 
 import pytest
 
-from rolehop.demo import JOE_ARN, RESEARCH, ROLE_ARN, Emulator
+from rolehop.features.demo import JOE_ARN, RESEARCH, ROLE_ARN, Emulator
 from rolehop.output import SHELLS
 from tests.conftest import Sandbox
 from tests.support.emulator import RESEARCH_RO_TOML, WAREHOUSE, WAREHOUSE_ARN, WAREHOUSE_ROLE

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from rolehop.demo import ROLE_ARN, Emulator
+from rolehop.features.demo import ROLE_ARN, Emulator
 from tests.conftest import RunRolehop, Sandbox
 from tests.support.emulator import RESEARCH_RO_TOML, warehouse_chain
 from tests.support.federation import FakeFederation, fake_federation

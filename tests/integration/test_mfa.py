@@ -23,7 +23,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from rolehop.demo import COMPANY, JOE_ARN, RESEARCH, ROLE_ARN, ROLE_NAME, Emulator
+from rolehop.features.demo import COMPANY, JOE_ARN, RESEARCH, ROLE_ARN, ROLE_NAME, Emulator
 from tests.conftest import REPO, Sandbox
 from tests.support.emulator import RESEARCH_RO_TOML, caller_arn
 from tests.support.local_endpoints import Seen, StsRecording, serving

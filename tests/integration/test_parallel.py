@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from rolehop.core import Rolehop
-from rolehop.demo import Emulator
-from rolehop.lock import lock_dir
+from rolehop.engine.core import Rolehop
+from rolehop.features.demo import Emulator
+from rolehop.stores.locks import lock_dir
 from tests.conftest import Sandbox
 from tests.support.emulator import WAREHOUSE_ARN, caller_arn, warehouse_chain
 
@@ -23,7 +23,7 @@ PROCESSES = 32
 HOLDER = """
 import sys, time
 from pathlib import Path
-from rolehop.lock import FileLocks
+from rolehop.stores.locks import FileLocks
 locks = FileLocks(Path(sys.argv[1]))
 with locks.hold(sys.argv[2], "holder"), locks.hold(sys.argv[3], "holder"):
     print("held", flush=True)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rolehop.cache import INDEX, SERVICE
-from rolehop.demo import Emulator
+from rolehop.features.demo import Emulator
+from rolehop.stores.cache import INDEX, SERVICE
 from tests.conftest import Sandbox
 from tests.support.emulator import RESEARCH_RO_TOML
 from tests.support.tools import require_tool, run_captured

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from rolehop.demo import Emulator
+from rolehop.features.demo import Emulator
 from tests.conftest import RunRolehop, Sandbox
 from tests.support.emulator import RESEARCH_RO_TOML
 from tests.support.leaks import Secrets

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from rolehop.demo import Emulator
+from rolehop.features.demo import Emulator
 from tests.conftest import RunRolehop, Sandbox
 from tests.support.emulator import RESEARCH_RO_TOML
 from tests.support.fault_proxy import running

@@ -27,11 +27,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from rolehop import validate
-from rolehop.chain import BaseHop, Chain
-from rolehop.config import Profile
-from rolehop.core import Resolution
-from rolehop.creds import Credentials
+from rolehop.common.creds import Credentials
+from rolehop.config import validate
+from rolehop.config.files import Profile
+from rolehop.engine.chain import BaseHop, Chain
+from rolehop.engine.core import Resolution
 from rolehop.output import UNSET, Environment, Shell, environment, render_env
 from tests.support.tools import require_tool
 

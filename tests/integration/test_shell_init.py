@@ -24,10 +24,10 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from rolehop.demo import RESEARCH, ROLE_NAME, Emulator
-from rolehop.demo import ROLE_ARN as RESEARCH_ROLE
+from rolehop.features.demo import RESEARCH, ROLE_NAME, Emulator
+from rolehop.features.demo import ROLE_ARN as RESEARCH_ROLE
 from rolehop.output import Shell, quote_posix
-from rolehop.shell_init import MANAGED, snippet
+from rolehop.shell.snippets import MANAGED, snippet
 from tests.conftest import Sandbox
 from tests.support.emulator import RESEARCH_RO_TOML
 from tests.support.tools import aws_cli_dir, require_tool, run_captured

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rolehop.demo import RESEARCH, ROLE_NAME, Emulator
+from rolehop.features.demo import RESEARCH, ROLE_NAME, Emulator
 from rolehop.output import UNSET, Environment, Shell, render_env
 from tests.conftest import REPO, Sandbox
 from tests.support.emulator import RESEARCH_RO_TOML
@@ -289,7 +289,7 @@ SHOW_PROMPT = {
 def test_the_prompt_segment_shows_any_profile_name_and_runs_nothing(
     shell: Shell, name: str, tmp_path: Path
 ) -> None:
-    from rolehop.shell_init import snippet
+    from rolehop.shell.snippets import snippet
 
     (tmp_path / "init").write_text(snippet(shell, "/nonexistent/rolehop"))
     load = f"source {tmp_path / 'init'}" if shell == "fish" else f". {tmp_path / 'init'}"

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from rolehop.core import Rolehop
-from rolehop.demo import ROLE_ARN, Emulator
-from rolehop.lock import FileLocks, lock_dir
+from rolehop.engine.core import Rolehop
+from rolehop.features.demo import ROLE_ARN, Emulator
+from rolehop.stores.locks import FileLocks, lock_dir
 from tests.conftest import RunRolehop, Sandbox
 from tests.support.emulator import RESEARCH_RO_TOML
 from tests.support.fault_proxy import FaultProxy, running

@@ -20,7 +20,7 @@ import pexpect
 import platformdirs
 import pytest
 
-from rolehop.demo import COMPANY, JOE_ARN, RESEARCH, ROLE_NAME, Emulator
+from rolehop.features.demo import COMPANY, JOE_ARN, RESEARCH, ROLE_NAME, Emulator
 from tests.conftest import Sandbox
 from tests.support.emulator import RESEARCH_RO_TOML, caller_arn
 from tests.support.local_endpoints import StsRecording

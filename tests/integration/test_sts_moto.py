@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from rolehop.demo import COMPANY, RESEARCH, ROLE_NAME, Emulator
+from rolehop.features.demo import COMPANY, RESEARCH, ROLE_NAME, Emulator
 from tests.conftest import RunRolehop, Sandbox
 from tests.support.emulator import RESEARCH_RO_TOML, caller_arn
 

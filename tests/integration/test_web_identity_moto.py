@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from rolehop.demo import Emulator
+from rolehop.features.demo import Emulator
 from tests.conftest import RunRolehop, Sandbox
 from tests.support.emulator import WAREHOUSE_ARN, caller_arn
 from tests.support.local_endpoints import StsRecording

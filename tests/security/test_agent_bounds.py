@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from rolehop.agent import client
+from rolehop.agent.listener import MAX_BYTES_IN_FLIGHT, MAX_WORKERS
 from rolehop.agent.protocol import MAX_REQUEST, socket_path
-from rolehop.agent.server import MAX_BYTES_IN_FLIGHT, MAX_WORKERS
-from rolehop.demo import Emulator
+from rolehop.features.demo import Emulator
 from tests.conftest import Sandbox
 from tests.support.emulator import RESEARCH_RO_TOML
 from tests.support.tools import run_captured

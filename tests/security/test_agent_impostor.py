@@ -21,7 +21,7 @@ import pytest
 
 from rolehop import __version__
 from rolehop.agent.protocol import PROTOCOL, socket_name
-from rolehop.demo import Emulator
+from rolehop.features.demo import Emulator
 from tests.conftest import Sandbox
 from tests.security.conftest import OtherUser
 from tests.support.emulator import RESEARCH_RO_TOML

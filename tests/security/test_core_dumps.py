@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from rolehop.demo import Emulator
+from rolehop.features.demo import Emulator
 from tests.conftest import Sandbox
 from tests.support.emulator import RESEARCH_RO_TOML
 from tests.support.leaks import moto_issued
@@ -35,9 +35,9 @@ WAIT = 30.0  # seconds any one step may take
 
 # The rolehop entry point with harden() made a no-op first: the positive control.
 UNHARDENED = (
-    "import sys, rolehop.hardening as hardening\n"
+    "import sys, rolehop.common.hardening as hardening\n"
     "hardening.harden = lambda **_: None\n"
-    "from rolehop.fast import main\n"
+    "from rolehop.entry import main\n"
     "main()\n"
 )
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from rolehop.envfile import EnvFile
+from rolehop.features.endpoint.envfile import EnvFile
 from tests.security.conftest import OtherUser
 
 EXPORTS = "export AWS_CONTAINER_AUTHORIZATION_TOKEN='token-of-the-victim-0123456789'\n"

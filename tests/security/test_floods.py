@@ -23,9 +23,9 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from rolehop.browser import OneTimeRedirect
-from rolehop.creds import Credentials
-from rolehop.server import PATH, CredentialsServer, serving
+from rolehop.common.creds import Credentials
+from rolehop.features.endpoint.credentials_server import PATH, CredentialsServer, serving
+from rolehop.features.login.browser import OneTimeRedirect
 from tests.security.conftest import OtherUser
 from tests.support.stubs import FakeClock
 

@@ -14,7 +14,7 @@ import urllib.parse
 from ipaddress import IPv4Address
 from pathlib import Path
 
-from rolehop.browser import OneTimeRedirect
+from rolehop.features.login.browser import OneTimeRedirect
 from rolehop.loopback.peers import parse_row
 from tests.security.conftest import OtherUser
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from rolehop import fast
+from rolehop import entry
 from rolehop.agent.protocol import (
     CREDENTIALS,
     PROTOCOL,
@@ -33,9 +33,9 @@ from rolehop.agent.protocol import (
     read_message,
     socket_name,
 )
-from rolehop.core import Rolehop
-from rolehop.demo import Emulator
-from rolehop.lock import lock_dir
+from rolehop.engine.core import Rolehop
+from rolehop.features.demo import Emulator
+from rolehop.stores.locks import lock_dir
 from tests.conftest import Sandbox
 from tests.security.conftest import OtherUser
 from tests.support.emulator import RESEARCH_RO_TOML
@@ -137,7 +137,7 @@ def test_the_lead_reply_cannot_make_the_client_create_a_file(tmp_path: Path) -> 
     ]
     for reply in replies:
         answer = {"lead": False, "lead_pid": 1, "lease_age": 0.0, "lock_timeout": 1, **reply}
-        assert fast._wait_for_the_lead(answer, str(run / "agent.sock")) is False
+        assert entry._wait_for_the_lead(answer, str(run / "agent.sock")) is False
     assert not elsewhere.exists()
     assert not (run / "locks").exists() or list((run / "locks").iterdir()) == []
 

@@ -16,7 +16,7 @@ from functools import cached_property
 from click.testing import CliRunner
 
 from rolehop.cli import AppState, main
-from rolehop.core import Rolehop
+from rolehop.engine.core import Rolehop
 from tests.support.stubs import (
     COMPANY_ROLE,
     NOW,

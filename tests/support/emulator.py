@@ -1,4 +1,5 @@
-"""Joe's side of the moto emulator (:class:`rolehop.demo.Emulator`), for the integration tests.
+"""Joe's side of the moto emulator (:class:`rolehop.features.demo.Emulator`), for the
+integration tests.
 
 The ``joe`` fixture (tests/integration/conftest.py) seeds the emulator and writes Joe's access
 key into ``~/.aws/credentials`` as profile ``joe``; :data:`RESEARCH_RO_TOML` is the rolehop
@@ -11,7 +12,7 @@ import json
 import textwrap
 from typing import Any
 
-from rolehop.demo import ROLE_ARN, Emulator
+from rolehop.features.demo import ROLE_ARN, Emulator
 from tests.conftest import Sandbox
 
 # rolehop.toml: the research role, assumed with Joe's keys (append lines to add settings)

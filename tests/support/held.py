@@ -6,7 +6,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from rolehop.lock import FileLocks
+from rolehop.stores.locks import FileLocks
 
 
 @contextmanager

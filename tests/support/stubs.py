@@ -1,7 +1,7 @@
 """A stubbed STS for tests: shared constants, AssumeRole answers, and two kinds of stub.
 
 :class:`StubSts` hands real boto3 STS clients with botocore's ``Stubber`` to an in-process
-:class:`rolehop.core.Rolehop` (its ``sts_factory``). :class:`StsHttpStub` is an HTTP server
+:class:`rolehop.engine.core.Rolehop` (its ``sts_factory``). :class:`StsHttpStub` is an HTTP server
 for ``python -m rolehop`` subprocesses, reached through ``AWS_ENDPOINT_URL``.
 """
 
@@ -27,11 +27,11 @@ from mypy_boto3_sts import STSClient
 if TYPE_CHECKING:
     from tests.conftest import Sandbox
 
-from rolehop.cache import KeyringCache
-from rolehop.core import Rolehop
-from rolehop.creds import Credentials
-from rolehop.memory_keyring import MemoryKeyring
-from rolehop.sts import ANONYMOUS
+from rolehop.aws.sts import ANONYMOUS
+from rolehop.common.creds import Credentials
+from rolehop.engine.core import Rolehop
+from rolehop.stores.cache import KeyringCache
+from rolehop.stores.memory_keyring import MemoryKeyring
 
 # ---------------------------------------------------------------------------------------
 # the world the stubs answer for: a fixed clock, the base user joe and three roles
@@ -282,7 +282,7 @@ def sts_error_xml(code: str, message: str) -> str:
 
 @dataclass
 class StubWorld:
-    """What a core test needs around a :class:`~rolehop.core.Rolehop`; the test modules
+    """What a core test needs around a :class:`~rolehop.engine.core.Rolehop`; the test modules
     add their own fields (an MFA code source...) and ``app()`` flavours."""
 
     sandbox: Sandbox

@@ -1,0 +1,1 @@
+"""AWS access: the only modules that talk to AWS (STS, IAM); errors mapped to ours."""

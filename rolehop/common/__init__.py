@@ -1,0 +1,1 @@
+"""Small pieces every layer uses: credentials, redaction, progress, hardening."""

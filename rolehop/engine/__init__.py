@@ -1,0 +1,1 @@
+"""The engine: chains, credential providers, and the use cases over one context."""

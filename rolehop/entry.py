@@ -1,0 +1,225 @@
+"""The ``rolehop`` entry point: answer a cache hit through the agent, else run the CLI.
+
+``rolehop credential-process P`` runs before every AWS CLI call, so a hit must cost little
+more than starting Python: this module imports only the standard library's socket and json
+(and the agent protocol) and asks the agent, which holds the cache in memory and builds the
+answer. Anything else — another command, ``ROLEHOP_AGENT=0``, no agent, a miss, any
+failure — goes to :func:`rolehop.cli.main`, the direct path, which gives every answer and
+every error exactly as it would without an agent.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Mapping
+
+SHELLS = ("bash", "zsh", "fish", "powershell")
+# Why the agent did not answer, for the direct path's --debug output; and a warning for
+# every run when what is at the agent's place is not this user's
+fallback_reason: str | None = None
+fallback_warning: str | None = None
+
+
+def _parse(argv: list[str]) -> dict[str, str | None] | None:
+    """``[--config PATH] [--debug] (credential-process | env) PROFILE [--shell SHELL]``."""
+    fields: dict[str, str | None] = {"config": None, "shell": None}
+    words = list(argv)
+    while words and (words[0] in ("--config", "--debug") or words[0].startswith("--config=")):
+        word = words.pop(0)
+        if word == "--config":
+            if not words:
+                return None
+            fields["config"] = words.pop(0)
+        elif word.startswith("--config="):
+            fields["config"] = word.partition("=")[2]
+    if len(words) < 2 or words[0] not in ("credential-process", "env"):
+        return None
+    fields["command"], profile, rest = words[0], words[1], words[2:]
+    if profile.startswith("-"):
+        return None
+    fields["profile"] = profile
+    if fields["command"] == "env" and rest[:1] == ["--shell"] and len(rest) == 2:
+        fields["shell"], rest = rest[1], []
+    elif fields["command"] == "env" and len(rest) == 1 and rest[0].startswith("--shell="):
+        fields["shell"], rest = rest[0].partition("=")[2], []
+    if rest or (fields["shell"] is not None and fields["shell"] not in SHELLS):
+        return None
+    return fields
+
+
+def _from_agent(fields: dict[str, str | None]) -> bool:
+    """Print the agent's answer and return True (exit with its code if it failed);
+    False means: go direct."""
+    global fallback_reason, fallback_warning
+    from rolehop.agent.protocol import (
+        AgentMismatch,
+        AgentUnavailable,
+        NotOurs,
+        call,
+        disabled_by,
+        request,
+        request_environ,
+        socket_path,
+        sts_scope,
+    )
+    from rolehop.config.locations import absolute
+
+    if disabled_by(os.environ):
+        return False
+    try:
+        path = socket_path(os.environ)
+        if path is None:
+            fallback_reason = "no runtime directory for its socket"
+            return False
+        cwd = os.getcwd()
+        if fields["config"]:
+            fields["config"] = absolute(fields["config"], os.environ, cwd)
+        ask = request(
+            "resolve",
+            environ=request_environ(os.environ, cwd),
+            sts_scope=sts_scope(os.environ, cwd),
+            pid=os.getpid(),
+            # the agent may make cold credentials itself; not under --debug, which is for
+            # the direct path's logs and tracebacks
+            work="--debug" not in sys.argv[1:],
+            **fields,
+        )
+        spinner = _Spinner()
+        try:
+            answer = call(path, ask, working=spinner.start)
+            while answer.get("ok") and not answer.get("hit") and _wait_for_the_lead(answer, path):
+                answer = call(path, ask, working=spinner.start)
+        finally:
+            spinner.stop()
+    except NotOurs as error:
+        fallback_reason = fallback_warning = f"not using the agent: {error}"
+        return False
+    except AgentMismatch as error:
+        fallback_reason = f"{error}: stopping it"
+        from rolehop.agent import client
+
+        client.stop(os.environ)  # the direct path starts one of this version
+        return False
+    except (AgentUnavailable, OSError) as error:
+        fallback_reason = str(error)
+        return False
+    if not answer.get("ok") or not answer.get("hit"):
+        fallback_reason = "a cache miss" if answer.get("ok") else str(answer.get("error"))
+        return False
+    sys.stderr.write(str(answer.get("stderr", "")))
+    sys.stdout.write(str(answer.get("stdout", "")))
+    sys.stdout.flush()
+    code = answer.get("code", 0)
+    if code:  # the agent's STS calls failed: the direct path's error line and exit code
+        sys.exit(code if isinstance(code, int) else 1)
+    return True
+
+
+class _Spinner:
+    """While the agent works (STS calls, maybe retries): rolehop.common.spinner's line, imported
+    only then."""
+
+    def __init__(self) -> None:
+        self.stop: Callable[[], None] = lambda: None
+
+    def start(self, note: Mapping[str, object]) -> None:
+        from rolehop.common import spinner
+
+        self.stop()
+        self.stop = spinner.start(str(note.get("working") or "working"))
+
+
+# Another process leads the refresh of the same credentials: wait for its lock (taken
+# once its direct path has started, released when its entry is in the cache), then ask the
+# agent again. Sleeping on a lock costs nothing; the agent is asked once more per wait.
+POLL = 0.02
+ASK_AGAIN = 0.25  # a lock held for less than POLL may go unseen: the agent knows
+
+
+def _wait_for_the_lead(answer: dict[str, object], socket: str) -> bool:
+    """Wait while another process refreshes; True: ask the agent again. False: go direct
+    (we lead, the lead has gone, or a terminal wants the direct path's spinner)."""
+    if answer.get("lead") is not False or sys.stderr.isatty():
+        return False
+    age, key, timeout = answer.get("lease_age"), answer.get("key"), answer.get("lock_timeout")
+    lead = answer.get("lead_pid")
+    if not isinstance(age, int | float) or not isinstance(timeout, int | float):
+        return False
+    if not isinstance(key, str) or not isinstance(lead, int) or age > timeout:
+        return False
+    if len(key) != 64 or key.strip("0123456789abcdef"):
+        return False  # a cache key names the lock: nothing else becomes a file name
+    import fcntl
+    import time
+
+    from rolehop.stores import private
+
+    start = time.monotonic() - age
+    asked = time.monotonic()
+    try:  # the locks sit beside the socket, in the directory checked to be ours
+        directory = private.open_directory(os.path.join(os.path.dirname(socket), "locks"))
+        try:
+            fd = private.open_file(directory, f"{key}.lock", os.O_RDONLY | os.O_CREAT)
+        finally:
+            os.close(directory)
+    except private.UnsafePath:
+        return False
+    try:
+        seen = False
+        while time.monotonic() - start < timeout:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                seen = True  # the lead is at work
+            else:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                if seen:
+                    return True  # done: its entry is in the cache (or it failed)
+                if not alive(lead):
+                    return False  # gone before taking the lock
+                if time.monotonic() - asked > ASK_AGAIN:
+                    return True
+            time.sleep(POLL)
+        return False
+    finally:
+        os.close(fd)
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` still runs: an exited process its parent has not reaped yet (a
+    zombie) does not, whatever kill(pid, 0) says."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): kill said it is there
+
+
+def main() -> None:
+    fields = _parse(sys.argv[1:])
+    try:
+        served = fields is not None and _from_agent(fields)
+    except KeyboardInterrupt:  # as the direct path ends a Ctrl-C
+        sys.stderr.write("rolehop: interrupted\n")
+        sys.exit(130)
+    except BrokenPipeError:  # the reader went away: as the direct path, nothing more to say
+        # what is left in stdout's buffer goes nowhere (flushed at exit, it would fail again)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.stderr.close()
+        sys.exit(1)
+    if served:
+        if "--debug" in sys.argv[1:]:
+            sys.stderr.write("rolehop: debug: served from the agent's cache\n")
+        sys.exit(0)
+    from rolehop.cli import main as direct
+
+    direct()

@@ -1,0 +1,1 @@
+"""What the commands offer beyond handing out credentials."""

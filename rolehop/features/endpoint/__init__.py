@@ -1,0 +1,1 @@
+"""The local credentials endpoint of serve and exec --server."""

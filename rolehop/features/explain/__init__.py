@@ -1,0 +1,1 @@
+"""rolehop explain: which side of the trust blocks an AssumeRole."""

@@ -1,0 +1,1 @@
+"""rolehop login: the AWS console, through the federation endpoint."""

@@ -1,0 +1,1 @@
+"""Shell integration: the init snippets for bash, zsh, fish and PowerShell."""

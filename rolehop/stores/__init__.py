@@ -1,0 +1,1 @@
+"""Where rolehop keeps things: the keyring cache, stored keys, locks, private directories."""

@@ -1,0 +1,28 @@
+"""A keyring backend that lives in memory: for ``rolehop demo`` and the tests.
+
+Select it with ``PYTHON_KEYRING_BACKEND=rolehop.stores.memory_keyring.MemoryKeyring``; nothing
+survives the process, so it never touches the user's real keyring.
+"""
+
+from __future__ import annotations
+
+from keyring.backend import KeyringBackend
+from keyring.errors import PasswordDeleteError
+
+
+class MemoryKeyring(KeyringBackend):
+    priority = 1
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.items: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.items.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.items[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if self.items.pop((service, username), None) is None:
+            raise PasswordDeleteError(f"no item {username!r} in {service!r}")
