@@ -12,8 +12,16 @@ if TYPE_CHECKING:
     import boto3
     from botocore.credentials import ReadOnlyCredentials
 
-__version__ = "0.1.0"
 __all__ = ["__version__", "credentials", "session"]
+
+
+def __getattr__(name: str) -> str:
+    """``rolehop.__version__``, from rolehop.version on first use (not at import)."""
+    if name == "__version__":
+        from rolehop.version import __version__
+
+        return __version__
+    raise AttributeError(f"module 'rolehop' has no attribute {name!r}")
 
 
 def session(profile: str, *, region: str | None = None) -> boto3.Session:

@@ -1,8 +1,8 @@
 """The Python API behind ``rolehop.session()`` and ``rolehop.credentials()``.
 
 A session's credentials are botocore ``RefreshableCredentials`` whose refresh function is
-:meth:`rolehop.engine.core.Rolehop.resolve`: the cache, the chain, the locks and the MFA rules are
-the CLI's. botocore refreshes when less than 15 minutes remain (and makes every caller wait
+:func:`rolehop.engine.resolve.resolve`: the cache, the chain, the locks and the MFA rules
+are the CLI's. botocore refreshes when less than 15 minutes remain (and makes every caller wait
 below 10); the cache hands out only credentials with more than ``refresh_margin`` left
 (above 15 minutes, enforced), so whatever a refresh returns, botocore keeps.
 
@@ -29,7 +29,9 @@ from botocore.credentials import (
 
 from rolehop.common.creds import Credentials
 from rolehop.common.redact import redact
-from rolehop.engine.core import Resolution, Rolehop
+from rolehop.engine import context
+from rolehop.engine.context import Context
+from rolehop.engine.resolve import Resolution, resolve
 from rolehop.errors import RolehopError
 
 log = logging.getLogger(__name__)
@@ -43,21 +45,21 @@ METHOD = "rolehop"  # how botocore names where the credentials came from (``.met
 _resolving = threading.Lock()
 
 
-def default_app() -> Rolehop:
+def default_context() -> Context:
     """What the CLI builds, minus the terminal's spinner: the configuration the environment
     names, the agent's cache when one runs, warnings to the ``rolehop.api`` logger."""
     from rolehop.agent.remote import AgentLink
 
-    return Rolehop(os.environ, warn=_warn, agent=AgentLink(os.environ))
+    return context.build(os.environ, warn=_warn, agent=AgentLink(os.environ))
 
 
 def _warn(message: str) -> None:
     log.warning("%s", redact(message))
 
 
-def _resolve(app: Rolehop, profile: str) -> Resolution:
+def _resolve(ctx: Context, profile: str) -> Resolution:
     with _resolving:
-        return app.resolve(profile)
+        return resolve(ctx, profile)
 
 
 def _account(credentials: Credentials) -> str | None:
@@ -73,12 +75,12 @@ def _temporary(profile: str, credentials: Credentials) -> tuple[str, datetime]:
     return credentials.session_token, credentials.expiration
 
 
-def refresher(profile: str, app: Rolehop) -> Callable[[], dict[str, str | None]]:
-    """The refresh function of a session's credentials: :meth:`Rolehop.resolve` (the cache
+def refresher(profile: str, ctx: Context) -> Callable[[], dict[str, str | None]]:
+    """The refresh function of a session's credentials: rolehop's resolve (the cache
     first), as the metadata botocore reads (``expiry_time`` in ISO 8601 with its offset)."""
 
     def refresh() -> dict[str, str | None]:
-        credentials = _resolve(app, profile).credentials
+        credentials = _resolve(ctx, profile).credentials
         token, expiry = _temporary(profile, credentials)
         return {
             "access_key": credentials.access_key_id,
@@ -91,22 +93,22 @@ def refresher(profile: str, app: Rolehop) -> Callable[[], dict[str, str | None]]
     return refresh
 
 
-def refreshable(profile: str, app: Rolehop) -> tuple[RefreshableCredentials, Resolution]:
+def refreshable(profile: str, ctx: Context) -> tuple[RefreshableCredentials, Resolution]:
     """``profile``'s credentials, resolved now (errors are raised here, not at the first
     AWS call) and again by botocore whenever less than 15 minutes remain.
 
-    botocore's clock is the app's, so that a test's fake clock drives both the cache and
+    botocore's clock is the context's, so that a test's fake clock drives both the cache and
     the refresh."""
-    first = _resolve(app, profile)
+    first = _resolve(ctx, profile)
     token, expiry = _temporary(profile, first.credentials)
     credentials = RefreshableCredentials(
         access_key=first.credentials.access_key_id,
         secret_key=first.credentials.secret_access_key,
         token=token,
         expiry_time=expiry,
-        refresh_using=refresher(profile, app),
+        refresh_using=refresher(profile, ctx),
         method=METHOD,
-        time_fetcher=app.clock,
+        time_fetcher=ctx.clock,
         account_id=_account(first.credentials),
     )
     return credentials, first
@@ -127,11 +129,12 @@ class _Given(CredentialProvider):
 
 
 def session(
-    profile: str, *, region: str | None = None, app: Rolehop | None = None
+    profile: str, *, region: str | None = None, ctx: Context | None = None
 ) -> boto3.Session:
-    """See ``rolehop.session``; ``app`` is the Rolehop to use (default: :func:`default_app`)."""
-    app = app or default_app()
-    credentials, first = refreshable(profile, app)
+    """See ``rolehop.session``; ``ctx`` is the engine's context to use (default:
+    :func:`default_context`)."""
+    ctx = ctx or default_context()
+    credentials, first = refreshable(profile, ctx)
     core = botocore.session.Session()
     # botocore's public way to choose a session's credentials: its resolver component
     core.register_component("credential_provider", CredentialResolver([_Given(credentials)]))
@@ -139,9 +142,9 @@ def session(
     return boto3.Session(botocore_session=core, region_name=region or first.region)
 
 
-def credentials(profile: str, *, app: Rolehop | None = None) -> ReadOnlyCredentials:
-    """See ``rolehop.credentials``; ``app`` as for :func:`session`."""
-    resolved = _resolve(app or default_app(), profile).credentials
+def credentials(profile: str, *, ctx: Context | None = None) -> ReadOnlyCredentials:
+    """See ``rolehop.credentials``; ``ctx`` as for :func:`session`."""
+    resolved = _resolve(ctx or default_context(), profile).credentials
     token, _ = _temporary(profile, resolved)
     return ReadOnlyCredentials(
         resolved.access_key_id, resolved.secret_access_key, token, _account(resolved)

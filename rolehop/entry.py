@@ -4,7 +4,7 @@
 more than starting Python: this module imports only the standard library's socket and json
 (and the agent protocol) and asks the agent, which holds the cache in memory and builds the
 answer. Anything else — another command, ``ROLEHOP_AGENT=0``, no agent, a miss, any
-failure — goes to :func:`rolehop.cli.main`, the direct path, which gives every answer and
+failure — goes to :func:`rolehop.cli.app.main`, the direct path, which gives every answer and
 every error exactly as it would without an agent.
 """
 
@@ -14,11 +14,14 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 
-SHELLS = ("bash", "zsh", "fish", "powershell")
-# Why the agent did not answer, for the direct path's --debug output; and a warning for
-# every run when what is at the agent's place is not this user's
-fallback_reason: str | None = None
-fallback_warning: str | None = None
+
+class Fallback:
+    """Why the agent did not answer, for the direct path's --debug output; and a warning for
+    every run when what is at the agent's place is not this user's."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self.warning: str | None = None
 
 
 def _parse(argv: list[str]) -> dict[str, str | None] | None:
@@ -43,15 +46,16 @@ def _parse(argv: list[str]) -> dict[str, str | None] | None:
         fields["shell"], rest = rest[1], []
     elif fields["command"] == "env" and len(rest) == 1 and rest[0].startswith("--shell="):
         fields["shell"], rest = rest[0].partition("=")[2], []
+    from rolehop.shell import SHELLS
+
     if rest or (fields["shell"] is not None and fields["shell"] not in SHELLS):
         return None
     return fields
 
 
-def _from_agent(fields: dict[str, str | None]) -> bool:
+def _from_agent(fields: dict[str, str | None], fallback: Fallback) -> bool:
     """Print the agent's answer and return True (exit with its code if it failed);
-    False means: go direct."""
-    global fallback_reason, fallback_warning
+    False means: go direct (``fallback`` says why)."""
     from rolehop.agent.protocol import (
         AgentMismatch,
         AgentUnavailable,
@@ -70,7 +74,7 @@ def _from_agent(fields: dict[str, str | None]) -> bool:
     try:
         path = socket_path(os.environ)
         if path is None:
-            fallback_reason = "no runtime directory for its socket"
+            fallback.reason = "no runtime directory for its socket"
             return False
         cwd = os.getcwd()
         if fields["config"]:
@@ -93,19 +97,19 @@ def _from_agent(fields: dict[str, str | None]) -> bool:
         finally:
             spinner.stop()
     except NotOurs as error:
-        fallback_reason = fallback_warning = f"not using the agent: {error}"
+        fallback.reason = fallback.warning = f"not using the agent: {error}"
         return False
     except AgentMismatch as error:
-        fallback_reason = f"{error}: stopping it"
+        fallback.reason = f"{error}: stopping it"
         from rolehop.agent import client
 
         client.stop(os.environ)  # the direct path starts one of this version
         return False
     except (AgentUnavailable, OSError) as error:
-        fallback_reason = str(error)
+        fallback.reason = str(error)
         return False
     if not answer.get("ok") or not answer.get("hit"):
-        fallback_reason = "a cache miss" if answer.get("ok") else str(answer.get("error"))
+        fallback.reason = "a cache miss" if answer.get("ok") else str(answer.get("error"))
         return False
     sys.stderr.write(str(answer.get("stderr", "")))
     sys.stdout.write(str(answer.get("stdout", "")))
@@ -206,8 +210,9 @@ def alive(pid: int) -> bool:
 
 def main() -> None:
     fields = _parse(sys.argv[1:])
+    fallback = Fallback()
     try:
-        served = fields is not None and _from_agent(fields)
+        served = fields is not None and _from_agent(fields, fallback)
     except KeyboardInterrupt:  # as the direct path ends a Ctrl-C
         sys.stderr.write("rolehop: interrupted\n")
         sys.exit(130)
@@ -220,6 +225,6 @@ def main() -> None:
         if "--debug" in sys.argv[1:]:
             sys.stderr.write("rolehop: debug: served from the agent's cache\n")
         sys.exit(0)
-    from rolehop.cli import main as direct
+    from rolehop.cli.app import main as direct
 
-    direct()
+    direct(agent_reason=fallback.reason, agent_warning=fallback.warning)

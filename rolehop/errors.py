@@ -9,6 +9,7 @@ single stderr line (and, for a command given ``--json``, a JSON object on stdout
 from __future__ import annotations
 
 import difflib
+import errno
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -167,3 +168,16 @@ class CommandNotExecutableError(RolehopError):
     """``rolehop exec``: the command exists but may not be run."""
 
     exit_code = 126
+
+
+def command_error(program: str, failure: OSError) -> RolehopError:
+    """Why ``exec`` could not start ``program``, with the exit code a shell would give."""
+    if isinstance(failure, FileNotFoundError):
+        return CommandNotFoundError(f"exec: command not found: {program}")
+    if isinstance(failure, PermissionError):
+        return CommandNotExecutableError(f"exec: permission denied: {program}")
+    if failure.errno == errno.ENOEXEC:  # a script without a #! line, say
+        return CommandNotExecutableError(
+            f"exec: cannot run {program}: not an executable format (missing #!?)"
+        )
+    return RolehopError(f"exec: cannot run {program}: {failure.strerror}")

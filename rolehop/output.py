@@ -10,14 +10,14 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, get_args
 
 from rolehop.common.creds import Credentials, format_expiration
-from rolehop.engine.core import Resolution
+from rolehop.engine.resolve import Resolution
 from rolehop.errors import RolehopError, UsageError
+from rolehop.shell import SHELLS
 
-Shell = Literal["bash", "zsh", "fish", "powershell"]
-SHELLS: tuple[str, ...] = get_args(Shell)
+# one of rolehop.shell.SHELLS (click.Choice checks what the command line gives)
+Shell = str
 
 # A profile name left next to static keys makes SDKs pick one or the other unpredictably.
 UNSET = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SECURITY_TOKEN")
@@ -93,7 +93,7 @@ def shell_from_environ(environ: Mapping[str, str]) -> Shell:
     if name.startswith(("pwsh", "powershell")):
         return "powershell"
     if name in ("zsh", "fish"):
-        return name  # type: ignore[return-value]
+        return name
     if name in _POSIX_SHELLS:
         return "bash"
     raise UsageError(

@@ -144,10 +144,11 @@ def test_a_resolve_miss_and_hit(sandbox: Sandbox) -> None:
     miss = service.handle(ask)
     assert (miss["ok"], miss["hit"]) == (True, False)
 
-    from rolehop.engine.core import Rolehop
+    from rolehop.engine import context
+    from rolehop.engine.resolve import chain_of
 
-    app = Rolehop(environ, cache=service.cache.inner, clock=lambda: NOW)
-    key = app.chain("p").keys[-1]
+    app = context.build(environ, cache=service.cache.inner, clock=lambda: NOW)
+    key = chain_of(app, "p").keys[-1]
     issued = Credentials("ASIAHIT", "hit-secret", "hit-token", NOW + timedelta(hours=1))
     service.cache.inner.put(key, issued, label="p")  # what the direct path writes
 
@@ -368,10 +369,12 @@ def test_the_list_rows_are_the_callers(sandbox: Sandbox) -> None:
     )
     keyring = MemoryKeyring()
     service = _service(keyring)
-    from rolehop.engine.core import Rolehop
+    from rolehop.engine import context
+    from rolehop.engine.resolve import chain_of
 
     alice = {**os.environ, "USER": "alice"}
-    key = Rolehop(alice, cache=service.cache.inner, clock=lambda: NOW).chain("p").keys[-1]
+    ctx = context.build(alice, cache=service.cache.inner, clock=lambda: NOW)
+    key = chain_of(ctx, "p").keys[-1]
     service.cache.inner.put(
         key, Credentials("ASIAALICE", "s", "t", NOW + timedelta(hours=1)), label="p"
     )

@@ -31,7 +31,7 @@ from mypy_boto3_sts import STSClient
 import rolehop
 from rolehop import api
 from rolehop.common.creds import Credentials
-from rolehop.engine.core import Rolehop
+from rolehop.engine.context import Context
 from rolehop.errors import AccessDeniedError, ProfileNotFoundError, RolehopError
 from tests.conftest import REPO, Sandbox
 from tests.support.stubs import (
@@ -70,10 +70,10 @@ CONFIG = f"""\
 
 @dataclass
 class World(StubWorld):
-    def app(self) -> Rolehop:
+    def app(self) -> Context:
         # os.environ itself, as rolehop.session's: a copy made while another thread
         # resolves would keep the core's ROLEHOP_RESOLVING mark (a loop, for it)
-        return self.rolehop(os.environ)
+        return self.context(os.environ)
 
     def expect(self, tag: str, expiration: datetime, role: str = RESEARCH_ROLE) -> Credentials:
         """Queue one AssumeRole of ``role`` answering credentials that end at ``expiration``."""
@@ -152,7 +152,7 @@ def answered_here(client: STSClient) -> list[str]:
 def test_session_credentials_are_rolehops_and_refreshable(world: World) -> None:
     first = world.expect("first", NOW + HOUR)
 
-    session = api.session("research", app=world.app())
+    session = api.session("research", ctx=world.app())
 
     credentials = refreshable(session)
     assert credentials.method == "rolehop"
@@ -169,7 +169,7 @@ def test_session_credentials_are_rolehops_and_refreshable(world: World) -> None:
 
 def test_a_refresh_happens_when_botocore_asks_and_not_before(world: World) -> None:
     first = world.expect("first", NOW + HOUR)
-    credentials = refreshable(api.session("research", app=world.app()))
+    credentials = refreshable(api.session("research", ctx=world.app()))
 
     # past rolehop's 20-minute margin, but botocore does not ask until 15 minutes remain
     world.clock.now = NOW + HOUR - ADVISORY
@@ -190,7 +190,7 @@ def test_a_refresh_happens_when_botocore_asks_and_not_before(world: World) -> No
 
 def test_a_refresh_before_the_margin_is_served_from_the_cache(world: World) -> None:
     first = world.expect("first", NOW + HOUR)
-    api.session("research", app=world.app())
+    api.session("research", ctx=world.app())
 
     world.clock.now = NOW + timedelta(minutes=30)
     metadata = api.refresher("research", world.app())()
@@ -208,9 +208,9 @@ def test_a_refresh_before_the_margin_is_served_from_the_cache(world: World) -> N
 
 def test_a_new_session_uses_the_cache(world: World) -> None:
     first = world.expect("first", NOW + HOUR)
-    api.session("research", app=world.app())
+    api.session("research", ctx=world.app())
 
-    again = api.session("research", app=world.app())
+    again = api.session("research", ctx=world.app())
 
     assert refreshable(again).get_frozen_credentials() == frozen(first)
     assert world.assume_role_calls == 1
@@ -223,7 +223,7 @@ def test_a_new_session_uses_the_cache(world: World) -> None:
 def test_credentials_are_botocores_frozen_credentials(world: World) -> None:
     first = world.expect("first", NOW + HOUR)
 
-    got = api.credentials("research", app=world.app())
+    got = api.credentials("research", ctx=world.app())
 
     assert isinstance(got, ReadOnlyCredentials)
     assert got == frozen(first)
@@ -233,14 +233,14 @@ def test_credentials_are_botocores_frozen_credentials(world: World) -> None:
         first.session_token,
     )
     # the same as a session's frozen credentials, from the cache
-    session = api.session("research", app=world.app())
+    session = api.session("research", ctx=world.app())
     assert refreshable(session).get_frozen_credentials() == got
     assert world.assume_role_calls == 1
 
 
 def test_credentials_do_not_refresh(world: World) -> None:
     first = world.expect("first", NOW + HOUR)
-    got = api.credentials("research", app=world.app())
+    got = api.credentials("research", ctx=world.app())
 
     world.clock.now = NOW + HOUR + SECOND
 
@@ -264,21 +264,21 @@ def test_errors_are_raised_by_session_itself(world: World) -> None:
     deny(world)
 
     with pytest.raises(AccessDeniedError, match="profile 'research'"):
-        api.session("research", app=world.app())
+        api.session("research", ctx=world.app())
     with pytest.raises(ProfileNotFoundError):
-        api.session("nope", app=world.app())
+        api.session("nope", ctx=world.app())
 
 
 def test_errors_are_raised_by_credentials(world: World) -> None:
     deny(world)
 
     with pytest.raises(AccessDeniedError):
-        api.credentials("research", app=world.app())
+        api.credentials("research", ctx=world.app())
 
 
 def test_a_failed_mandatory_refresh_raises_rolehops_error(world: World) -> None:
     world.expect("first", NOW + HOUR)
-    credentials = refreshable(api.session("research", app=world.app()))
+    credentials = refreshable(api.session("research", ctx=world.app()))
     deny(world)
     world.clock.now = NOW + HOUR - MANDATORY + SECOND
 
@@ -291,7 +291,7 @@ def test_a_failed_mandatory_refresh_raises_rolehops_error(world: World) -> None:
 
 def test_a_client_call_raises_the_failed_refresh_as_is(world: World) -> None:
     world.expect("first", NOW + HOUR)
-    client = api.session("research", app=world.app()).client("sts")
+    client = api.session("research", ctx=world.app()).client("sts")
     signed = answered_here(client)
     deny(world)
     world.clock.now = NOW + HOUR - MANDATORY + SECOND
@@ -307,7 +307,7 @@ def test_a_failed_advisory_refresh_keeps_the_credentials(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     first = world.expect("first", NOW + HOUR)
-    credentials = refreshable(api.session("research", app=world.app()))
+    credentials = refreshable(api.session("research", ctx=world.app()))
     deny(world)
     world.clock.now = NOW + HOUR - ADVISORY + SECOND
 
@@ -328,7 +328,7 @@ def test_public_functions_use_the_environments_configuration(world: World) -> No
 
 def test_warnings_go_to_the_rolehop_logger(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="rolehop.api"):
-        api.default_app().warn("profile 'x': duration_seconds lowered")
+        api.default_context().warn("profile 'x': duration_seconds lowered")
 
     assert [(record.name, record.getMessage()) for record in caplog.records] == [
         ("rolehop.api", "profile 'x': duration_seconds lowered")
@@ -344,7 +344,7 @@ THREADS = 16
 
 def test_threads_sharing_a_session_refresh_it_once(world: World) -> None:
     world.expect("first", NOW + HOUR)
-    session = api.session("research", app=world.app())
+    session = api.session("research", ctx=world.app())
     second = world.expect("second", NOW + 2 * HOUR)
     world.clock.now = NOW + HOUR - MANDATORY + SECOND  # every thread must wait for it
     start = threading.Barrier(THREADS)
@@ -363,7 +363,7 @@ def test_threads_sharing_a_session_refresh_it_once(world: World) -> None:
 
 def test_threads_sharing_a_client_refresh_it_once(world: World) -> None:
     world.expect("first", NOW + HOUR)
-    client = api.session("research", app=world.app()).client("sts")
+    client = api.session("research", ctx=world.app()).client("sts")
     signed = answered_here(client)
     second = world.expect("second", NOW + 2 * HOUR)
     world.clock.now = NOW + HOUR - MANDATORY + SECOND  # every thread must wait for it
@@ -388,7 +388,7 @@ def test_threads_opening_their_own_sessions_assume_the_role_once(world: World) -
 
     def open_one(_: int) -> ReadOnlyCredentials:
         start.wait()
-        return refreshable(api.session("research", app=world.app())).get_frozen_credentials()
+        return refreshable(api.session("research", ctx=world.app())).get_frozen_credentials()
 
     with ThreadPoolExecutor(THREADS) as pool:
         results = list(pool.map(open_one, range(THREADS)))
@@ -421,9 +421,9 @@ def test_threads_on_chains_through_one_another_share_the_hops(world: World) -> N
     half = THREADS // 2
 
     with ThreadPoolExecutor(THREADS) as pool:
-        first = [pool.submit(api.credentials, "research", app=world.app()) for _ in range(half)]
+        first = [pool.submit(api.credentials, "research", ctx=world.app()) for _ in range(half)]
         time.sleep(0.2)  # the first research thread is inside joe's credential_process
-        then = [pool.submit(api.credentials, "legacy", app=world.app()) for _ in range(half)]
+        then = [pool.submit(api.credentials, "legacy", ctx=world.app()) for _ in range(half)]
         results = [future.result() for future in first + then]
 
     assert results == [frozen(research)] * half + [frozen(legacy)] * half
@@ -438,7 +438,7 @@ def test_threads_on_chains_through_one_another_share_the_hops(world: World) -> N
 def test_region_argument_wins(world: World) -> None:
     world.expect("first", NOW + HOUR)
 
-    assert api.session("research", region="ap-south-1", app=world.app()).region_name == (
+    assert api.session("research", region="ap-south-1", ctx=world.app()).region_name == (
         "ap-south-1"
     )
 
@@ -447,14 +447,14 @@ def test_region_of_the_profile(world: World, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("AWS_REGION", "us-west-2")
     world.expect("first", NOW + HOUR)
 
-    assert api.session("research", app=world.app()).region_name == "eu-west-1"
+    assert api.session("research", ctx=world.app()).region_name == "eu-west-1"
 
 
 def test_default_region_setting(world: World) -> None:
     world.sandbox.write_rolehop('[settings]\ndefault_region = "sa-east-1"\n' + CONFIG)
     world.expect("company", NOW + HOUR, COMPANY_ROLE)
 
-    assert api.session("company", app=world.app()).region_name == "sa-east-1"
+    assert api.session("company", ctx=world.app()).region_name == "sa-east-1"
 
 
 @pytest.mark.parametrize(
@@ -477,7 +477,7 @@ def test_without_a_region_boto3_decides(
     world.sandbox.write_aws_config(config)
     world.expect("company", NOW + HOUR, COMPANY_ROLE)
 
-    assert api.session("company", app=world.app()).region_name == region
+    assert api.session("company", ctx=world.app()).region_name == region
 
 
 # ---------------------------------------------------------------------------------------

@@ -19,9 +19,11 @@ from typing import Any
 import pytest
 
 from rolehop.common.creds import Credentials
-from rolehop.engine.core import Rolehop
+from rolehop.engine import admin
+from rolehop.engine.context import Context
+from rolehop.engine.resolve import resolve
 from rolehop.errors import ChainLoopError, UsageError
-from rolehop.features import doctor
+from rolehop.features.doctor import aws_cli
 from rolehop.stores.cache import SERVICE
 from rolehop.stores.keys import KeyStore
 from tests.conftest import Sandbox
@@ -80,9 +82,9 @@ class Codes:
 class World(StubWorld):
     codes: Codes = field(default_factory=Codes)
 
-    def app(self, environ: dict[str, str] | None = None) -> Rolehop:
-        return self.rolehop(
-            environ, keystore=KeyStore(self.keyring, self.clock), mfa_codes=self.codes
+    def app(self, environ: dict[str, str] | None = None) -> Context:
+        return self.context(
+            environ, keys=KeyStore(self.keyring, self.clock), mfa_codes=self.codes
         )
 
     def expect_session(self, tag: str = "session", hours: float = 1, **expected: Any) -> Issued:
@@ -109,7 +111,7 @@ def world(sandbox: Sandbox) -> World:
 def test_keys_of_an_aws_profile_are_handed_out_as_a_session(world: World) -> None:
     made = world.expect_session(DurationSeconds=3600)
 
-    resolution = world.app().resolve("joe")
+    resolution = resolve(world.app(), "joe")
 
     world.sts.verify()
     assert resolution.credentials == made.credentials  # not joe's keys
@@ -120,12 +122,12 @@ def test_keys_of_an_aws_profile_are_handed_out_as_a_session(world: World) -> Non
 
 def test_the_session_is_cached_and_refreshed_within_the_margin(world: World) -> None:
     first = world.expect_session("first", DurationSeconds=3600)
-    assert world.app().resolve("joe").credentials == first.credentials
+    assert resolve(world.app(), "joe").credentials == first.credentials
 
-    again = world.app().resolve("joe")
+    again = resolve(world.app(), "joe")
     world.clock.now = NOW + timedelta(minutes=41)  # less than refresh_margin (20 m) left
     second = world.expect_session("second", DurationSeconds=3600)
-    renewed = world.app().resolve("joe")
+    renewed = resolve(world.app(), "joe")
 
     world.sts.verify()
     assert (again.credentials, again.from_cache) == (first.credentials, True)
@@ -134,15 +136,15 @@ def test_the_session_is_cached_and_refreshed_within_the_margin(world: World) -> 
 
 def test_refresh_makes_a_new_session(world: World) -> None:
     world.expect_session("first", DurationSeconds=3600)
-    world.app().resolve("joe")
+    resolve(world.app(), "joe")
     second = world.expect_session("second", DurationSeconds=3600)
 
-    assert world.app().resolve("joe", refresh=True).credentials == second.credentials
+    assert resolve(world.app(), "joe", refresh=True).credentials == second.credentials
     world.sts.verify()
 
 
 def test_no_session_hands_out_the_keys_themselves_never_cached(world: World) -> None:
-    resolution = world.app().resolve("joe", session=False)
+    resolution = resolve(world.app(), "joe", session=False)
 
     assert resolution.credentials == joe()
     assert resolution.credentials.expiration is None
@@ -154,19 +156,19 @@ def test_keys_stored_in_the_keyring_are_handed_out_as_a_session(world: World) ->
     KeyStore(world.keyring, world.clock).add("ann", ANN)
     made = world.expect_session(DurationSeconds=3600)
 
-    resolution = world.app().resolve("ann")
+    resolution = resolve(world.app(), "ann")
 
     world.sts.verify()
     assert resolution.credentials == made.credentials
     assert world.sts.calls == [(ANN, None)]
-    assert world.app().resolve("ann", session=False).credentials == ANN
+    assert resolve(world.app(), "ann", session=False).credentials == ANN
 
 
 def test_session_duration_and_region_of_a_base_profile(world: World) -> None:
     world.sandbox.write_rolehop('[profiles.joe]\nsession_duration = 7200\nregion = "eu-west-1"\n')
     world.expect_session(hours=2, DurationSeconds=7200)
 
-    resolution = world.app().resolve("joe")
+    resolution = resolve(world.app(), "joe")
 
     world.sts.verify()
     assert world.sts.calls == [(joe(), "eu-west-1")]
@@ -177,7 +179,7 @@ def test_the_region_of_the_aws_profile_is_handed_out(world: World) -> None:
     world.sandbox.write_aws_config("[profile joe]\nregion = ap-south-1\n")
     world.expect_session(DurationSeconds=3600)
 
-    assert world.app().resolve("joe").region == "ap-south-1"
+    assert resolve(world.app(), "joe").region == "ap-south-1"
 
 
 # ---------------------------------------------------------------------------------------
@@ -203,7 +205,7 @@ def test_one_mfa_code_for_the_base_and_its_roles(world: World, first: str) -> No
     company = issue("company", COMPANY_ROLE, NOW + timedelta(hours=1))
     world.sts.expect_assume_role(params(COMPANY_ROLE), company.response)
 
-    results = {name: world.app().resolve(name) for name in sorted({first, "joe", "company"})}
+    results = {name: resolve(world.app(), name) for name in sorted({first, "joe", "company"})}
 
     world.sts.verify()
     assert world.codes.asked == [first] or world.codes.asked == ["company"]
@@ -216,7 +218,7 @@ def test_one_mfa_code_for_the_base_and_its_roles(world: World, first: str) -> No
 def test_no_session_on_an_mfa_base_is_its_keys_without_a_code(world: World) -> None:
     world.sandbox.write_rolehop(MFA_BASE)
 
-    assert world.app().resolve("joe", session=False).credentials == joe()
+    assert resolve(world.app(), "joe", session=False).credentials == joe()
     assert world.codes.asked == [] and world.sts.calls == []
 
 
@@ -248,8 +250,8 @@ def process(world: World, tmp_path: Path) -> Path:
 def test_credential_process_credentials_go_as_they_come_and_are_cached(
     world: World, process: Path
 ) -> None:
-    first = world.app().resolve("proc")
-    again = world.app().resolve("proc")
+    first = resolve(world.app(), "proc")
+    again = resolve(world.app(), "proc")
 
     assert world.sts.calls == []
     assert first.credentials.access_key_id == "ASIAPROCESS000000001"
@@ -265,7 +267,7 @@ def test_session_keys_in_the_credentials_file_go_as_they_come(world: World) -> N
         "aws_session_token = tempSessionToken//////0001\n"
     )
 
-    resolution = world.app().resolve("temp")
+    resolution = resolve(world.app(), "temp")
 
     assert world.sts.calls == []  # GetSessionToken refuses session credentials
     assert resolution.credentials.session_token == "tempSessionToken//////0001"
@@ -279,7 +281,7 @@ def test_no_session_for_a_role_profile_is_a_usage_error(world: World) -> None:
     world.sandbox.write_rolehop(MFA_BASE)
 
     with pytest.raises(UsageError, match="--no-session: profile 'company' is a role profile"):
-        world.app().resolve("company", session=False)
+        resolve(world.app(), "company", session=False)
     assert world.sts.calls == []
 
 
@@ -287,16 +289,17 @@ def test_a_base_whose_credential_process_asks_for_itself_is_a_loop(world: World)
     environ = {**world.app().environ, "ROLEHOP_RESOLVING": "joe"}
 
     with pytest.raises(ChainLoopError, match="credential_process loop: resolving 'joe'"):
-        world.app(environ).resolve("joe")
+        resolve(world.app(environ), "joe")
 
 
 def test_new_keys_forget_the_session_made_from_the_old_ones(world: World) -> None:
     KeyStore(world.keyring, world.clock).add("ann", ANN)
     world.expect_session(DurationSeconds=3600)
-    world.app().resolve("ann")
+    resolve(world.app(), "ann")
     assert len(world.cached()) == 1
 
-    world.app().add_keys("ann", Credentials("AKIAANN0000000000999", "newSecret/000000000000999"))
+    newer = Credentials("AKIAANN0000000000999", "newSecret/000000000000999")
+    admin.add_keys(world.app(), "ann", newer)
 
     assert world.cached() == set()
 
@@ -307,7 +310,7 @@ def test_doctor_knows_a_credential_process_asking_for_a_base(world: World) -> No
         "[profile self]\ncredential_process = rolehop credential-process self\n"
     )
     config = world.app().config
-    checks = doctor.credential_processes(config, {"PATH": ""}, lambda _: config, "/bin/rolehop")
+    checks = aws_cli.credential_processes(config, {"PATH": ""}, lambda _: config, "/bin/rolehop")
 
     problems = [check.summary for check in checks if "not know" in check.summary]
     loops = [check for check in checks if "a loop" in check.summary]

@@ -230,14 +230,14 @@ def test_refresh_always_loads(cache: KeyringCache, clock: Clock) -> None:
     assert cache.get("hop-key") == got
 
 
-def test_credentials_valid_for_boundaries() -> None:
+def test_credentials_fresh_boundaries() -> None:
     credentials = temporary()
     assert credentials.remaining(T0) == timedelta(hours=1)
-    assert credentials.valid_for(T0 + timedelta(minutes=40) - timedelta(seconds=1), MARGIN)
-    assert not credentials.valid_for(T0 + timedelta(minutes=40), MARGIN)
+    assert credentials.fresh(T0 + timedelta(minutes=40) - timedelta(seconds=1), MARGIN)
+    assert not credentials.fresh(T0 + timedelta(minutes=40), MARGIN)
     long_term = Credentials("AKIA", "secret")
     assert long_term.remaining(T0) is None
-    assert long_term.valid_for(T0 + timedelta(days=3650), MARGIN)
+    assert long_term.fresh(T0 + timedelta(days=3650), MARGIN)
 
 
 # ---------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.shell_completion import BashComplete, FishComplete, ZshComplete
 
-from rolehop.cli import cli
+from rolehop.cli.app import cli
 from tests.conftest import Sandbox
 from tests.support.tools import require_tool, run_captured
 
@@ -35,7 +35,7 @@ def test_generated_completions_match_the_cli(name: str) -> None:
 
 PROBE = """\
 import json, sys
-from rolehop.cli import main
+from rolehop.cli.app import main
 try:
     main()
 finally:

@@ -41,11 +41,10 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from rolehop.cli import INTERNAL_ERROR, main
+from rolehop.cli.app import INTERNAL_ERROR, main
 from rolehop.config import files as config
 from rolehop.config import validate
-from rolehop.engine import chain
-from rolehop.engine.core import Rolehop
+from rolehop.engine import chain, context, views
 from rolehop.errors import ConfigError, RolehopError
 from tests.conftest import FUZZ_SCALE
 
@@ -172,7 +171,7 @@ def exercise(files: Files) -> list[ConfigError]:
         return []
     errors = list(chain.check(loaded, environ))
     try:
-        Rolehop(environ).profiles()
+        views.profiles(context.build(environ))
     except ConfigError as error:
         errors.append(error)
     except RolehopError:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from rolehop.cli import cli
+from rolehop.cli.app import cli
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 

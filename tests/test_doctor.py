@@ -12,7 +12,7 @@ import pytest
 from rolehop.config import files as configs
 from rolehop.config.files import Settings
 from rolehop.errors import CacheError
-from rolehop.features import doctor
+from rolehop.features.doctor import aws_cli, checks
 from rolehop.stores.memory_keyring import MemoryKeyring
 from tests.conftest import Sandbox
 from tests.support.failing_keyring import FailingKeyring
@@ -29,22 +29,22 @@ def test_a_valid_rolehop_file_is_healthy(sandbox: Sandbox) -> None:
     sandbox.write_rolehop(
         f'[profiles.company]\nrole_arn = "{COMPANY_ROLE}"\nsource_profile = "joe"\n'
     )
-    check, config = doctor.load_config(os.environ, None)
+    check, config = checks.load_config(os.environ, None)
     assert (check.verdict, config is not None) == ("ok", True)
     assert str(sandbox.rolehop_config) in check.summary and "1 profile" in check.summary
     assert config is not None
     # joe's keys are in the keyring: the chain starts there
-    assert doctor.profile_errors(config, os.environ, lambda: {"joe"}) == [
-        doctor.Check("profiles", "ok", "all 1 profile(s) resolve")
+    assert checks.profile_errors(config, os.environ, lambda: {"joe"}) == [
+        checks.Check("profiles", "ok", "all 1 profile(s) resolve")
     ]
     # ... and nowhere else: the error a command would give, with the fix
-    [missing] = doctor.profile_errors(config, os.environ, set)
+    [missing] = checks.profile_errors(config, os.environ, set)
     assert missing.verdict == "fail" and "rolehop keys add joe" in missing.summary
 
 
 def test_invalid_toml_fails_naming_the_file_and_line(sandbox: Sandbox) -> None:
     sandbox.write_rolehop('[profiles.company]\nrole_arn = "not an arn\n')
-    check, config = doctor.load_config(os.environ, None)
+    check, config = checks.load_config(os.environ, None)
     assert config is None and check.verdict == "fail"
     assert f"{sandbox.rolehop_config}:2: invalid TOML" in check.summary
     assert check.fix
@@ -55,13 +55,13 @@ def test_an_invalid_toml_profile_fails_alone(sandbox: Sandbox) -> None:
         f'[profiles.company]\nrole_arn = "{COMPANY_ROLE}"\nsource_profile = "joe"\n'
         '[profiles.broken]\nrole_arn = "not an arn"\nsource_profile = "joe"\n'
     )
-    check, config = doctor.load_config(os.environ, None)
+    check, config = checks.load_config(os.environ, None)
     assert config is not None
     assert (check.verdict, check.summary) == (
         "ok",
         f"{sandbox.rolehop_config}: 1 profile(s), and 1 with errors (below)",
     )
-    [problem] = doctor.profile_errors(config, os.environ, lambda: {"joe"})
+    [problem] = checks.profile_errors(config, os.environ, lambda: {"joe"})
     assert problem.verdict == "fail"
     assert problem.summary.startswith(f"{sandbox.rolehop_config}:5: profile 'broken'")
 
@@ -70,12 +70,12 @@ def test_no_toml_is_fine_when_the_aws_config_has_roles(sandbox: Sandbox) -> None
     sandbox.write_aws_config(
         f"[profile company]\nrole_arn = {COMPANY_ROLE}\nsource_profile = joe\n"
     )
-    check, _ = doctor.load_config(os.environ, None)
+    check, _ = checks.load_config(os.environ, None)
     assert check.verdict == "ok" and "not present" in check.summary
 
 
 def test_no_profiles_anywhere_fails_with_a_fix(sandbox: Sandbox) -> None:
-    check, _ = doctor.load_config(os.environ, None)
+    check, _ = checks.load_config(os.environ, None)
     assert check.verdict == "fail" and check.fix and "[profiles.NAME]" in check.fix
 
 
@@ -88,7 +88,7 @@ def test_each_unusable_profile_is_named_with_its_line(sandbox: Sandbox) -> None:
         f'[profiles.lost]\nrole_arn = "{RESEARCH_ROLE}"\nsource_profile = "lost"\n'
     )
     config = configs.load(os.environ)
-    problems = doctor.profile_errors(config, os.environ, lambda: {"joe"})
+    problems = checks.profile_errors(config, os.environ, lambda: {"joe"})
     assert [check.verdict for check in problems] == ["fail", "fail"]
     assert f"{sandbox.aws_config}:5" in problems[0].summary and "'bad'" in problems[0].summary
     assert "'lost'" in problems[1].summary
@@ -109,7 +109,7 @@ def test_each_fix_line_says_what_to_change(sandbox: Sandbox) -> None:
 
     fixes = {
         check.summary.split("profile ")[1].split(",")[0]: check.fix
-        for check in doctor.profile_errors(config, os.environ, lambda: {"joe"})
+        for check in checks.profile_errors(config, os.environ, lambda: {"joe"})
     }
 
     assert fixes == {
@@ -131,14 +131,14 @@ def test_each_fix_line_says_what_to_change(sandbox: Sandbox) -> None:
 
 def test_a_working_keyring_passes_the_probe_and_keeps_nothing() -> None:
     backend = MemoryKeyring()
-    check = doctor.keyring_probe(Settings(), lambda: backend, HINT)
+    check = checks.keyring_probe(Settings(), lambda: backend, HINT)
     assert check.verdict == "ok" and "MemoryKeyring" in check.summary
-    assert backend.get_password(doctor.PROBE_SERVICE, "anything") is None
+    assert backend.get_password(checks.PROBE_SERVICE, "anything") is None
     assert not backend.items  # the probe left nothing behind
 
 
 def test_a_locked_keyring_fails_at_the_write() -> None:
-    check = doctor.keyring_probe(Settings(), FailingKeyring, HINT)
+    check = checks.keyring_probe(Settings(), FailingKeyring, HINT)
     assert check.verdict == "fail" and "write failed" in check.summary and check.fix
 
 
@@ -146,7 +146,7 @@ def test_no_usable_backend_fails_with_the_hint() -> None:
     def load() -> MemoryKeyring:
         raise CacheError("no usable keyring backend (keyring.backends.fail.Keyring ...)")
 
-    check = doctor.keyring_probe(Settings(), load, HINT)
+    check = checks.keyring_probe(Settings(), load, HINT)
     assert (check.verdict, check.fix) == ("fail", HINT) and "no usable" in check.summary
 
 
@@ -166,12 +166,12 @@ class _Sticky(MemoryKeyring):
 
 @pytest.mark.parametrize(("backend", "words"), [(_Forgetful, "something else"), (_Sticky, "still")])
 def test_a_keyring_that_loses_or_keeps_secrets_fails(backend: type, words: str) -> None:
-    check = doctor.keyring_probe(Settings(), backend, HINT)
+    check = checks.keyring_probe(Settings(), backend, HINT)
     assert check.verdict == "fail" and words in check.summary
 
 
 def test_caching_switched_off_is_a_warning() -> None:
-    check = doctor.keyring_probe(Settings(cache=False), FailingKeyring, HINT)
+    check = checks.keyring_probe(Settings(cache=False), FailingKeyring, HINT)
     assert check.verdict == "warn" and "cache = false" in check.summary
 
 
@@ -179,13 +179,13 @@ def test_caching_switched_off_is_a_warning() -> None:
 
 
 def test_an_active_integration_is_seen_from_its_marker() -> None:
-    check = doctor.shell_integration({"ROLEHOP_SHELL": "zsh"})
+    check = checks.shell_integration({"ROLEHOP_SHELL": "zsh"})
     assert (check.verdict, check.summary) == ("ok", "shell integration is active (zsh)")
 
 
 def test_an_rc_file_with_the_snippet_means_open_a_new_shell(tmp_path: Path) -> None:
     (tmp_path / ".zshrc").write_text('eval "$(rolehop init zsh)"\n')
-    check = doctor.shell_integration({"HOME": str(tmp_path), "SHELL": "/usr/bin/zsh"})
+    check = checks.shell_integration({"HOME": str(tmp_path), "SHELL": "/usr/bin/zsh"})
     assert check.verdict == "warn" and str(tmp_path / ".zshrc") in check.summary
     assert check.fix and "new shell" in check.fix
 
@@ -196,7 +196,7 @@ def test_an_rc_file_with_the_snippet_means_open_a_new_shell(tmp_path: Path) -> N
 )
 def test_no_integration_says_which_line_to_add(tmp_path: Path, shell: str, line: str) -> None:
     (tmp_path / ".bashrc").write_text("alias ll='ls -l'\n")
-    check = doctor.shell_integration({"HOME": str(tmp_path), "SHELL": f"/bin/{shell}"})
+    check = checks.shell_integration({"HOME": str(tmp_path), "SHELL": f"/bin/{shell}"})
     assert check.verdict == "warn" and check.fix and check.fix.endswith(line)
 
 
@@ -209,7 +209,7 @@ def test_fish_config_is_found_under_xdg_config_home(tmp_path: Path) -> None:
         "SHELL": "/usr/bin/fish",
         "XDG_CONFIG_HOME": str(config.parent.parent),
     }
-    assert "set up in" in doctor.shell_integration(environ).summary
+    assert "set up in" in checks.shell_integration(environ).summary
 
 
 # -- clock ----------------------------------------------------------------------------
@@ -233,7 +233,7 @@ def _answer(seen: Seen) -> tuple[int, str]:
 def test_clock_skew_against_the_date_header(offset: timedelta, verdict: str) -> None:
     # both clocks frozen: the skew is the offset, however long the request takes
     with serving(_answer, clock=lambda: NOW) as endpoint:
-        check = doctor.clock_skew(endpoint.url, lambda: NOW + offset, 5)
+        check = checks.clock_skew(endpoint.url, lambda: NOW + offset, 5)
     assert check.verdict == verdict, check
     if offset:
         assert f" {abs(offset.total_seconds()):.0f} s " in check.summary, check
@@ -243,24 +243,24 @@ def test_clock_skew_against_the_date_header(offset: timedelta, verdict: str) -> 
     if offset <= timedelta(minutes=-1):
         assert "behind" in check.summary
     if verdict != "ok":
-        assert check.fix == doctor.NTP_FIX
+        assert check.fix == checks.NTP_FIX
 
 
 def test_an_unreachable_sts_fails() -> None:
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
-    check = doctor.clock_skew(f"http://127.0.0.1:{port}", lambda: datetime.now(UTC), 2)
+    check = checks.clock_skew(f"http://127.0.0.1:{port}", lambda: datetime.now(UTC), 2)
     assert check.verdict == "fail" and f"127.0.0.1:{port}" in check.summary
 
 
 def test_no_date_header_is_a_warning_not_a_verdict() -> None:
-    check = doctor.clock_skew("http://sts.test", lambda: datetime.now(UTC), 2, lambda r, t: {})
+    check = checks.clock_skew("http://sts.test", lambda: datetime.now(UTC), 2, lambda r, t: {})
     assert check.verdict == "warn" and "Date" in check.summary
 
 
 def test_only_http_endpoints_are_asked() -> None:
-    check = doctor.clock_skew("file:///etc/passwd", lambda: datetime.now(UTC), 2)
+    check = checks.clock_skew("file:///etc/passwd", lambda: datetime.now(UTC), 2)
     assert check.verdict == "fail" and "not an http(s) URL" in check.summary
 
 
@@ -279,7 +279,7 @@ def test_only_http_endpoints_are_asked() -> None:
     ],
 )
 def test_sts_endpoint(environ: dict[str, str], settings: Settings, url: str) -> None:
-    assert doctor.sts_endpoint(environ, settings) == url
+    assert checks.sts_endpoint(environ, settings) == url
 
 
 # -- AWS profiles that run rolehop ----------------------------------------------------
@@ -301,7 +301,7 @@ def test_sts_endpoint(environ: dict[str, str], settings: Settings, url: str) -> 
     ],
 )
 def test_parse_invocation(command: str, expected: tuple[str, str | None, str | None]) -> None:
-    assert doctor.parse_invocation(command) == doctor.Invocation(*expected)
+    assert aws_cli.parse_invocation(command) == aws_cli.Invocation(*expected)
 
 
 @pytest.mark.parametrize(
@@ -315,12 +315,12 @@ def test_parse_invocation(command: str, expected: tuple[str, str | None, str | N
     ],
 )
 def test_other_tools_are_not_rolehop_invocations(command: str) -> None:
-    assert doctor.parse_invocation(command) is None
+    assert aws_cli.parse_invocation(command) is None
 
 
 def _aws_cli_checks(
     sandbox: Sandbox, aws_config: str, path: str | None = None
-) -> list[doctor.Check]:
+) -> list[checks.Check]:
     sandbox.write_rolehop(
         f'[profiles.company]\nrole_arn = "{COMPANY_ROLE}"\nsource_profile = "joe"\n'
         f'[profiles.looped]\nrole_arn = "{RESEARCH_ROLE}"\nsource_profile = "looped-cli"\n'
@@ -332,7 +332,7 @@ def _aws_cli_checks(
     (bin_dir / "rolehop").chmod(0o755)
     environ = {**os.environ, "PATH": path if path is not None else str(bin_dir)}
     config = configs.load(environ)
-    return doctor.credential_processes(
+    return aws_cli.credential_processes(
         config, environ, lambda override: configs.load(environ, override), "/opt/rolehop"
     )
 

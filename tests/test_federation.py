@@ -28,7 +28,8 @@ from rolehop.common import redact
 from rolehop.common.creds import Credentials
 from rolehop.config import files as configs
 from rolehop.engine import chain as chains
-from rolehop.engine.core import Rolehop
+from rolehop.engine import context
+from rolehop.engine.context import Context
 from rolehop.errors import (
     ConfigError,
     FederationError,
@@ -396,7 +397,7 @@ def test_long_term_keys_are_not_sent(fake: FakeFederation) -> None:
 
 @dataclass
 class World:
-    app: Rolehop
+    app: Context
     sts: StubSts
     warnings: list[str]
 
@@ -411,7 +412,7 @@ def world(sandbox: Sandbox, fake: FakeFederation) -> World:
         + f'\n{china}region = "cn-north-1"\n'
     )
     sts, warnings = StubSts(), list[str]()
-    app = Rolehop(os.environ, clock=FakeClock(), sts_factory=sts, warn=warnings.append)
+    app = context.build(os.environ, clock=FakeClock(), sts=sts, warn=warnings.append)
     return World(app, sts, warnings)
 
 
@@ -535,7 +536,7 @@ def test_the_partitions_own_endpoint_without_federation_url(sandbox: Sandbox) ->
         sent.append(request.full_url)
         return b'{"SigninToken": "china-signin-token-0123456789"}'
 
-    app = Rolehop(os.environ, clock=FakeClock(), sts_factory=sts)
+    app = context.build(os.environ, clock=FakeClock(), sts=sts)
     signed = federation.login(app, "china", send=send)
     assert sent == ["https://signin.amazonaws.cn/federation"]
     assert signed.url.startswith("https://signin.amazonaws.cn/federation?Action=login&")
@@ -700,7 +701,7 @@ def _login_world(sandbox: Sandbox, settings: str) -> World:
     china = f'[profiles.china]\nrole_arn = "{CN_ROLE}"\nsource_profile = "joe"\n'
     sandbox.write_rolehop(f"[settings]\n{settings}\n" + textwrap.dedent(CONFIG) + china)
     sts, warnings = StubSts(), list[str]()
-    app = Rolehop(os.environ, clock=FakeClock(), sts_factory=sts, warn=warnings.append)
+    app = context.build(os.environ, clock=FakeClock(), sts=sts, warn=warnings.append)
     return World(app, sts, warnings)
 
 

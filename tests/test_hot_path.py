@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from rolehop.common.creds import Credentials
-from rolehop.engine.core import Rolehop
+from rolehop.engine import context
+from rolehop.engine.resolve import chain_of
 from rolehop.stores.cache import KeyringCache
 from tests.conftest import Sandbox
 from tests.support.file_keyring import FileKeyring
@@ -26,7 +27,7 @@ def dump():
         json.dump(sorted(sys.modules), f)
 atexit.register(dump)
 sys.argv = ["rolehop", *sys.argv[2:]]
-from rolehop.cli import main
+from rolehop.cli.app import main
 main()
 """
 
@@ -58,7 +59,7 @@ def cached_profile(
         datetime.now(UTC) + timedelta(hours=1),
     )
     cache = KeyringCache(FileKeyring(), warn=pytest.fail, clock=lambda: datetime.now(UTC))
-    key = Rolehop(subprocess_env).chain("second").hops[-1].key
+    key = chain_of(context.build(subprocess_env), "second").hops[-1].key
     cache.put(key, credentials, label="second")
     return credentials
 

@@ -16,7 +16,9 @@ import pytest
 from keyring.errors import PasswordSetError
 
 from rolehop.common.creds import Credentials
-from rolehop.engine.core import Rolehop
+from rolehop.engine import admin, context
+from rolehop.engine.context import Context
+from rolehop.engine.resolve import resolve
 from rolehop.errors import CacheError, SourceCredentialsError, StsError, UsageError
 from rolehop.stores import cache as caches
 from rolehop.stores import keys as keystores
@@ -299,8 +301,8 @@ def test_unreadable_stored_keys_are_a_cache_error(store: KeyStore, backend: Memo
 
 @dataclass
 class World(StubWorld):
-    def app(self) -> Rolehop:
-        return self.rolehop(keystore=KeyStore(self.keyring, self.clock))
+    def app(self) -> Context:
+        return self.context(keys=KeyStore(self.keyring, self.clock))
 
 
 COMPANY = f"""\
@@ -333,10 +335,10 @@ def expect_company(world: World, tag: str = "company") -> Credentials:
 def test_a_chain_starts_at_stored_keys_without_any_aws_file(world: World) -> None:
     world.sandbox.write_rolehop(COMPANY)
     app = world.app()
-    app.add_keys("joe", STORED)
+    admin.add_keys(app, "joe", STORED)
     company = expect_company(world)
 
-    resolution = app.resolve("company")
+    resolution = resolve(app, "company")
 
     world.sts.verify()
     assert resolution.credentials == company
@@ -350,10 +352,10 @@ def test_stored_keys_win_over_the_aws_credentials_file(world: World) -> None:
     world.sandbox.write_aws_credentials(JOE_CREDENTIALS)
     world.sandbox.write_rolehop(COMPANY)
     app = world.app()
-    app.add_keys("joe", STORED)
+    admin.add_keys(app, "joe", STORED)
     expect_company(world)
 
-    app.resolve("company")
+    resolve(app, "company")
 
     world.sts.verify()
     assert world.sts.calls == [(STORED, None)]
@@ -363,24 +365,24 @@ def test_adding_new_keys_invalidates_credentials_cached_from_that_base(world: Wo
     world.sandbox.write_aws_credentials(JOE_CREDENTIALS)
     world.sandbox.write_rolehop(COMPANY_AND_ANNS)
     app = world.app()
-    app.add_keys("ann", ANN)
+    admin.add_keys(app, "ann", ANN)
     expect_company(world)
     anns = issue("anns", RESEARCH_ROLE, NOW + timedelta(hours=1))
     world.sts.expect_assume_role(params(RESEARCH_ROLE), anns.response)
-    app.resolve("company")
-    app.resolve("anns")
-    assert [hop.status for hop in app.resolve("company").hops] == ["hit"]
+    resolve(app, "company")
+    resolve(app, "anns")
+    assert [hop.status for hop in resolve(app, "company").hops] == ["hit"]
 
-    app.add_keys("joe", STORED)
+    admin.add_keys(app, "joe", STORED)
     company2 = expect_company(world, "company2")
-    again = app.resolve("company")
+    again = resolve(app, "company")
 
     world.sts.verify()
     assert again.credentials == company2
     assert [hop.status for hop in again.hops] == ["miss"]
     assert world.sts.calls == [(joe(), None), (ANN, None), (STORED, None)]
     # a chain from another base keeps its cached credentials
-    assert [hop.status for hop in app.resolve("anns").hops] == ["hit"]
+    assert [hop.status for hop in resolve(app, "anns").hops] == ["hit"]
     assert len(world.sts.calls) == 3
 
 
@@ -390,15 +392,15 @@ def test_keys_replaced_outside_keys_add_are_a_new_cache_key(world: World) -> Non
     made from the old ones."""
     world.sandbox.write_rolehop(COMPANY)
     app = world.app()
-    app.add_keys("joe", STORED)
+    admin.add_keys(app, "joe", STORED)
     expect_company(world)
-    first = app.resolve("company")
+    first = resolve(app, "company")
     world.keyring.items[KEY_JOE] = json.dumps(
         {"v": 1, "AccessKeyId": NEWER.access_key_id, "SecretAccessKey": NEWER.secret_access_key}
     )
     company2 = expect_company(world, "company2")
 
-    again = world.app().resolve("company")
+    again = resolve(world.app(), "company")
 
     world.sts.verify()
     assert again.credentials == company2
@@ -411,13 +413,13 @@ def test_removing_keys_invalidates_credentials_cached_from_them(world: World) ->
     world.sandbox.write_aws_credentials(JOE_CREDENTIALS)
     world.sandbox.write_rolehop(COMPANY)
     app = world.app()
-    app.add_keys("joe", STORED)
+    admin.add_keys(app, "joe", STORED)
     expect_company(world)
-    app.resolve("company")
+    resolve(app, "company")
 
-    assert app.remove_keys("joe") is True
+    assert admin.remove_keys(app, "joe") is True
     expect_company(world, "company2")
-    again = app.resolve("company")
+    again = resolve(app, "company")
 
     world.sts.verify()
     assert [hop.status for hop in again.hops] == ["miss"]
@@ -427,22 +429,22 @@ def test_removing_keys_invalidates_credentials_cached_from_them(world: World) ->
 def test_clear_cache_never_touches_stored_keys(world: World) -> None:
     world.sandbox.write_rolehop(COMPANY)
     app = world.app()
-    app.add_keys("joe", STORED)
+    admin.add_keys(app, "joe", STORED)
     expect_company(world)
-    app.resolve("company")
+    resolve(app, "company")
     stored_entries = {
         item: value for item, value in world.keyring.items.items() if item[0] == "rolehop-keys"
     }
     assert set(stored_entries) == {KEY_JOE, INDEX}
     assert any(service == "rolehop" for service, _ in world.keyring.items)
 
-    assert app.clear_cache() == 1
+    assert admin.clear_cache(app) == 1
 
     assert {
         item: value for item, value in world.keyring.items.items() if item[0] != "rolehop"
     } == stored_entries
     assert world.keyring.items[("rolehop", "index")] == json.dumps({"v": 1, "entries": {}})
-    assert app.list_keys() == [StoredKey("joe", "0042", NOW)]
+    assert admin.list_keys(app) == [StoredKey("joe", "0042", NOW)]
 
 
 def test_unreadable_stored_keys_fall_back_to_the_aws_profile_with_a_warning(
@@ -451,11 +453,11 @@ def test_unreadable_stored_keys_fall_back_to_the_aws_profile_with_a_warning(
     world.sandbox.write_aws_credentials(JOE_CREDENTIALS)
     world.sandbox.write_rolehop(COMPANY)
     app = world.app()
-    app.add_keys("joe", STORED)
+    admin.add_keys(app, "joe", STORED)
     world.keyring.items[KEY_JOE] = "garbage"
     expect_company(world)
 
-    app.resolve("company")
+    resolve(app, "company")
 
     world.sts.verify()
     assert world.sts.calls == [(joe(), None)]
@@ -470,11 +472,11 @@ def test_unreadable_stored_keys_without_an_aws_profile_are_a_source_error(
 ) -> None:
     world.sandbox.write_rolehop(COMPANY)
     app = world.app()
-    app.add_keys("joe", STORED)
+    admin.add_keys(app, "joe", STORED)
     world.keyring.items[KEY_JOE] = "garbage"
 
     with pytest.raises(SourceCredentialsError) as caught:
-        app.resolve("company")
+        resolve(app, "company")
 
     assert str(caught.value) == (
         "profile 'company': source profile 'joe': the keys stored as 'joe' are unreadable: "
@@ -492,7 +494,7 @@ def test_check_keys_returns_the_caller_identity_arn(world: World) -> None:
         )
     )
 
-    assert world.app().check_keys(STORED) == JOE_ARN
+    assert admin.check_keys(world.app(), STORED) == JOE_ARN
 
     world.sts.verify()
     assert world.sts.calls == [(STORED, None)]
@@ -508,7 +510,7 @@ def test_check_keys_uses_the_default_region(world: World) -> None:
         )
     )
 
-    world.app().check_keys(STORED)
+    admin.check_keys(world.app(), STORED)
 
     assert world.sts.calls == [(STORED, "eu-north-1")]
 
@@ -524,7 +526,7 @@ def test_check_keys_maps_invalid_client_token_id_to_a_source_error(world: World)
     )
 
     with pytest.raises(SourceCredentialsError) as caught:
-        world.app().check_keys(STORED)
+        admin.check_keys(world.app(), STORED)
 
     assert str(caught.value) == (
         "the keys to store: STS does not accept them (InvalidClientTokenId: The security "
@@ -544,7 +546,7 @@ def test_check_keys_other_failures_are_sts_errors(world: World) -> None:
     )
 
     with pytest.raises(StsError) as caught:
-        world.app().check_keys(STORED)
+        admin.check_keys(world.app(), STORED)
 
     assert type(caught.value) is StsError
     assert str(caught.value) == (
@@ -555,7 +557,7 @@ def test_check_keys_other_failures_are_sts_errors(world: World) -> None:
 @pytest.mark.parametrize("name", ["", "joe\x1b]0;x\x07", "joe\ndoe", "x\x00y", "a\x85"])
 def test_invalid_names_are_usage_errors_and_nothing_is_stored(world: World, name: str) -> None:
     with pytest.raises(UsageError) as caught:
-        world.app().add_keys(name, STORED)
+        admin.add_keys(world.app(), name, STORED)
 
     assert str(caught.value) == (
         f"keys name: {name!r} is not a valid profile name (any text without control "
@@ -567,19 +569,19 @@ def test_invalid_names_are_usage_errors_and_nothing_is_stored(world: World, name
 
 @pytest.mark.parametrize("name", ["-joe", "joe doe", "team/joe", "käse", "j" * 65, "key:joe"])
 def test_any_name_the_aws_cli_takes_stores_keys(world: World, name: str) -> None:
-    world.app().add_keys(name, STORED)
+    admin.add_keys(world.app(), name, STORED)
 
-    assert world.app().keystore().get(name) == STORED
-    assert [key.name for key in world.app().list_keys()] == [name]
+    assert world.app().keys.get(name) == STORED
+    assert [key.name for key in admin.list_keys(world.app())] == [name]
 
 
 def test_list_keys_through_rolehop(world: World) -> None:
     app = world.app()
-    app.add_keys("joe", STORED)
+    admin.add_keys(app, "joe", STORED)
     world.clock.now = NOW + timedelta(minutes=1)
-    app.add_keys("ann", ANN)
+    admin.add_keys(app, "ann", ANN)
 
-    assert app.list_keys() == [
+    assert admin.list_keys(app) == [
         StoredKey("ann", "0123", NOW + timedelta(minutes=1)),
         StoredKey("joe", "0042", NOW),
     ]
@@ -615,22 +617,22 @@ def test_adding_new_keys_drops_the_mfa_session_made_with_the_old_ones(world: Wor
         asked.append((serial, profile, mfa_process))
         return f"{len(asked)}00000"
 
-    app = Rolehop(
+    app = context.build(
         dict(os.environ),
         clock=world.clock,
-        sts_factory=world.sts,
+        sts=world.sts,
         cache=KeyringCache(world.keyring, world.warnings.append, world.clock),
-        keystore=KeyStore(world.keyring, world.clock),
+        keys=KeyStore(world.keyring, world.clock),
         mfa_codes=codes,
     )
     first = expect_session(world, "first", "100000")
     expect_company(world, "company1")
-    app.resolve("company")
+    resolve(app, "company")
 
-    app.add_keys("joe", STORED)
+    admin.add_keys(app, "joe", STORED)
     second = expect_session(world, "second", "200000")
     company2 = expect_company(world, "company2")
-    again = app.resolve("company")
+    again = resolve(app, "company")
 
     world.sts.verify()
     assert again.credentials == company2

@@ -1,6 +1,6 @@
 """MFA: one GetSessionToken per base for any number of roles, role-level MFA, code sources.
 
-STS is real boto3 clients with botocore's ``Stubber`` behind ``Rolehop(sts_factory=...)``:
+STS is real boto3 clients with botocore's ``Stubber`` behind ``context.build(sts=...)``:
 every GetSessionToken and AssumeRole is checked parameter by parameter, a call that was not
 queued fails, and ``StubSts.calls`` records the credentials each client signs with. The
 MFA code source is a recorder, so how often a code is asked for is counted exactly.
@@ -27,9 +27,12 @@ from botocore.stub import Stubber
 
 from rolehop.common.creds import Credentials
 from rolehop.common.progress import Busy, quiet
-from rolehop.engine.core import MFA_SESSION_MARGIN, Rolehop
+from rolehop.engine import admin, context
+from rolehop.engine.compose import MFA_SESSION_MARGIN
+from rolehop.engine.context import Context
 from rolehop.engine.mfa import PROCESS_TIMEOUT, MfaCodes, Terminal
 from rolehop.engine.providers.locked import Locks
+from rolehop.engine.resolve import chain_of, resolve
 from rolehop.errors import AccessDeniedError, MfaError
 from rolehop.stores.cache import SERVICE, KeyringCache
 from rolehop.stores.keys import KeyStore
@@ -120,9 +123,9 @@ class Codes:
 class World(StubWorld):
     codes: Codes = field(default_factory=Codes)
 
-    def app(self, busy: Busy = quiet, locks: Locks | None = None) -> Rolehop:
-        return self.rolehop(
-            keystore=KeyStore(self.keyring, self.clock),
+    def app(self, busy: Busy = quiet, locks: Locks | None = None) -> Context:
+        return self.context(
+            keys=KeyStore(self.keyring, self.clock),
             mfa_codes=self.codes,
             busy=busy,
             locks=locks,
@@ -186,7 +189,7 @@ def test_get_session_token_carries_exactly_serial_code_and_default_duration(
     session = world.expect_session()
     company = world.expect_role("company")
 
-    resolution = world.app().resolve("company")
+    resolution = resolve(world.app(), "company")
 
     world.sts.verify()
     assert resolution.credentials == company.credentials
@@ -213,7 +216,7 @@ def test_session_duration_and_mfa_process_of_the_base_are_used(world: World) -> 
     world.expect_session(duration=3600, hours=1)
     world.expect_role("company")
 
-    world.app().resolve("company")
+    resolve(world.app(), "company")
 
     world.sts.verify()
     assert world.codes.asked == [(SERIAL, "company", "ykman oath accounts code --single 'AWS joe'")]
@@ -225,7 +228,7 @@ def test_three_roles_one_session_token_one_code(world: World) -> None:
     issued = {name: world.expect_role(name) for name in ("company", "research", "legacy")}
     app = world.app()
 
-    resolved = {name: app.resolve(name) for name in ("company", "research", "legacy")}
+    resolved = {name: resolve(app, name) for name in ("company", "research", "legacy")}
 
     world.sts.verify()  # exactly one GetSessionToken, then three AssumeRole, in that order
     assert world.codes.asked == [(SERIAL, "company", None)]
@@ -238,11 +241,11 @@ def test_three_roles_one_session_token_one_code(world: World) -> None:
     for name, resolution in resolved.items():
         assert resolution.credentials == issued[name].credentials
         assert [hop.status for hop in resolution.hops] == ["miss"]
-    mfa = app.chain("company").mfa
+    mfa = chain_of(app, "company").mfa
     assert mfa is not None
-    assert {app.chain(name).mfa for name in issued} == {mfa}
+    assert {chain_of(app, name).mfa for name in issued} == {mfa}
     # the MFA session and the three roles are cached; nothing for joe's long-term keys
-    assert _cached_keys(world) == {mfa.key, *(app.chain(name).keys[-1] for name in issued)}
+    assert _cached_keys(world) == {mfa.key, *(chain_of(app, name).keys[-1] for name in issued)}
 
 
 def test_the_mfa_session_is_shared_by_a_new_rolehop_on_the_same_keyring(world: World) -> None:
@@ -250,9 +253,9 @@ def test_the_mfa_session_is_shared_by_a_new_rolehop_on_the_same_keyring(world: W
     session = world.expect_session()
     world.expect_role("company")
     research = world.expect_role("research")
-    world.app().resolve("company")
+    resolve(world.app(), "company")
 
-    again = world.app().resolve("research")
+    again = resolve(world.app(), "research")
 
     world.sts.verify()
     assert again.credentials == research.credentials
@@ -276,7 +279,7 @@ def test_roles_from_an_mfa_session_are_not_role_chained(world: World) -> None:
     world.expect_session()
     world.expect_role("company", DurationSeconds=7200)
 
-    resolution = world.app().resolve("company")
+    resolution = resolve(world.app(), "company")
 
     world.sts.verify()
     assert [hop.chained for hop in resolution.chain.hops] == [False]
@@ -302,7 +305,7 @@ def test_the_second_hop_after_an_mfa_session_is_role_chained(world: World) -> No
     company = world.expect_role("company")
     research = world.expect_role("research")
 
-    resolution = world.app().resolve("research")
+    resolution = resolve(world.app(), "research")
 
     world.sts.verify()
     assert resolution.credentials == research.credentials
@@ -324,12 +327,12 @@ def test_roles_expire_before_the_session_no_new_code(world: World) -> None:
     session = world.expect_session()
     world.expect_role("company")
     app = world.app()
-    app.resolve("company")
+    resolve(app, "company")
 
     # the role (1 h) is stale, the session (12 h) still good for a second more than the margin
     world.clock.now = NOW + timedelta(hours=SESSION_HOURS) - MARGIN - timedelta(seconds=1)
     company2 = world.expect_role("company", "company2")
-    again = app.resolve("company")
+    again = resolve(app, "company")
 
     world.sts.verify()
     assert again.credentials == company2.credentials
@@ -345,14 +348,14 @@ def test_an_expired_mfa_session_asks_for_a_code_and_calls_get_session_token_agai
     world.expect_session()
     world.expect_role("company")
     app = world.app()
-    app.resolve("company")
+    resolve(app, "company")
 
     # the session is used until 5 minutes before it ends (not refresh_margin: its
     # credentials go straight into AssumeRole calls, never to an SDK)
     world.clock.now = NOW + timedelta(hours=SESSION_HOURS) - MFA_SESSION_MARGIN
     session2 = world.expect_session("session2", code="234567")
     company2 = world.expect_role("company", "company2")
-    again = app.resolve("company")
+    again = resolve(app, "company")
 
     world.sts.verify()
     assert again.credentials == company2.credentials
@@ -360,7 +363,7 @@ def test_an_expired_mfa_session_asks_for_a_code_and_calls_get_session_token_agai
     assert world.sts.calls[2:] == [(joe(), None), (session2.credentials, None)]
     # the new session is the one cached: another role needs no third code
     research = world.expect_role("research")
-    assert app.resolve("research").credentials == research.credentials
+    assert resolve(app, "research").credentials == research.credentials
     assert len(world.codes.asked) == 2
     assert world.sts.calls[-1] == (session2.credentials, None)
 
@@ -370,10 +373,10 @@ def test_refresh_renews_the_roles_but_not_the_mfa_session(world: World) -> None:
     session = world.expect_session()
     world.expect_role("company")
     app = world.app()
-    app.resolve("company")
+    resolve(app, "company")
 
     company2 = world.expect_role("company", "company2")
-    again = app.resolve("company", refresh=True)
+    again = resolve(app, "company", refresh=True)
 
     world.sts.verify()
     assert again.credentials == company2.credentials
@@ -391,7 +394,7 @@ def test_mfa_token_is_the_code_sent_and_the_code_source_is_not_asked(world: Worl
     world.expect_session(code="654321")
     company = world.expect_role("company")
 
-    resolution = world.app().resolve("company", mfa_token="654321")
+    resolution = resolve(world.app(), "company", mfa_token="654321")
 
     world.sts.verify()
     assert resolution.credentials == company.credentials
@@ -404,11 +407,11 @@ def test_stored_keys_with_an_mfa_base_profile(world: World) -> None:
     world.sandbox.write_rolehop(THREE_ROLES)
     stored = Credentials("AKIASTORED0000000009", "storedSecretAccessKey/00000000000000009")
     app = world.app()
-    app.add_keys("joe", stored)
+    admin.add_keys(app, "joe", stored)
     session = world.expect_session()
     world.expect_role("company")
 
-    app.resolve("company")
+    resolve(app, "company")
 
     world.sts.verify()
     assert world.sts.calls == [(stored, None), (session.credentials, None)]
@@ -432,7 +435,7 @@ def test_role_mfa_serial_on_a_base_without_mfa_goes_with_the_assume_role(world: 
     company = world.expect_role("company", SerialNumber=ROLE_SERIAL, TokenCode="123456")
     app = world.app()
 
-    first = app.resolve("company")
+    first = resolve(app, "company")
 
     world.sts.verify()
     assert first.credentials == company.credentials
@@ -441,7 +444,7 @@ def test_role_mfa_serial_on_a_base_without_mfa_goes_with_the_assume_role(world: 
     assert world.codes.asked == [(ROLE_SERIAL, "company", "pass otp aws/company")]
 
     # the role's credentials are cached: no code, no call
-    second = app.resolve("company")
+    second = resolve(app, "company")
 
     assert second.credentials == company.credentials
     assert [hop.status for hop in second.hops] == ["hit"]
@@ -464,7 +467,7 @@ def test_role_mfa_serial_under_an_mfa_base_needs_no_second_code(world: World) ->
     world.expect_session()
     world.expect_role("company")  # no SerialNumber, no TokenCode: the session satisfies MFA
 
-    world.app().resolve("company")
+    resolve(world.app(), "company")
 
     world.sts.verify()
     assert world.codes.asked == [(SERIAL, "company", None)]
@@ -485,7 +488,7 @@ def test_access_denied_on_get_session_token_names_the_serial_and_the_code(world:
     world.sts.expect(plan)
 
     with pytest.raises(AccessDeniedError) as caught:
-        world.app().resolve("company")
+        resolve(world.app(), "company")
 
     world.sts.verify()
     assert str(caught.value) == (
@@ -516,7 +519,7 @@ def test_access_denied_on_assume_role_with_a_code_names_the_code_and_serial(
     world.sts.expect(plan)
 
     with pytest.raises(AccessDeniedError) as caught:
-        world.app().resolve("company")
+        resolve(world.app(), "company")
 
     world.sts.verify()
     assert str(caught.value) == (
@@ -538,7 +541,7 @@ def test_access_denied_on_assume_role_from_an_mfa_session_does_not_blame_a_code(
     world.sts.expect(lambda stubber: _deny(stubber, "assume_role", "not authorized"))
 
     with pytest.raises(AccessDeniedError) as caught:
-        world.app().resolve("company")
+        resolve(world.app(), "company")
 
     world.sts.verify()
     # the session's credentials carry no ARN, so GetCallerIdentity was tried (unstubbed here)
@@ -581,8 +584,8 @@ def test_aws_config_base_with_mfa_serial_works_the_same(world: World) -> None:
     research = world.expect_role("research")
     app = world.app()
 
-    assert app.resolve("company").credentials == company.credentials
-    assert app.resolve("research").credentials == research.credentials
+    assert resolve(app, "company").credentials == company.credentials
+    assert resolve(app, "research").credentials == research.credentials
 
     world.sts.verify()
     assert world.codes.asked == [(SERIAL, "company", "ykman oath accounts code --single joe")]
@@ -613,12 +616,12 @@ def test_mfa_serial_beside_role_arn_in_aws_config_is_the_roles(world: World) -> 
     company = world.expect_role("company")  # joe has no MFA: no code, no SerialNumber
     app = world.app()
 
-    assert app.resolve("legacy").credentials == legacy.credentials
-    assert app.resolve("company").credentials == company.credentials
+    assert resolve(app, "legacy").credentials == legacy.credentials
+    assert resolve(app, "company").credentials == company.credentials
 
     world.sts.verify()
-    assert app.chain("legacy").mfa is None
-    assert app.chain("company").mfa is None
+    assert chain_of(app, "legacy").mfa is None
+    assert chain_of(app, "company").mfa is None
     assert world.codes.asked == [(ROLE_SERIAL, "legacy", None)]
     assert world.sts.calls == [(joe(), None), (joe(), None)]
 
@@ -917,17 +920,17 @@ def test_no_controlling_terminal_for_real_fails_within_two_seconds() -> None:
 def test_no_terminal_through_rolehop_makes_no_sts_call_after_the_failure(world: World) -> None:
     world.sandbox.write_rolehop(THREE_ROLES)
     world.sts.expect(lambda stubber: None)  # the GetSessionToken client: never called
-    app = Rolehop(
+    app = context.build(
         dict(os.environ),
         clock=world.clock,
-        sts_factory=world.sts,
+        sts=world.sts,
         cache=KeyringCache(world.keyring, world.warnings.append, world.clock),
-        keystore=KeyStore(world.keyring, world.clock),
+        keys=KeyStore(world.keyring, world.clock),
         mfa_codes=MfaCodes(open_tty=no_tty),
     )
 
     with pytest.raises(MfaError) as caught:
-        app.resolve("company")
+        resolve(app, "company")
 
     assert str(caught.value) == UNLOCK_HINT
     assert world.sts.calls == [(joe(), None)]
@@ -958,7 +961,7 @@ def test_sts_calls_are_announced_after_the_code_is_asked(world: World) -> None:
     world.expect_role("company")
     busy = Announced(world.codes)
 
-    world.app(busy=busy).resolve("company")
+    resolve(world.app(busy=busy), "company")
 
     assert busy.events == [
         ("starting the MFA session of 'joe' for profile 'company'", 1),
@@ -970,8 +973,8 @@ def _resolve_while_locked(world: World, profile: str, busy: Announced, tmp: Path
     """Resolve ``profile`` while another thread holds its target hop's lock for 0.3 s."""
     locks = FileLocks(tmp)
     app = world.app(busy=busy, locks=locks)
-    with held_for(locks, app.chain(profile).keys[-1], 0.3):
-        app.resolve(profile)
+    with held_for(locks, chain_of(app, profile).keys[-1], 0.3):
+        resolve(app, profile)
 
 
 def test_waiting_for_another_process_is_announced(world: World, tmp_path: Path) -> None:

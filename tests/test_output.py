@@ -15,10 +15,9 @@ from hypothesis import strategies as st
 from rolehop.common.creds import Credentials
 from rolehop.config import files as config
 from rolehop.engine import chain
-from rolehop.engine.core import HopResult, Resolution
+from rolehop.engine.resolve import HopResult, Resolution
 from rolehop.errors import RolehopError
 from rolehop.output import (
-    SHELLS,
     UNSET,
     Environment,
     Shell,
@@ -30,6 +29,7 @@ from rolehop.output import (
     render_env,
     shell_from_environ,
 )
+from rolehop.shell import SHELLS
 from tests.conftest import Sandbox
 
 ENV = Environment(

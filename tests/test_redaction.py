@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from rolehop.cli import AppState
+from rolehop.cli.state import AppState
 from rolehop.common.creds import Credentials
 from rolehop.common.redact import MASK, RedactingFormatter, redact, register
-from rolehop.engine.core import Rolehop
+from rolehop.engine.context import Context
 from rolehop.errors import StsError
 from tests.conftest import RunRolehop, Sandbox
 from tests.support.cli import (
@@ -246,13 +246,13 @@ def test_debug_credential_process_keeps_secrets_off_stderr(sts: StubSts) -> None
 
 @pytest.fixture
 def broken_resolve(monkeypatch: pytest.MonkeyPatch) -> list[BaseException]:
-    """Make ``Rolehop.resolve`` raise the exception the test appends."""
+    """Make the commands' ``resolve`` raise the exception the test appends."""
     raised: list[BaseException] = []
 
-    def broken(self: Rolehop, name: str, **options: object) -> None:
+    def broken(ctx: Context, name: str, **options: object) -> None:
         raise raised[0]
 
-    monkeypatch.setattr(Rolehop, "resolve", broken)
+    monkeypatch.setattr("rolehop.cli.credentials.resolve", broken)
     return raised
 
 

@@ -14,12 +14,11 @@ from typing import cast
 import pytest
 from click.testing import CliRunner
 
-from rolehop.cli import cli
+from rolehop.cli.app import cli
 from rolehop.cli.shell import completion_script, program_path
 from rolehop.common.creds import Credentials
-from rolehop.engine.core import Resolution
+from rolehop.engine.resolve import Resolution
 from rolehop.output import (
-    SHELLS,
     UNSET,
     Shell,
     environment,
@@ -27,6 +26,7 @@ from rolehop.output import (
     quote_posix,
     quote_powershell,
 )
+from rolehop.shell import SHELLS
 from rolehop.shell.snippets import DEFAULT_MARGIN_SECONDS, MANAGED, invocation, snippet
 
 PROGRAM = "/opt/tools/rolehop"
@@ -151,7 +151,7 @@ def test_without_a_path_the_program_is_looked_up_past_the_function(shell: Shell)
 
 @pytest.mark.parametrize("shell", POSIX_LIKE)
 def test_completion_is_clicks_script(shell: Shell) -> None:
-    script = completion_script(shell)
+    script = completion_script(shell, cli)
     registration = {
         "bash": "complete -o nosort -F _rolehop_completion rolehop",
         "zsh": "compdef _rolehop_completion rolehop",
@@ -163,7 +163,7 @@ def test_completion_is_clicks_script(shell: Shell) -> None:
 
 
 def test_powershell_says_it_has_no_completion() -> None:
-    assert completion_script("powershell") == ""
+    assert completion_script("powershell", cli) == ""
     assert "click has no PowerShell completion" in snippet("powershell", PROGRAM)
 
 
@@ -200,7 +200,7 @@ def test_init_prints_the_snippet_with_the_programs_path(
     result = CliRunner().invoke(cli, ["init", "bash"])
 
     assert result.exit_code == 0, result.output
-    assert result.output == snippet("bash", str(found), completion_script("bash"))
+    assert result.output == snippet("bash", str(found), completion_script("bash", cli))
     assert f"_rolehop_program() {{ {quote_posix(str(found))} " in result.output
 
 
@@ -212,7 +212,7 @@ def test_init_refuses_an_unknown_shell() -> None:
 def test_use_without_the_integration_says_how_to_load_it(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from rolehop.cli import main
+    from rolehop.cli.app import main
 
     with pytest.raises(SystemExit) as exited:
         main(["use", "research-ro"])

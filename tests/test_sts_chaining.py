@@ -11,7 +11,8 @@ from botocore.stub import Stubber
 from mypy_boto3_sts import STSClient
 
 from rolehop.common.creds import Credentials
-from rolehop.engine.core import Rolehop
+from rolehop.engine import context
+from rolehop.engine.resolve import resolve
 from rolehop.errors import StsError
 from rolehop.stores.cache import NullCache
 from tests.conftest import Sandbox
@@ -36,15 +37,15 @@ def _setup(sandbox: Sandbox, duration: int) -> None:
 
 
 def _resolve(stubber: Stubber, client: STSClient, warnings: list[str]) -> Credentials:
-    app = Rolehop(
+    app = context.build(
         os.environ,
         clock=lambda: NOW,
-        sts_factory=lambda credentials, region: client,
+        sts=lambda credentials, region: client,
         cache=NullCache(),
         warn=warnings.append,
     )
     with stubber:
-        credentials = app.resolve("long").credentials
+        credentials = resolve(app, "long").credentials
     stubber.assert_no_pending_responses()
     return credentials
 

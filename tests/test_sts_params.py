@@ -17,7 +17,10 @@ from botocore.stub import Stubber
 
 from rolehop.aws.sts import Boto3StsClientFactory
 from rolehop.common.creds import Credentials
-from rolehop.engine.core import ProfileSummary, Rolehop
+from rolehop.engine import admin, views
+from rolehop.engine.context import Context
+from rolehop.engine.resolve import chain_of, resolve
+from rolehop.engine.rows import ProfileSummary
 from rolehop.errors import (
     AccessDeniedError,
     ProfileNotFoundError,
@@ -72,8 +75,8 @@ def joe() -> Credentials:
 
 @dataclass
 class World(StubWorld):
-    def app(self, environ: dict[str, str] | None = None) -> Rolehop:
-        return self.rolehop(environ)
+    def app(self, environ: dict[str, str] | None = None) -> Context:
+        return self.context(environ)
 
 
 @pytest.fixture
@@ -97,7 +100,7 @@ def test_minimal_profile_sends_only_role_arn_and_default_session_name(world: Wor
     company = issue("company", COMPANY_ROLE, NOW + timedelta(hours=1))
     world.sts.expect_assume_role(params(COMPANY_ROLE), company.response)
 
-    resolution = world.app().resolve("company")
+    resolution = resolve(world.app(), "company")
 
     world.sts.verify()
     assert resolution.credentials == company.credentials
@@ -141,7 +144,7 @@ def test_default_session_name_is_rolehop_user(
     company = issue("company", COMPANY_ROLE, NOW + timedelta(hours=1), session=session)
     world.sts.expect_assume_role(params(COMPANY_ROLE, session), company.response)
 
-    assert world.app(environ).resolve("company").credentials == company.credentials
+    assert resolve(world.app(environ), "company").credentials == company.credentials
     world.sts.verify()
 
 
@@ -157,7 +160,7 @@ def test_explicit_session_name_wins_over_user(world: World) -> None:
     company = issue("company", COMPANY_ROLE, NOW + timedelta(hours=1), "audit.session@joe")
     world.sts.expect_assume_role(params(COMPANY_ROLE, "audit.session@joe"), company.response)
 
-    world.app().resolve("company")
+    resolve(world.app(), "company")
 
     world.sts.verify()
 
@@ -203,7 +206,7 @@ def test_every_optional_parameter_is_sent_exactly(world: World) -> None:
         company.response,
     )
 
-    resolution = world.app().resolve("company")
+    resolution = resolve(world.app(), "company")
 
     world.sts.verify()
     assert world.sts.calls == [(joe(), "eu-west-1")]
@@ -237,7 +240,7 @@ def test_aws_config_profile_parameters(world: World) -> None:
         legacy.response,
     )
 
-    assert world.app().resolve("legacy").credentials == legacy.credentials
+    assert resolve(world.app(), "legacy").credentials == legacy.credentials
     world.sts.verify()
 
 
@@ -254,7 +257,7 @@ def test_configured_duration_is_sent(world: World, duration: int) -> None:
     company = issue("company", COMPANY_ROLE, NOW + timedelta(seconds=duration))
     world.sts.expect_assume_role(params(COMPANY_ROLE, DurationSeconds=duration), company.response)
 
-    world.app().resolve("company")
+    resolve(world.app(), "company")
 
     world.sts.verify()
 
@@ -266,7 +269,7 @@ def test_chain_hops_with_previous_credentials_and_clamps_second_duration(world: 
     world.sts.expect_assume_role(params(COMPANY_ROLE, DurationSeconds=7200), company.response)
     world.sts.expect_assume_role(params(RESEARCH_ROLE, DurationSeconds=3600), research.response)
 
-    resolution = world.app().resolve("research")
+    resolution = resolve(world.app(), "research")
 
     world.sts.verify()
     assert world.sts.calls == [(joe(), None), (company.credentials, None)]
@@ -292,14 +295,14 @@ def test_the_lowered_duration_is_told_once_per_set_of_credentials(world: World) 
         world.sts.expect_assume_role(params(RESEARCH_ROLE, DurationSeconds=3600), research.response)
 
     expect_both()
-    world.app().resolve("research")
+    resolve(world.app(), "research")
     assert world.warnings == [CLAMP_WARNING]  # made with the lowered duration: told
 
-    hit = world.app().resolve("research")
+    hit = resolve(world.app(), "research")
     assert hit.from_cache and world.warnings == [CLAMP_WARNING]  # nothing made, nothing told
 
     expect_both()
-    world.app().resolve("research", refresh=True)
+    resolve(world.app(), "research", refresh=True)
     world.sts.verify()
     assert world.warnings == [CLAMP_WARNING, CLAMP_WARNING]  # made anew: told again
 
@@ -328,7 +331,7 @@ def test_second_hop_within_limit_is_not_clamped(
     world.sts.expect_assume_role(params(COMPANY_ROLE), company.response)
     world.sts.expect_assume_role(params(RESEARCH_ROLE, **expected), research.response)
 
-    world.app().resolve("research")
+    resolve(world.app(), "research")
 
     world.sts.verify()
     assert world.warnings == []
@@ -354,7 +357,7 @@ def test_base_profile_session_token_is_used_for_the_first_hop(world: World) -> N
     company = issue("company", COMPANY_ROLE, NOW + timedelta(hours=1))
     world.sts.expect_assume_role(params(COMPANY_ROLE), company.response)
 
-    world.app().resolve("company")
+    resolve(world.app(), "company")
 
     world.sts.verify()
     assert world.sts.calls == [
@@ -384,8 +387,8 @@ def test_short_lifetime_warns_and_is_never_served_from_cache(world: World) -> No
     world.sts.expect_assume_role(params(COMPANY_ROLE, DurationSeconds=900), second.response)
     app = world.app()
 
-    assert app.resolve("company").credentials == first.credentials
-    assert app.resolve("company").credentials == second.credentials
+    assert resolve(app, "company").credentials == first.credentials
+    assert resolve(app, "company").credentials == second.credentials
 
     world.sts.verify()
     warning = (
@@ -437,7 +440,7 @@ def test_access_denied_names_profile_role_and_caller(world: World) -> None:
     world.sts.expect(plan)
 
     with pytest.raises(AccessDeniedError) as caught:
-        world.app().resolve("company")
+        resolve(world.app(), "company")
 
     world.sts.verify()
     assert str(caught.value) == _denied_message(
@@ -465,7 +468,7 @@ def test_access_denied_without_caller_identity_says_the_source_credentials(
     world.sts.expect(plan)
 
     with pytest.raises(AccessDeniedError) as caught:
-        world.app().resolve("company")
+        resolve(world.app(), "company")
 
     world.sts.verify()
     assert str(caught.value) == _denied_message(
@@ -481,7 +484,7 @@ def test_access_denied_on_second_hop_names_first_hop_role_session(world: World) 
     world.sts.expect(_deny)
 
     with pytest.raises(AccessDeniedError) as caught:
-        world.app().resolve("research")
+        resolve(world.app(), "research")
 
     world.sts.verify()
     caller = "arn:aws:sts::111111111111:assumed-role/company-admin/rolehop-tester"
@@ -507,7 +510,7 @@ def test_access_denied_on_first_hop_of_chain_names_the_hop(world: World) -> None
     world.sts.expect(plan)
 
     with pytest.raises(AccessDeniedError) as caught:
-        world.app().resolve("research")
+        resolve(world.app(), "research")
 
     world.sts.verify()
     assert len(world.sts.calls) == 1
@@ -533,7 +536,7 @@ def test_rejected_source_credentials(world: World, code: str) -> None:
     )
 
     with pytest.raises(SourceCredentialsError) as caught:
-        world.app().resolve("company")
+        resolve(world.app(), "company")
 
     world.sts.verify()
     assert str(caught.value) == (
@@ -559,7 +562,7 @@ def test_validation_error_is_an_sts_error_naming_the_role(world: World) -> None:
     )
 
     with pytest.raises(StsError) as caught:
-        world.app().resolve("company")
+        resolve(world.app(), "company")
 
     world.sts.verify()
     assert type(caught.value) is StsError
@@ -583,7 +586,7 @@ def test_naive_expiration_is_refused(world: World) -> None:
     world.sts.expect_assume_role(params(COMPANY_ROLE), company.response)
 
     with pytest.raises(StsError) as caught:
-        world.app().resolve("company")
+        resolve(world.app(), "company")
 
     assert str(caught.value) == ("profile 'company': STS returned an expiration without a timezone")
 
@@ -619,7 +622,7 @@ def test_first_hop_is_retried_at_one_hour_when_sts_calls_it_role_chaining(world:
 
     world.sts.expect(plan)
 
-    resolution = world.app().resolve("company")
+    resolution = resolve(world.app(), "company")
 
     world.sts.verify()
     assert len(world.sts.calls) == 1
@@ -660,7 +663,7 @@ def test_validation_errors_that_are_not_retried(
     )
 
     with pytest.raises(StsError) as caught:
-        world.app().resolve("company")
+        resolve(world.app(), "company")
 
     world.sts.verify()
     assert str(caught.value) == (
@@ -729,10 +732,10 @@ def test_second_resolve_within_margin_makes_no_sts_call(world: World) -> None:
     company = issue("company", COMPANY_ROLE, NOW + timedelta(hours=1))
     world.sts.expect_assume_role(params(COMPANY_ROLE), company.response)
     app = world.app()
-    app.resolve("company")
+    resolve(app, "company")
 
     world.clock.now = NOW + timedelta(hours=1) - MARGIN - timedelta(seconds=1)
-    again = app.resolve("company")
+    again = resolve(app, "company")
 
     world.sts.verify()
     assert len(world.sts.calls) == 1
@@ -746,9 +749,9 @@ def test_cache_is_shared_by_a_new_rolehop_on_the_same_keyring(world: World) -> N
     _company_profile(world)
     company = issue("company", COMPANY_ROLE, NOW + timedelta(hours=1))
     world.sts.expect_assume_role(params(COMPANY_ROLE), company.response)
-    world.app().resolve("company")
+    resolve(world.app(), "company")
 
-    again = world.app().resolve("company")
+    again = resolve(world.app(), "company")
 
     assert len(world.sts.calls) == 1
     assert again.credentials == company.credentials
@@ -762,17 +765,17 @@ def test_at_expiry_minus_margin_calls_sts_again(world: World) -> None:
     world.sts.expect_assume_role(params(COMPANY_ROLE), first.response)
     world.sts.expect_assume_role(params(COMPANY_ROLE), second.response)
     app = world.app()
-    app.resolve("company")
+    resolve(app, "company")
 
     world.clock.now = NOW + timedelta(hours=1) - MARGIN
-    again = app.resolve("company")
+    again = resolve(app, "company")
 
     world.sts.verify()
     assert len(world.sts.calls) == 2
     assert again.credentials == second.credentials
     assert [hop.status for hop in again.hops] == ["miss"]
     # and the new entry is what the next resolve is served
-    assert app.resolve("company").credentials == second.credentials
+    assert resolve(app, "company").credentials == second.credentials
     assert len(world.sts.calls) == 2
 
 
@@ -792,12 +795,12 @@ def test_configured_refresh_margin_is_honoured(world: World) -> None:
     world.sts.expect_assume_role(params(COMPANY_ROLE), first.response)
     world.sts.expect_assume_role(params(COMPANY_ROLE), second.response)
     app = world.app()
-    app.resolve("company")
+    resolve(app, "company")
 
     world.clock.now = NOW + timedelta(minutes=29, seconds=59)
-    assert app.resolve("company").credentials == first.credentials
+    assert resolve(app, "company").credentials == first.credentials
     world.clock.now = NOW + timedelta(minutes=30)
-    assert app.resolve("company").credentials == second.credentials
+    assert resolve(app, "company").credentials == second.credentials
     world.sts.verify()
 
 
@@ -810,10 +813,10 @@ def test_stale_last_hop_reuses_cached_first_hop(world: World) -> None:
     world.sts.expect_assume_role(params(RESEARCH_ROLE, DurationSeconds=3600), research.response)
     world.sts.expect_assume_role(params(RESEARCH_ROLE, DurationSeconds=3600), research2.response)
     app = world.app()
-    app.resolve("research")
+    resolve(app, "research")
 
     world.clock.now = NOW + timedelta(minutes=41)
-    again = app.resolve("research")
+    again = resolve(app, "research")
 
     world.sts.verify()
     assert world.sts.calls == [
@@ -840,9 +843,9 @@ def test_refresh_calls_every_hop_again(world: World) -> None:
     ):
         world.sts.expect_assume_role(params(role, DurationSeconds=duration), issued.response)
     app = world.app()
-    app.resolve("research")
+    resolve(app, "research")
 
-    again = app.resolve("research", refresh=True)
+    again = resolve(app, "research", refresh=True)
 
     world.sts.verify()
     assert [credentials for credentials, _ in world.sts.calls] == [
@@ -855,7 +858,7 @@ def test_refresh_calls_every_hop_again(world: World) -> None:
     assert [hop.status for hop in again.hops] == ["refreshed", "refreshed"]
     assert again.sts_calls == 2
     # the refreshed credentials replaced the cached ones
-    assert app.resolve("research").credentials == research2.credentials
+    assert resolve(app, "research").credentials == research2.credentials
     assert len(world.sts.calls) == 4
 
 
@@ -899,7 +902,7 @@ def test_profiles_summarises_every_profile(world: World) -> None:
     rolehop_path, aws_path = str(sandbox.rolehop_config), str(sandbox.aws_config)
     keys = f"keys in {sandbox.aws_credentials}"
 
-    assert world.app().profiles() == [
+    assert views.profiles(world.app()) == [
         ProfileSummary(
             name="bad",
             origin="aws",
@@ -975,11 +978,11 @@ def test_profiles_summarises_every_profile(world: World) -> None:
 def test_profiles_of_an_empty_configuration(world: World) -> None:
     world.sandbox.aws_credentials.unlink()
 
-    assert world.app().profiles() == []
+    assert views.profiles(world.app()) == []
 
 
 def test_profiles_without_roles_are_the_bases(world: World) -> None:
-    [joe] = world.app().profiles()
+    [joe] = views.profiles(world.app())
 
     assert (joe.name, joe.kind, joe.chain, joe.role_arn) == ("joe", "base", ("joe",), None)
 
@@ -1014,30 +1017,30 @@ def _cached_keys(world: World) -> set[str]:
 def test_clear_cache_of_one_profile_removes_its_chain_only(world: World) -> None:
     _legacy_and_chain(world, "company", "research", "legacy")
     app = world.app()
-    app.resolve("research")
-    app.resolve("legacy")
-    research_keys = set(app.chain("research").keys[1:])
-    legacy_keys = set(app.chain("legacy").keys[1:])
+    resolve(app, "research")
+    resolve(app, "legacy")
+    research_keys = set(chain_of(app, "research").keys[1:])
+    legacy_keys = set(chain_of(app, "legacy").keys[1:])
     assert _cached_keys(world) == research_keys | legacy_keys
 
-    assert app.clear_cache("research") == 2
+    assert admin.clear_cache(app, "research") == 2
 
     assert _cached_keys(world) == legacy_keys
     assert set(app.cache.index()) == legacy_keys
-    assert app.clear_cache("research") == 0
+    assert admin.clear_cache(app, "research") == 0
 
 
 def test_clear_cache_of_everything(world: World) -> None:
     _legacy_and_chain(world, "company", "research", "legacy")
     app = world.app()
-    app.resolve("research")
-    app.resolve("legacy")
+    resolve(app, "research")
+    resolve(app, "legacy")
 
-    assert app.clear_cache() == 3
+    assert admin.clear_cache(app) == 3
 
     assert _cached_keys(world) == set()
     assert app.cache.index() == {}
-    assert app.clear_cache() == 0
+    assert admin.clear_cache(app) == 0
 
 
 def test_clear_cache_finds_entries_of_a_deleted_profile_through_the_index(
@@ -1045,18 +1048,18 @@ def test_clear_cache_finds_entries_of_a_deleted_profile_through_the_index(
 ) -> None:
     _legacy_and_chain(world, "legacy")
     app = world.app()
-    app.resolve("legacy")
+    resolve(app, "legacy")
     world.sandbox.aws_config.write_text("")
 
     fresh = world.app()
-    assert fresh.clear_cache() == 1
+    assert admin.clear_cache(fresh) == 1
 
     assert _cached_keys(world) == set()
 
 
 def test_clear_cache_of_an_unknown_profile(world: World) -> None:
     with pytest.raises(ProfileNotFoundError) as caught:
-        world.app().clear_cache("nope")
+        admin.clear_cache(world.app(), "nope")
     assert str(caught.value) == (
         f"profile 'nope' not found in {world.sandbox.rolehop_config} or {world.sandbox.aws_config}"
     )

@@ -22,6 +22,7 @@ from rolehop.aws.sts import ANONYMOUS
 from rolehop.common.redact import redact
 from rolehop.config import files as configs
 from rolehop.engine import chain as chains
+from rolehop.engine.resolve import resolve
 from rolehop.errors import AccessDeniedError, ConfigError, SourceCredentialsError
 from tests.conftest import Sandbox
 from tests.support.cli import StubbedState, installed, rolehop_main
@@ -92,7 +93,7 @@ def test_a_role_on_a_web_identity_base_trades_the_token_then_assumes_the_role(
     web = expect_web_identity(world)
     app = expect_app(world)
 
-    resolution = world.rolehop().resolve("app")
+    resolution = resolve(world.context(), "app")
 
     world.sts.verify()
     assert resolution.credentials == app.credentials
@@ -109,13 +110,13 @@ def test_the_web_identity_credentials_are_cached_like_any_hop(
 ) -> None:
     expect_web_identity(world, hours=2)
     expect_app(world, "first")
-    app = world.rolehop()
-    app.resolve("app")
+    app = world.context()
+    resolve(app, "app")
 
     world.clock.now = NOW + timedelta(minutes=45)  # the role is due, the token's role not
     second = expect_app(world, "second")
     token_file.write_text("a-rotated-token-that-no-one-reads-this-time")
-    resolution = world.rolehop().resolve("app")
+    resolution = resolve(world.context(), "app")
 
     world.sts.verify()
     assert resolution.credentials == second.credentials
@@ -131,7 +132,7 @@ def test_the_first_role_after_a_web_identity_base_is_role_chaining(
     expect_web_identity(world)
     expect_app(world, DurationSeconds=3600)
 
-    world.rolehop().resolve("app")
+    resolve(world.context(), "app")
 
     world.sts.verify()
     assert world.warnings == [
@@ -149,7 +150,7 @@ def test_duration_seconds_of_the_web_identity_profile_is_sent(
     expect_web_identity(world, DurationSeconds=900)
     expect_app(world)
 
-    world.rolehop().resolve("app")
+    resolve(world.context(), "app")
 
     world.sts.verify()
 
@@ -164,13 +165,13 @@ def test_the_environment_form_does_not_change_a_profile(
     expect_web_identity(world)
     expect_app(world)
     environ = {
-        **world.rolehop().environ,
+        **world.context().environ,
         "AWS_ROLE_ARN": "arn:aws:iam::999999999999:role/other",
         "AWS_WEB_IDENTITY_TOKEN_FILE": str(other),
         "AWS_ROLE_SESSION_NAME": "other",
     }
 
-    world.rolehop(environ).resolve("app")
+    resolve(world.context(environ), "app")
 
     world.sts.verify()
 
@@ -183,7 +184,7 @@ def test_the_token_from_web_identity_token_process(world: StubWorld, sandbox: Sa
     expect_web_identity(world)
     expect_app(world)
 
-    world.rolehop().resolve("app")
+    resolve(world.context(), "app")
 
     world.sts.verify()
 
@@ -214,7 +215,7 @@ def test_no_token_is_one_clear_error_and_no_sts_call(
     sandbox.write_aws_config(aws_config(token_line.format(**names)))
 
     with pytest.raises(SourceCredentialsError) as raised:
-        world.rolehop().resolve("app")
+        resolve(world.context(), "app")
 
     assert str(raised.value).startswith(
         f"profile 'app': source profile 'webid' ({sandbox.aws_config}:1): "
@@ -240,7 +241,7 @@ def test_sts_refusing_the_token_is_one_clear_error_without_the_token(
     world.sts.expect(refuse)
 
     with pytest.raises(kind) as raised:
-        world.rolehop().resolve("app")
+        resolve(world.context(), "app")
 
     message = str(raised.value)
     assert message.startswith("profile 'app' (hop 'webid'): ")
@@ -330,7 +331,7 @@ def test_a_broken_web_identity_profile_is_an_error_where_it_is_used(
 
 
 def test_a_web_identity_profile_is_a_base_not_a_role(world: StubWorld) -> None:
-    config = world.rolehop().config
+    config = world.context().config
 
     assert "webid" not in config.profiles and "webid" not in config.broken
     web = config.aws_bases["webid"].web_identity
@@ -396,15 +397,15 @@ def test_the_web_identity_base_itself_is_handed_out_with_the_full_margin(
     world: StubWorld,
 ) -> None:
     first = expect_web_identity(world, hours=1)
-    resolution = world.rolehop().resolve("webid")
+    resolution = resolve(world.context(), "webid")
     assert (resolution.credentials, resolution.region) == (first.credentials, "eu-west-1")
     assert resolution.profile.role_arn == CI_ROLE
 
     world.clock.now = NOW + timedelta(minutes=45)  # enough for a chain, not for an SDK
     second = expect_web_identity(world, "second", hours=2)
     expect_app(world)
-    renewed = world.rolehop().resolve("webid")
-    world.rolehop().resolve("app")  # from the renewed ones, no third token trade
+    renewed = resolve(world.context(), "webid")
+    resolve(world.context(), "app")  # from the renewed ones, no third token trade
 
     world.sts.verify()
     assert renewed.credentials == second.credentials

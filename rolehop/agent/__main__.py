@@ -9,7 +9,7 @@ import sys
 
 from rolehop.agent.listener import Agent, harden
 from rolehop.agent.service import MemoKeyStore, MemoryCache, Service
-from rolehop.engine.core import utcnow
+from rolehop.engine.context import utcnow
 from rolehop.stores.cache import KeyringCache, load_backend
 from rolehop.stores.changes import Watcher
 

@@ -20,9 +20,9 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 
-from rolehop import __version__
 from rolehop.config.locations import absolute
 from rolehop.stores import private
+from rolehop.version import __version__
 
 try:  # Python 3.12+: _sha2; 3.11: _sha256; elsewhere hashlib's
     from _sha2 import sha256  # type: ignore[import-not-found]

@@ -17,7 +17,7 @@ from rolehop.agent import client
 from rolehop.agent.protocol import AgentUnavailable, disabled_by, request_environ
 from rolehop.common.creds import Credentials, format_expiration, parse_expiration
 from rolehop.config.locations import absolute
-from rolehop.engine.core import ProfileSummary
+from rolehop.engine.rows import ProfileSummary
 from rolehop.errors import CacheError
 from rolehop.stores.cache import Cache, IndexEntry, decode_entry, encode_entry
 from rolehop.stores.keys import Keys, StoredKey
@@ -27,7 +27,7 @@ Local = TypeVar("Local")
 
 
 class AgentLink:
-    """What core.Rolehop gets to reach the agent (see ``Rolehop(agent=...)``)."""
+    """How the engine's context reaches the agent (``rolehop.engine.context.build(agent=...)``)."""
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ

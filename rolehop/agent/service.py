@@ -20,20 +20,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from rolehop import __version__
 from rolehop.agent.protocol import PROTOCOL, sts_scope
 from rolehop.agent.remote import index_rows, summary_row
 from rolehop.aws.sts import Boto3StsClientFactory, StsClientFactory
 from rolehop.common.creds import Credentials
 from rolehop.config import files as configs
 from rolehop.engine import chain as chains
+from rolehop.engine import context, views
 from rolehop.engine.chain import Chain
-from rolehop.engine.core import Resolution, Rolehop, keyring_backend, utcnow
+from rolehop.engine.context import Context, keyring_backend, utcnow
 from rolehop.engine.providers.aws_profile import resolving
+from rolehop.engine.resolve import Resolution, cached, chain_of, resolve
 from rolehop.errors import CacheError, MfaError, RolehopError
 from rolehop.stores import changes
 from rolehop.stores.cache import IndexEntry, KeyringCache, decode_entry, encode_entry
 from rolehop.stores.keys import KeyStore
+from rolehop.version import __version__
 
 if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient
@@ -307,8 +309,8 @@ class Service:
         stamp, config = self._config(environ, override if isinstance(override, str) else None)
         if not config.settings.agent or not config.settings.cache:
             raise Declined("the caller's config turns the agent or the cache off")
-        app = Rolehop(
-            environ, config=config, cache=self.cache, keystore=self.keystore, clock=self.clock
+        ctx = context.build(
+            environ, config=config, cache=self.cache, keys=self.keystore, clock=self.clock
         )
         index = self.cache.index()
         now = self.clock()
@@ -320,7 +322,7 @@ class Service:
         with self.leases_lock:
             rows = self.rows.get(state)
         if rows is None:
-            rows = [summary_row(summary) for summary in app.profiles()]
+            rows = [summary_row(summary) for summary in views.profiles(ctx)]
             with self.leases_lock:
                 self.rows = {state: rows}
         self.lists += 1
@@ -370,12 +372,12 @@ class Service:
     def _answer(self, ok: bool = True, **fields: Any) -> dict[str, Any]:
         return {"v": PROTOCOL, "version": __version__, "ok": ok, **fields}
 
-    def _miss(self, app: Rolehop, chain: Chain, pid: object) -> dict[str, Any]:
+    def _miss(self, ctx: Context, chain: Chain, pid: object) -> dict[str, Any]:
         """Who refreshes ``chain``'s target: the first client to miss it leads; the others
         get how long the lead has been going and its lock, to wait for it without the direct
         path's imports (``rolehop.entry``)."""
         key = chain.keys[-1]
-        timeout = app.config.settings.lock_timeout
+        timeout = ctx.config.settings.lock_timeout
         now = self.monotonic()
         with self.leases_lock:
             started, lead = self.leases.get(key, (None, None))
@@ -410,36 +412,36 @@ class Service:
         if base:
             self.served["miss"] += 1
             return self._answer(hit=False, lead=True)
-        app = Rolehop(
+        ctx = context.build(
             environ,
             config_path=override,
             config=loaded,
             clock=self.clock,
             cache=self.cache,
-            keystore=self.keystore,
+            keys=self.keystore,
             warn=warnings.append,
         )
         try:
-            chain = app.chain(profile)
+            chain = chain_of(ctx, profile)
         except RolehopError:
             self.served["miss"] += 1
             return self._answer(hit=False, lead=True)  # the direct path says what is wrong
         if not self._serves(loaded, chain, environ) or not self._renders(message):
             self.served["miss"] += 1
             return self._answer(hit=False, lead=True)
-        resolution = app.cached(profile, chain)
+        resolution = cached(ctx, profile, chain)
         if resolution is None:
             # a memory copy past the margin: another process may have renewed it since
             self.cache.forget(set(chain.keys))
-            resolution = app.cached(profile, chain)
+            resolution = cached(ctx, profile, chain)
         if resolution is not None:
             self.served["hit"] += 1
             return self._output(resolution, message, warnings)
         self.served["miss"] += 1
-        miss = self._miss(app, chain, message.get("pid"))
+        miss = self._miss(ctx, chain, message.get("pid"))
         if miss["lead"] and self._may_work(message, chain):
             tell(self._answer(working=f"assuming roles for profile {profile!r}"))
-            return self._work(app, profile, message, warnings, str(miss["key"]))
+            return self._work(ctx, profile, message, warnings, str(miss["key"]))
         if miss["lead"]:
             miss.pop("key")
         return self._answer(hit=False, **miss)
@@ -508,7 +510,7 @@ class Service:
 
     def _work(
         self,
-        app: Rolehop,
+        ctx: Context,
         profile: str,
         message: Mapping[str, Any],
         warnings: list[str],
@@ -516,26 +518,26 @@ class Service:
     ) -> dict[str, Any]:
         """Make the credentials here: STS calls with warm clients, under the same locks as
         the direct path, written to the keyring (and memory) as the direct path would."""
-        from rolehop.cli import error_line
+        from rolehop.common.text import error_line
         from rolehop.stores.locks import locks_for
 
-        settings = app.config.settings
-        worker = Rolehop(
-            app.environ,
-            config_path=app.config_path,
-            config=app.config,
+        settings = ctx.config.settings
+        worker = context.build(
+            ctx.environ,
+            config_path=ctx.config_path,
+            config=ctx.config,
             clock=self.clock,
             cache=self.cache,
-            keystore=self.keystore,
+            keys=self.keystore,
             warn=warnings.append,
-            sts_factory=self._factory(app),
-            locks=locks_for(app.environ, settings.lock_timeout, warnings.append),
+            sts=self._factory(ctx),
+            locks=locks_for(ctx.environ, settings.lock_timeout, warnings.append),
             mfa_codes=_no_terminal,
         )
         with self.leases_lock:
             self.working += 1
         try:
-            resolution = worker.resolve(profile)
+            resolution = resolve(worker, profile)
         except RolehopError as error:
             stderr = self._warnings(warnings) + error_line(f"rolehop: error: {error}") + "\n"
             return self._answer(hit=True, stdout="", stderr=stderr, code=error.exit_code)
@@ -546,15 +548,15 @@ class Service:
         self.served["work"] += 1
         return self._output(resolution, message, warnings)
 
-    def _factory(self, app: Rolehop) -> StsClientFactory:
+    def _factory(self, ctx: Context) -> StsClientFactory:
         """STS clients as the direct path would make them, kept warm; a new set when the
         AWS config file (which botocore reads for endpoints) or the settings change."""
         try:
-            info = os.stat(app.config.aws_config_path)
+            info = os.stat(ctx.config.aws_config_path)
             stamp: tuple[object, ...] = (info.st_mtime_ns, info.st_size, info.st_ino)
         except OSError:
             stamp = ()
-        settings = app.config.settings
+        settings = ctx.config.settings
         retry = (settings.sts_max_attempts, settings.sts_connect_timeout, settings.sts_read_timeout)
         with self.leases_lock:
             factory = self.factories.get((*stamp, *retry))
@@ -570,8 +572,8 @@ class Service:
         return factory
 
     def _warnings(self, warnings: list[str]) -> str:
-        from rolehop.cli import printable
         from rolehop.common.redact import redact
+        from rolehop.common.text import printable
 
         return "".join(
             f"rolehop: warning: {printable(redact(line))}\n" for line in dict.fromkeys(warnings)

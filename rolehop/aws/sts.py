@@ -9,11 +9,10 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rolehop.common.creds import Credentials
 from rolehop.config.validate import CHAINED_MAX_DURATION
-from rolehop.engine.chain import MfaHop, RoleHop, SessionHop, WebIdentityHop
 from rolehop.errors import (
     AccessDeniedError,
     ConfigError,
@@ -102,12 +101,59 @@ class Boto3StsClientFactory:
         return client
 
 
+class Hop(Protocol):
+    """What every call needs of a hop (rolehop.engine.chain's hops): its profile's name."""
+
+    @property
+    def name(self) -> str: ...
+
+
+class RoleCall(Hop, Protocol):
+    """An AssumeRole (rolehop.engine.chain.RoleHop)."""
+
+    @property
+    def role_arn(self) -> str: ...
+
+    @property
+    def mfa_serial(self) -> str | None: ...
+
+    @property
+    def lowered(self) -> str | None:
+        """The warning to give once its credentials are made, if its duration was lowered."""
+        ...
+
+    def assume_role_params(self) -> dict[str, Any]: ...
+
+
+class SessionCall(Hop, Protocol):
+    """A GetSessionToken (rolehop.engine.chain.MfaHop or SessionHop)."""
+
+    @property
+    def serial(self) -> str | None:
+        """The MFA device, if a code goes with the call."""
+        ...
+
+    def params(self) -> dict[str, Any]: ...
+
+
+class WebIdentityCall(Hop, Protocol):
+    """An AssumeRoleWithWebIdentity (rolehop.engine.chain.WebIdentityHop)."""
+
+    @property
+    def role_arn(self) -> str: ...
+
+    @property
+    def describe(self) -> str: ...
+
+    def params(self) -> dict[str, Any]: ...
+
+
 def _explain(target: str) -> str:
     """How every AccessDenied ends: the command that says which side refused."""
     return f"run: rolehop explain {shlex.quote(target)}"
 
 
-def _subject(hop: RoleHop | MfaHop | SessionHop | WebIdentityHop, target: str) -> str:
+def _subject(hop: Hop, target: str) -> str:
     via = "" if hop.name == target else f" (hop {hop.name!r})"
     return f"profile {target!r}{via}"
 
@@ -176,7 +222,7 @@ def _issued(response: Any, subject: str) -> Credentials:
 
 def assume_role(
     client: STSClient,
-    hop: RoleHop,
+    hop: RoleCall,
     source: Credentials,
     *,
     target: str,
@@ -239,7 +285,7 @@ def assume_role(
 
 def get_session_token(
     client: STSClient,
-    hop: MfaHop | SessionHop,
+    hop: SessionCall,
     source: Credentials,
     *,
     target: str,
@@ -249,7 +295,7 @@ def get_session_token(
     without, the session a base of long-term keys is handed out as."""
     subject = _subject(hop, target)
     params = hop.params()
-    serial = hop.serial if isinstance(hop, MfaHop) else None
+    serial = hop.serial
     action, purpose = "GetSessionToken", f"start a session of {hop.name!r}"
     if serial is not None:
         params["TokenCode"] = token_code
@@ -287,7 +333,7 @@ _INVALID_TOKEN = {
 
 
 def assume_role_with_web_identity(
-    client: STSClient, hop: WebIdentityHop, token: str, *, target: str
+    client: STSClient, hop: WebIdentityCall, token: str, *, target: str
 ) -> Credentials:
     """AssumeRoleWithWebIdentity for ``hop`` with ``token`` (a secret: it is sent, never
     logged nor put in a message); every failure becomes one clear RolehopError."""

@@ -11,7 +11,8 @@ import click
 
 from rolehop.agent import client
 from rolehop.agent.protocol import NotOurs, disabled_by, socket_path
-from rolehop.cli import AppState, json_option, pass_state
+from rolehop.cli.options import json_option
+from rolehop.cli.state import AppState, pass_state
 
 
 @click.group()
@@ -78,7 +79,7 @@ def status(as_json: bool) -> None:
 @pass_state
 def start(state: AppState) -> None:
     """Start an agent now (it starts by itself on the first call that needs it)."""
-    settings = state.app.config.settings
+    settings = state.context.config.settings
     if disabled_by(os.environ) or not settings.agent:
         raise click.UsageError("the agent is turned off (ROLEHOP_AGENT=0 or [settings] agent)")
     started = client.start(os.environ, settings.agent_idle_timeout, settings.keyring_backend)

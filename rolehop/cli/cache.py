@@ -7,9 +7,13 @@ from datetime import timedelta
 
 import click
 
-from rolehop.cli import AppState, duration_text, json_option, pass_state, printable
 from rolehop.cli.complete import profile_names
+from rolehop.cli.options import json_option
+from rolehop.cli.render import duration_text
+from rolehop.cli.state import AppState, pass_state
 from rolehop.common.creds import format_expiration
+from rolehop.common.text import printable
+from rolehop.engine import admin
 
 
 @click.group("cache")
@@ -22,7 +26,7 @@ def cache_group() -> None:
 @pass_state
 def clear(state: AppState, profile: str | None) -> None:
     """Remove cached credentials of PROFILE's chain, or of every profile."""
-    removed = state.app.clear_cache(profile)
+    removed = admin.clear_cache(state.context, profile)
     what = f"profile {profile!r}" if profile else "all profiles"
     click.echo(f"removed {removed} cached credential{'s' if removed != 1 else ''} ({what})")
 
@@ -32,7 +36,7 @@ def clear(state: AppState, profile: str | None) -> None:
 @pass_state
 def list_(state: AppState, as_json: bool) -> None:
     """List cached credentials: profile, expiry, time left. Never a secret."""
-    entries = state.app.cache_entries()
+    entries = admin.cache_entries(state.context)
     if as_json:
         rows = [
             {

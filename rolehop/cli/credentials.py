@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import sys
 from collections.abc import Sequence
@@ -10,37 +9,26 @@ from dataclasses import dataclass, replace
 
 import click
 
-from rolehop.cli import AppState, pass_state
-from rolehop.cli.complete import profile_names
-from rolehop.errors import CommandNotExecutableError, CommandNotFoundError, RolehopError
+from rolehop.cli.options import (
+    mfa_token_option,
+    no_session_option,
+    profile_argument,
+    refresh_option,
+    server_option,
+)
+from rolehop.cli.state import AppState, pass_state
+from rolehop.engine.resolve import resolve
+from rolehop.errors import (
+    command_error,
+)
 from rolehop.output import (
-    SHELLS,
     Shell,
     credential_process_json,
     environment,
     render_env,
     shell_from_environ,
 )
-
-refresh_option = click.option(
-    "--refresh", is_flag=True, help="Ignore cached credentials and assume the roles again."
-)
-mfa_token_option = click.option(
-    "--mfa-token",
-    metavar="CODE",
-    help="The MFA code, if one is needed (else mfa_process, else a prompt on the terminal).",
-)
-no_session_option = click.option(
-    "--no-session",
-    is_flag=True,
-    help="For a base profile: its long-term keys themselves, not a session made from them.",
-)
-server_option = click.option(
-    "--server",
-    is_flag=True,
-    help="Give COMMAND a local credentials endpoint that refreshes, not static keys.",
-)
-profile_argument = click.argument("profile", shell_complete=profile_names)
+from rolehop.shell import SHELLS
 
 
 @click.command()
@@ -72,7 +60,7 @@ def env(
     has one); --no-session: the keys themselves.
     """
     chosen = shell or shell_from_environ(os.environ)  # before any STS call
-    resolution = state.app.resolve(
+    resolution = resolve(state.context,
         profile, refresh=refresh, mfa_token=mfa_token, session=not no_session
     )
     click.echo(render_env(environment(resolution), chosen), nl=False)
@@ -95,7 +83,7 @@ def credential_process(
       [profile research]
       credential_process = rolehop credential-process research-ro
     """
-    resolution = state.app.resolve(
+    resolution = resolve(state.context,
         profile, refresh=refresh, mfa_token=mfa_token, session=not no_session
     )
     click.echo(credential_process_json(resolution.credentials))
@@ -158,7 +146,7 @@ def exec_(
                 session=session,
             )
         )
-    resolution = state.app.resolve(
+    resolution = resolve(state.context,
         profile, refresh=given.refresh, mfa_token=given.mfa_token, session=session
     )
     child_env = environment(resolution).apply(os.environ)
@@ -213,19 +201,6 @@ def exec_options(
     if not rest or not rest[0]:
         raise click.UsageError("missing COMMAND after --", ctx)
     return given, tuple(rest)
-
-
-def command_error(program: str, failure: OSError) -> RolehopError:
-    """Why ``exec`` could not start ``program``, with the exit code a shell would give."""
-    if isinstance(failure, FileNotFoundError):
-        return CommandNotFoundError(f"exec: command not found: {program}")
-    if isinstance(failure, PermissionError):
-        return CommandNotExecutableError(f"exec: permission denied: {program}")
-    if failure.errno == errno.ENOEXEC:  # a script without a #! line, say
-        return CommandNotExecutableError(
-            f"exec: cannot run {program}: not an executable format (missing #!?)"
-        )
-    return RolehopError(f"exec: cannot run {program}: {failure.strerror}")
 
 
 def register(group: click.Group) -> None:

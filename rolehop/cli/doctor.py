@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from dataclasses import asdict
@@ -11,10 +12,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from rolehop.cli import AppState, json_option, pass_state, printable, terminal
+from rolehop.cli import terminal
+from rolehop.cli.options import json_option
+from rolehop.cli.state import AppState, pass_state
+from rolehop.common.text import printable
 
 if TYPE_CHECKING:
-    from rolehop.features.doctor import Check
+    from rolehop.features.doctor.checks import Check
 
 MARKS = {"ok": "✓", "warn": "!", "fail": "✗"}
 ASCII_MARKS = {"ok": "ok", "warn": "!!", "fail": "XX"}
@@ -38,7 +42,16 @@ def doctor(state: AppState, as_json: bool) -> None:
 
     Exits 1 when any check fails (✗); warnings (!) do not fail.
     """
-    checks = state.app.doctor(_program_path())
+    from rolehop.agent.remote import AgentLink
+    from rolehop.features.doctor.run import run
+
+    checks = run(
+        os.environ,
+        state.config_path,
+        _program_path(),
+        clock=state.clock,
+        agent=AgentLink(os.environ),
+    )
     failed = any(check.verdict == "fail" for check in checks)
     if as_json:
         document = {"version": 1, "healthy": not failed, "checks": [asdict(c) for c in checks]}

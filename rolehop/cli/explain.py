@@ -9,8 +9,10 @@ from typing import Any
 
 import click
 
-from rolehop.cli import AppState, json_option, pass_state, printable
 from rolehop.cli.complete import profile_names
+from rolehop.cli.options import json_option
+from rolehop.cli.state import AppState, pass_state
+from rolehop.common.text import printable
 from rolehop.features.explain.report import Explainer, HopReport, Side, exit_code
 
 
@@ -47,7 +49,7 @@ def explain(
     AssumeRole is denied (another non-zero code when it fails otherwise).
     """
     explainer = Explainer(
-        state.app, inspect_with=inspect_with, trust_policy=trust_policy, dry_run=dry_run
+        state.context, inspect_with=inspect_with, trust_policy=trust_policy, dry_run=dry_run
     )
     reports = explainer.explain(profile)
     code = exit_code(reports)

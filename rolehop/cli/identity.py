@@ -8,18 +8,15 @@ from datetime import timedelta
 
 import click
 
-from rolehop.cli import (
-    AppState,
-    duration_text,
-    error_line,
-    json_option,
-    pass_state,
-    printable,
-    terminal,
-)
+from rolehop.cli import terminal
 from rolehop.cli.complete import profile_names
-from rolehop.cli.credentials import no_session_option
-from rolehop.engine.core import GraphNode
+from rolehop.cli.options import json_option, no_session_option
+from rolehop.cli.render import duration_text
+from rolehop.cli.state import AppState, pass_state
+from rolehop.common.text import error_line, printable
+from rolehop.engine import identity as identities
+from rolehop.engine import views
+from rolehop.engine.rows import GraphNode
 from rolehop.errors import RolehopError
 
 
@@ -30,7 +27,7 @@ from rolehop.errors import RolehopError
 @pass_state
 def whoami(state: AppState, profile: str | None, as_json: bool, no_session: bool) -> None:
     """Who STS says you are: PROFILE's credentials, or the active environment's."""
-    identity = state.app.whoami(profile, session=not no_session)
+    identity = identities.whoami(state.context, profile, session=not no_session)
     if as_json:
         click.echo(json.dumps({"version": 1, **asdict(identity)}, indent=2))
         return
@@ -60,9 +57,9 @@ def graph(state: AppState, profile: str | None, as_json: bool) -> None:
     chains: dict[str, list[GraphNode]]
     errors: dict[str, RolehopError] = {}
     if profile:
-        chains = {profile: state.app.graph(profile)}
+        chains = {profile: views.graph(state.context, profile)}
     else:
-        chains, errors = state.app.graphs()
+        chains, errors = views.graphs(state.context)
     if as_json:
         document = {
             name: [

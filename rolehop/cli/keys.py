@@ -10,8 +10,11 @@ import warnings
 
 import click
 
-from rolehop.cli import AppState, json_option, pass_state, printable
+from rolehop.cli.options import json_option
+from rolehop.cli.state import AppState, pass_state
 from rolehop.common.creds import Credentials, format_expiration
+from rolehop.common.text import printable
+from rolehop.engine import admin
 from rolehop.errors import UsageError
 from rolehop.stores.keys import check_name
 
@@ -64,10 +67,10 @@ def add(state: AppState, name: str, from_env: bool, no_verify: bool) -> None:
     environment with --from-env; never from the command line.
     """
     check_name(name)  # before anything is typed or sent
-    state.app.keystore()  # no usable keyring: say so before asking for the keys
+    state.context.keys.names()  # no usable keyring: say so before asking for the keys
     credentials = _read_keys(from_env)
-    identity = None if no_verify else state.app.check_keys(credentials)
-    stored = state.app.add_keys(name, credentials)
+    identity = None if no_verify else admin.check_keys(state.context, credentials)
+    stored = admin.add_keys(state.context, name, credentials)
     click.echo(f"stored keys {name!r} (…{stored.key_id_suffix}) in the keyring", err=True)
     if identity:
         click.echo(f"they act as {identity}", err=True)
@@ -78,7 +81,7 @@ def add(state: AppState, name: str, from_env: bool, no_verify: bool) -> None:
 @pass_state
 def list_(state: AppState, as_json: bool) -> None:
     """List stored keys: names, the key id's last 4 characters, when added. No secret."""
-    stored = state.app.list_keys()
+    stored = admin.list_keys(state.context)
     rows = [
         {
             "name": key.name,
@@ -108,7 +111,7 @@ def remove(state: AppState, name: str, yes: bool) -> None:
     """Delete the keys stored as NAME (and credentials cached from them)."""
     if not yes:
         click.confirm(f"Delete the keys stored as {name!r}?", abort=True, err=True)
-    if state.app.remove_keys(name):
+    if admin.remove_keys(state.context, name):
         click.echo(f"removed keys {name!r}", err=True)
     else:
         raise UsageError(f"no keys are stored as {name!r}")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from rolehop.cli import AppState, pass_state, printable
-from rolehop.cli.credentials import mfa_token_option, profile_argument, refresh_option
+from rolehop.cli.options import mfa_token_option, profile_argument, refresh_option
+from rolehop.cli.state import AppState, pass_state
+from rolehop.common.text import printable
 
 
 @click.command()
@@ -53,7 +54,7 @@ def login(
     from rolehop.features.login import browser, federation
 
     signed = federation.login(
-        state.app,
+        state.context,
         profile,
         destination=destination,
         duration=duration,

@@ -8,17 +8,14 @@ from datetime import datetime
 
 import click
 
-from rolehop.cli import (
-    AppState,
-    duration_text,
-    error_line,
-    json_option,
-    pass_state,
-    printable,
-    terminal,
-)
+from rolehop.cli import terminal
+from rolehop.cli.options import json_option
+from rolehop.cli.render import duration_text
+from rolehop.cli.state import AppState, pass_state
 from rolehop.common.creds import format_expiration
-from rolehop.engine.core import ProfileSummary
+from rolehop.common.text import error_line, printable
+from rolehop.engine import views
+from rolehop.engine.rows import ProfileSummary
 
 
 @click.command("list")
@@ -27,7 +24,7 @@ from rolehop.engine.core import ProfileSummary
 def list_(state: AppState, as_json: bool) -> None:
     """List profiles: role, where the chain starts, how many hops; and base profiles
     (no role, 0 hops), which env, exec and credential-process hand out themselves."""
-    summaries = state.app.profiles()
+    summaries = views.profiles(state.context)
     if as_json:
         rows = [
             {
@@ -47,10 +44,10 @@ def list_(state: AppState, as_json: bool) -> None:
         click.echo(json.dumps(document, indent=2))
         return
     if not summaries:
-        click.echo(f"no profiles: add [profiles.NAME] to {state.app.config.path}", err=True)
+        click.echo(f"no profiles: add [profiles.NAME] to {state.context.config.path}", err=True)
         return
     if terminal.stdout_is_terminal():
-        _rich_table(summaries, state.app.clock())
+        _rich_table(summaries, state.context.clock())
     else:
         _plain_table(summaries)
     # a broken source profile breaks every profile built on it with its own error: once

@@ -11,18 +11,16 @@ import threading
 
 import click
 
-from rolehop.cli import AppState, pass_state, printable
-from rolehop.cli.credentials import (
-    command_error,
-    mfa_token_option,
-    profile_argument,
-    refresh_option,
-)
+from rolehop.cli.options import mfa_token_option, profile_argument, refresh_option
+from rolehop.cli.state import AppState, pass_state
 from rolehop.common.hardening import harden, restore_core_limit
-from rolehop.engine.core import Resolution
+from rolehop.common.text import printable
+from rolehop.engine.resolve import Resolution, resolve
+from rolehop.errors import command_error
 from rolehop.features.endpoint.credentials_server import CredentialsServer, serving
 from rolehop.features.endpoint.envfile import EnvFile
-from rolehop.output import SHELLS, Shell, render_env, server_environment, shell_from_environ
+from rolehop.output import Shell, render_env, server_environment, shell_from_environ
+from rolehop.shell import SHELLS
 
 
 def start_server(
@@ -31,9 +29,9 @@ def start_server(
     """The endpoint for ``resolution``'s profile: each request asks the core again."""
     profile = resolution.profile.name
     server = CredentialsServer(
-        lambda: state.app.resolve(profile, session=session).credentials,
+        lambda: resolve(state.context, profile, session=session).credentials,
         resolution.profile.role_arn,
-        clock=state.app.clock,
+        clock=state.context.clock,
         report=state.warn_always,
     )
     serving(server)
@@ -98,7 +96,7 @@ def serve(
     with contextlib.ExitStack() as running:
         # a path that cannot be used is refused before any STS call
         target = running.enter_context(EnvFile(env_file)) if env_file is not None else None
-        resolution = state.app.resolve(profile, refresh=refresh, mfa_token=mfa_token)
+        resolution = resolve(state.context, profile, refresh=refresh, mfa_token=mfa_token)
         server = start_server(state, resolution)
         running.callback(_stop_server, server)
         exports = render_env(server_environment(server.child_environment(), resolution), chosen)
@@ -129,7 +127,7 @@ def run_with_server(
     for signal N)."""
     # before any credential is in memory; the command gets the core limit we had
     core_limit = harden(keep_hard_limit=True)
-    resolution = state.app.resolve(
+    resolution = resolve(state.context,
         profile, refresh=refresh, mfa_token=mfa_token, session=session
     )
     server = start_server(state, resolution, session=session)

@@ -13,11 +13,11 @@ from pathlib import Path
 import click
 from click.shell_completion import BashComplete, FishComplete, ShellComplete, ZshComplete
 
-from rolehop.cli import cli
 from rolehop.cli.complete import profile_names
-from rolehop.cli.credentials import mfa_token_option, refresh_option
+from rolehop.cli.options import mfa_token_option, refresh_option
 from rolehop.errors import UsageError
-from rolehop.output import SHELLS, Shell
+from rolehop.output import Shell
+from rolehop.shell import SHELLS
 from rolehop.shell.snippets import snippet
 
 _COMPLETERS: dict[str, type[ShellComplete]] = {
@@ -41,13 +41,14 @@ def program_path(argv0: str | None = None) -> str | None:
     return os.path.abspath(found) if found else None
 
 
-def completion_script(shell: Shell) -> str:
-    """click's completion script for ``shell`` ("" where click has none)."""
+def completion_script(shell: Shell, group: click.Command) -> str:
+    """click's completion script of ``group`` (rolehop's) for ``shell`` ("" where click has
+    none)."""
     completer = _COMPLETERS.get(shell)
     if completer is None:
         return ""
     # what ``source()`` returns, without BashComplete's version check that runs bash
-    complete = completer(cli, {}, "rolehop", "_ROLEHOP_COMPLETE")
+    complete = completer(group, {}, "rolehop", "_ROLEHOP_COMPLETE")
     return completer.source_template % complete.source_vars()
 
 
@@ -64,7 +65,8 @@ def init(shell: Shell) -> None:
     Set ROLEHOP_PROMPT=1 before it to show the profile in the prompt, and
     ROLEHOP_AUTO_REFRESH=1 to refresh credentials that are about to expire.
     """
-    click.echo(snippet(shell, program_path(), completion_script(shell)), nl=False)
+    group = click.get_current_context().find_root().command  # rolehop's (cli.app imports us)
+    click.echo(snippet(shell, program_path(), completion_script(shell, group)), nl=False)
 
 
 @click.command("use")

@@ -28,8 +28,8 @@ def can_print(text: str) -> bool:
 def spinner(message: str) -> Iterator[None]:
     """A ``Busy`` for the core: rolehop.common.spinner's line while a long wait lasts (nothing
     when stderr is a pipe, a file, the AWS CLI capturing us)."""
-    from rolehop.cli import printable
     from rolehop.common import spinner as spinning
+    from rolehop.common.text import printable
 
     stop = spinning.start(printable(message))
     try:

@@ -51,7 +51,7 @@ class Credentials:
             return None
         return self.expiration - utc(now)
 
-    def valid_for(self, now: datetime, margin: timedelta) -> bool:
+    def fresh(self, now: datetime, margin: timedelta) -> bool:
         """True while more than ``margin`` remains (long-term keys are always valid)."""
         left = self.remaining(now)
         return left is None or left > margin

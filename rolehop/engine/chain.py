@@ -167,6 +167,11 @@ class SessionHop:
         return {"DurationSeconds": self.duration_seconds}
 
     @property
+    def serial(self) -> None:
+        """No MFA device: no code goes with the call."""
+        return None
+
+    @property
     def key(self) -> str:
         return _digest(
             {

@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from rolehop.aws.sts import Boto3StsClientFactory
-from rolehop.engine.core import Rolehop, utcnow
+from rolehop.engine import context
+from rolehop.engine.context import utcnow
+from rolehop.engine.resolve import resolve
 from rolehop.errors import RolehopError
 from rolehop.output import credential_process_json, environment, render_env
 from rolehop.stores.cache import KeyringCache
@@ -217,13 +219,13 @@ def run() -> Iterator[Step]:
             Path(environ["ROLEHOP_CONFIG"]).read_text(),
             "toml",
         )
-        app = Rolehop(
+        ctx = context.build(
             environ,
-            sts_factory=Boto3StsClientFactory(endpoint_url=emulator.url),
+            sts=Boto3StsClientFactory(endpoint_url=emulator.url),
             cache=KeyringCache(MemoryKeyring(), warn=lambda message: None, clock=utcnow),
             locks=NoLocks(),  # one process, an in-memory keyring: nothing to share
         )
-        first = app.resolve(PROFILE)
+        first = resolve(ctx, PROFILE)
         credentials = first.credentials
         if first.from_cache or emulator.assume_role_calls() != 3:  # 2 set-up calls + Joe's
             raise DemoError("the first call should have assumed the role exactly once")
@@ -233,7 +235,7 @@ def run() -> Iterator[Step]:
             _masked(script, credentials.secret_access_key, credentials.session_token),
             "bash",
         )
-        second = app.resolve(PROFILE)
+        second = resolve(ctx, PROFILE)
         if not second.from_cache or emulator.assume_role_calls() != 3:
             raise DemoError("the second call should have been a cache hit")
         if second.credentials.access_key_id != credentials.access_key_id:

@@ -202,3 +202,34 @@ class KeyStore:
             self.backend.set_password(SERVICE, INDEX, json.dumps(document))
         except Exception as error:
             raise self._fail("write the stored keys index", error) from None
+
+
+class Announced:
+    """Stored keys changed here: every agent forgets the names and ids it knew (see
+    rolehop.stores.changes)."""
+
+    def __init__(self, inner: KeyStore, forget: Callable[[set[str] | None], None]) -> None:
+        self.inner = inner
+        self.forget = forget
+
+    def get(self, name: str) -> Credentials | None:
+        return self.inner.get(name)
+
+    def names(self) -> set[str]:
+        return self.inner.names()
+
+    def key_id(self, name: str) -> str | None:
+        return self.inner.key_id(name)
+
+    def list(self) -> list[StoredKey]:
+        return self.inner.list()
+
+    def add(self, name: str, credentials: Credentials) -> StoredKey:
+        stored = self.inner.add(name, credentials)
+        self.forget(None)
+        return stored
+
+    def remove(self, name: str) -> bool:
+        removed = self.inner.remove(name)
+        self.forget(None)
+        return removed

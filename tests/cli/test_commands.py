@@ -27,7 +27,9 @@ from botocore.stub import Stubber
 
 from rolehop import __version__
 from rolehop.common.creds import Credentials
-from rolehop.engine.core import Rolehop
+from rolehop.engine import context
+from rolehop.engine.context import Context
+from rolehop.engine.resolve import chain_of
 from rolehop.stores.cache import KeyringCache
 from rolehop.stores.memory_keyring import MemoryKeyring
 from tests.conftest import RunRolehop, Sandbox
@@ -893,10 +895,10 @@ def test_debug_error_shows_the_traceback(sandbox: Sandbox, run_rolehop: RunRoleh
 def test_unexpected_exception_is_an_internal_error_without_traceback(
     sts: StubSts, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(self: Rolehop, name: str, **options: object) -> None:
+    def broken(ctx: Context, name: str, **options: object) -> None:
         raise KeyError("boom")
 
-    monkeypatch.setattr(Rolehop, "resolve", broken)
+    monkeypatch.setattr("rolehop.cli.credentials.resolve", broken)
 
     outcome = rolehop_main("env", "company")
 
@@ -910,10 +912,11 @@ def test_unexpected_exception_is_an_internal_error_without_traceback(
 def test_unexpected_exception_with_debug_shows_the_traceback(
     sts: StubSts, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(self: Rolehop, name: str, **options: object) -> None:
+    def broken(*args: object, **options: object) -> None:
         raise KeyError("boom")
 
-    monkeypatch.setattr(Rolehop, "resolve", broken)
+    # before the config is read, so that the traceback is the first thing on stderr
+    monkeypatch.setattr("rolehop.engine.context.build", broken)
 
     outcome = rolehop_main("--debug", "env", "company")
 
@@ -1105,7 +1108,7 @@ def test_ctrl_c_during_a_command_exits_130(sts: StubSts, monkeypatch: pytest.Mon
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("rolehop.engine.core.Rolehop.resolve", interrupted)
+    monkeypatch.setattr("rolehop.cli.credentials.resolve", interrupted)
 
     outcome = rolehop_main("credential-process", "company")
 
@@ -1174,7 +1177,7 @@ def _seed(
         expires,
         "arn:aws:sts::222222222222:assumed-role/research-ro/rolehop-tester",
     )
-    key = Rolehop(subprocess_env).chain(profile).keys[-1]
+    key = chain_of(context.build(subprocess_env), profile).keys[-1]
     monkeypatch.setenv("ROLEHOP_TEST_KEYRING", subprocess_env["ROLEHOP_TEST_KEYRING"])
     cache = KeyringCache(FileKeyring(), lambda message: None, lambda: datetime.now(UTC))
     cache.put(key, credentials, label=profile)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from rolehop.cli import AppState
+from rolehop.cli.state import AppState
+from rolehop.engine.resolve import resolve
 from tests.conftest import Sandbox
 from tests.support.cli import CONFIG, StubbedState, expect_company, installed, rolehop_main
 from tests.support.stubs import JOE_CREDENTIALS
@@ -55,7 +56,8 @@ def ran(monkeypatch: pytest.MonkeyPatch) -> list[Ran]:
         mfa_token: str | None = None,
         session: bool = True,
     ) -> int:
-        resolution = state.app.resolve(
+        resolution = resolve(
+            state.context,
             profile, refresh=refresh, mfa_token=mfa_token, session=session
         )
         runs.append(Ran(list(command), True, resolution.credentials.access_key_id))

@@ -242,7 +242,8 @@ HIT_PATH_MODULES = {
     *("json", "json.decoder", "json.encoder", "json.scanner", "_json", "atexit"),
     *("re", "re._casefix", "re._compiler", "re._constants", "re._parser", "sre_compile"),
     *("_socket", "_sha2", "_sha256", "collections.abc"),
-    *("rolehop", "rolehop.agent", "rolehop.agent.protocol", "rolehop.entry"),
+    *("rolehop", "rolehop.version", "rolehop.agent", "rolehop.agent.protocol", "rolehop.entry"),
+    "rolehop.shell",
     *("rolehop.stores", "rolehop.stores.private", "rolehop.config", "rolehop.config.locations"),
 }
 

@@ -19,7 +19,8 @@ import pytest
 import rolehop
 from rolehop import api
 from rolehop.agent import client
-from rolehop.engine.core import Rolehop
+from rolehop.engine import context
+from rolehop.engine.resolve import cached
 from rolehop.errors import ConfigError, NetworkError
 from rolehop.features.demo import ITEM_ID, REGION, RESEARCH, ROLE_NAME, TABLE, Emulator
 from tests.conftest import Sandbox
@@ -73,16 +74,16 @@ def test_a_session_refreshes_through_sts(research: Emulator) -> None:
     # moto issues one-hour credentials by its own (real) clock; rolehop's and botocore's
     # clock is this one
     clock = FakeClock(datetime.now(UTC))
-    app = Rolehop(os.environ, clock=clock)
-    session = api.session("research-ro", app=app)
+    app = context.build(os.environ, clock=clock)
+    session = api.session("research-ro", ctx=app)
     credentials = session.get_credentials()
     assert credentials is not None
     sts = session.client("sts")
     first = credentials.get_frozen_credentials()
     # the times below count from when moto issued them, not from when this test began
-    cached = app.cached("research-ro")
-    assert cached is not None and cached.credentials.expiration is not None
-    issued = cached.credentials.expiration - timedelta(hours=1)
+    held = cached(app, "research-ro")
+    assert held is not None and held.credentials.expiration is not None
+    issued = held.credentials.expiration - timedelta(hours=1)
 
     clock.now = issued + timedelta(minutes=44)  # 16 minutes left: rolehop would not serve
     assert sts.get_caller_identity()["Arn"] == CALLER  # them, but botocore does not ask yet
@@ -152,9 +153,9 @@ def test_a_running_agent_serves_the_cache(research: Emulator, agent: dict[str, s
     while client.status(agent) is None:
         assert time.monotonic() < deadline, "the agent did not start"
         time.sleep(0.05)
-    app = api.default_app()
+    app = api.default_context()
 
-    session = api.session("research-ro", app=app)
+    session = api.session("research-ro", ctx=app)
 
     assert app.cache.description == "the agent's"  # it answered: no fallback to the keyring
     assert session.client("sts").get_caller_identity()["Arn"] == CALLER

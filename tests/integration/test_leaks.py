@@ -40,7 +40,7 @@ from typing import Any
 import pytest
 
 from rolehop.features.demo import JOE_ARN, RESEARCH, ROLE_ARN, Emulator
-from rolehop.output import SHELLS
+from rolehop.shell import SHELLS
 from tests.conftest import Sandbox
 from tests.support.emulator import RESEARCH_RO_TOML, WAREHOUSE, WAREHOUSE_ARN, WAREHOUSE_ROLE
 from tests.support.federation import FakeFederation, fake_federation

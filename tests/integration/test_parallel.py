@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from rolehop.engine.core import Rolehop
+from rolehop.engine import context
+from rolehop.engine.resolve import chain_of
 from rolehop.features.demo import Emulator
 from rolehop.stores.locks import lock_dir
 from tests.conftest import Sandbox
@@ -85,7 +86,7 @@ def test_a_holder_killed_mid_refresh_never_blocks_the_others(
     moto: Emulator, subprocess_env: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     env = {**subprocess_env, "AWS_ENDPOINT_URL": moto.url}
-    keys = Rolehop(env).chain("warehouse").keys
+    keys = chain_of(context.build(env), "warehouse").keys
     directory = lock_dir(env)
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLDER, str(directory), keys[-1], keys[-2]],

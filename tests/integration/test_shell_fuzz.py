@@ -31,7 +31,7 @@ from rolehop.common.creds import Credentials
 from rolehop.config import validate
 from rolehop.config.files import Profile
 from rolehop.engine.chain import BaseHop, Chain
-from rolehop.engine.core import Resolution
+from rolehop.engine.resolve import Resolution
 from rolehop.output import UNSET, Environment, Shell, environment, render_env
 from tests.support.tools import require_tool
 

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from rolehop.engine.core import Rolehop
+from rolehop.engine import context
+from rolehop.engine.resolve import chain_of
 from rolehop.features.demo import ROLE_ARN, Emulator
 from rolehop.stores.locks import FileLocks, lock_dir
 from tests.conftest import RunRolehop, Sandbox
@@ -62,7 +63,7 @@ def test_waiting_for_a_lock_spinson_a_terminal(
     sandbox: Sandbox, moto: Emulator, joe: dict[str, str], subprocess_env: dict[str, str]
 ) -> None:
     sandbox.write_rolehop(RESEARCH_RO_TOML)
-    key = Rolehop(subprocess_env).chain("research-ro").keys[-1]
+    key = chain_of(context.build(subprocess_env), "research-ro").keys[-1]
     locks = FileLocks(lock_dir(subprocess_env))
     with held_for(locks, key, 2.0):
         code, shown = on_a_terminal(

@@ -33,7 +33,8 @@ from rolehop.agent.protocol import (
     read_message,
     socket_name,
 )
-from rolehop.engine.core import Rolehop
+from rolehop.engine import context
+from rolehop.engine.resolve import chain_of
 from rolehop.features.demo import Emulator
 from rolehop.stores.locks import lock_dir
 from tests.conftest import Sandbox
@@ -83,7 +84,7 @@ def test_a_lock_directory_squatted_by_another_user_is_not_used(
     env["XDG_CACHE_HOME"] = str(cache)
     squatted = lock_dir(env)
     assert squatted == cache / "rolehop" / "locks"
-    keys = Rolehop(env).chain("research-ro").keys
+    keys = chain_of(context.build(env), "research-ro").keys
     holder = other_user.start_python(HOLD_LOCKS, str(squatted), *(f"{k}.lock" for k in keys))
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"

@@ -15,8 +15,10 @@ from functools import cached_property
 
 from click.testing import CliRunner
 
-from rolehop.cli import AppState, main
-from rolehop.engine.core import Rolehop
+from rolehop.cli.app import main
+from rolehop.cli.state import AppState
+from rolehop.engine import context
+from rolehop.engine.context import Context
 from tests.support.stubs import (
     COMPANY_ROLE,
     NOW,
@@ -45,18 +47,18 @@ CONFIG = f"""\
 
 @dataclass
 class StubbedState(AppState):
-    """``AppState`` whose ``Rolehop`` has a stubbed STS and a fixed clock."""
+    """``AppState`` whose context has a stubbed STS and a fixed clock."""
 
     sts: StubSts = field(default_factory=StubSts)
     clock: FakeClock = field(default_factory=FakeClock)
 
     @cached_property
-    def app(self) -> Rolehop:
-        return Rolehop(
+    def context(self) -> Context:
+        return context.build(
             os.environ,
             config_path=self.config_path,
             clock=self.clock,
-            sts_factory=self.sts,
+            sts=self.sts,
             warn=self.warn,
         )
 

@@ -1,7 +1,7 @@
 """A stubbed STS for tests: shared constants, AssumeRole answers, and two kinds of stub.
 
 :class:`StubSts` hands real boto3 STS clients with botocore's ``Stubber`` to an in-process
-:class:`rolehop.engine.core.Rolehop` (its ``sts_factory``). :class:`StsHttpStub` is an HTTP server
+:func:`rolehop.engine.context.build` (its ``sts``). :class:`StsHttpStub` is an HTTP server
 for ``python -m rolehop`` subprocesses, reached through ``AWS_ENDPOINT_URL``.
 """
 
@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 from rolehop.aws.sts import ANONYMOUS
 from rolehop.common.creds import Credentials
-from rolehop.engine.core import Rolehop
+from rolehop.engine import context
+from rolehop.engine.context import Context
 from rolehop.stores.cache import KeyringCache
 from rolehop.stores.memory_keyring import MemoryKeyring
 
@@ -56,7 +57,7 @@ JOE_CREDENTIALS = """\
 
 @dataclass
 class FakeClock:
-    """A clock for ``Rolehop(clock=...)`` that says ``now`` until a test moves it."""
+    """A clock for ``context.build(clock=...)`` that says ``now`` until a test moves it."""
 
     now: datetime = NOW
 
@@ -282,7 +283,7 @@ def sts_error_xml(code: str, message: str) -> str:
 
 @dataclass
 class StubWorld:
-    """What a core test needs around a :class:`~rolehop.engine.core.Rolehop`; the test modules
+    """What a core test needs around an engine context; the test modules
     add their own fields (an MFA code source...) and ``app()`` flavours."""
 
     sandbox: Sandbox
@@ -291,13 +292,13 @@ class StubWorld:
     keyring: MemoryKeyring = field(default_factory=MemoryKeyring)
     warnings: list[str] = field(default_factory=list)
 
-    def rolehop(self, environ: Mapping[str, str] | None = None, **extra: Any) -> Rolehop:
-        """A core over the sandbox's files (a copy of os.environ unless ``environ``), with
+    def context(self, environ: Mapping[str, str] | None = None, **extra: Any) -> Context:
+        """A context over the sandbox's files (a copy of os.environ unless ``environ``), with
         this world's STS, clock, keyring cache and warnings; ``extra`` for the rest."""
-        return Rolehop(
+        return context.build(
             dict(os.environ) if environ is None else environ,
             clock=self.clock,
-            sts_factory=self.sts,
+            sts=self.sts,
             cache=KeyringCache(self.keyring, self.warnings.append, self.clock),
             warn=self.warnings.append,
             **extra,

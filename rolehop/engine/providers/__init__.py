@@ -1,4 +1,4 @@
-"""One way to get credentials per module, composed by ``rolehop.engine.core`` into a chain.
+"""One way to get credentials per module, composed by ``rolehop.engine.compose`` into a chain.
 
 Every provider has a ``key`` (what identifies the credentials it makes, used by the cache)
 and ``load()``. Caching is a wrapper (:class:`~rolehop.engine.providers.cached.CachedProvider`),

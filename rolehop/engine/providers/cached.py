@@ -47,7 +47,7 @@ class CachedProvider:
     def cached(self) -> Credentials | None:
         """The entry, if it is still good for more than the margin."""
         entry = self.cache.get(self.key)
-        if entry is not None and entry.valid_for(self.clock(), self.margin):
+        if entry is not None and entry.fresh(self.clock(), self.margin):
             return entry
         return None
 

@@ -22,7 +22,8 @@ from rolehop.aws import iam
 from rolehop.aws.sts import Identity, assume_role, identity_of
 from rolehop.common.creds import Credentials
 from rolehop.engine.chain import RoleHop
-from rolehop.engine.core import Rolehop
+from rolehop.engine.context import Context
+from rolehop.engine.resolve import chain_of, hop_sources, resolve
 from rolehop.errors import AccessDeniedError, RolehopError, UsageError
 
 SideVerdict = Literal["allow", "deny", "no-match", "cannot-evaluate", "unknown"]
@@ -133,27 +134,27 @@ def _request(hop: RoleHop, caller: Identity, context: Mapping[str, Any]) -> poli
 
 
 class Explainer:
-    """Explain one profile's chain with ``app`` (the core: chain, caches, STS clients)."""
+    """Explain one profile's chain in ``ctx`` (the engine's: chain, caches, STS clients)."""
 
     def __init__(
         self,
-        app: Rolehop,
+        ctx: Context,
         *,
         iam_factory: iam.IamClientFactory = iam.boto3_iam,
         inspect_with: str | None = None,
         trust_policy: Path | None = None,
         dry_run: bool = False,
     ) -> None:
-        self.app = app
+        self.ctx = ctx
         self.iam_factory = iam_factory
         self.inspect_with = inspect_with
         self.trust_file = trust_policy
         self.dry_run = dry_run
 
     def explain(self, name: str) -> list[HopReport]:
-        chain = self.app.chain(name)
+        chain = chain_of(self.ctx, name)
         reports: list[HopReport] = []
-        sources = self.app.hop_sources(name)
+        sources = hop_sources(self.ctx, name)
         inspector = self._inspector()
         for index, (hop, source) in enumerate(sources):
             mfa = self._mfa(chain.mfa is not None, index, hop)
@@ -173,7 +174,7 @@ class Explainer:
     def _inspector(self) -> Credentials | None:
         if self.inspect_with is None:
             return None
-        return self.app.resolve(self.inspect_with).credentials
+        return resolve(self.ctx, self.inspect_with).credentials
 
     def _hop(
         self,
@@ -188,7 +189,7 @@ class Explainer:
             params["Tags"] = {t["Key"]: t["Value"] for t in hop.assume_role_params()["Tags"]}
         try:
             credentials = source()
-            client = self.app.sts_factory(credentials, hop.region)
+            client = self.ctx.sts(credentials, hop.region)
             caller = identity_of(client, what=f"the caller of hop {hop.name!r}")
         except RolehopError as error:
             no_one = Side("unknown", "not read", problem="no caller credentials")
@@ -197,7 +198,7 @@ class Explainer:
                 None, f"hop {hop.name!r}: the caller's own credentials fail: {error}",
                 exit_code=error.exit_code,
             )  # fmt: skip
-        context = _context(hop, caller, mfa, self.app.clock())
+        context = _context(hop, caller, mfa, self.ctx.clock())
         request = _request(hop, caller, context)
         # the role with the inspector's credentials (an admin of the role's account, where
         # the caller usually cannot look); the caller's policies with its own first
@@ -277,7 +278,7 @@ class Explainer:
         """The AssumeRole itself: "ok", or the error, with its exit code."""
         code = None
         if hop.mfa_serial is not None:
-            code = self.app.mfa_codes(hop.mfa_serial, hop.name, hop.profile.mfa_process)
+            code = self.ctx.mfa_codes(hop.mfa_serial, hop.name, hop.profile.mfa_process)
         try:
             assume_role(client, hop, credentials, target=hop.name, token_code=code)
         except RolehopError as error:

@@ -29,15 +29,16 @@ from datetime import datetime
 from email.message import Message
 from typing import IO, TYPE_CHECKING
 
-from rolehop import __version__
 from rolehop.common import redact
 from rolehop.common.creds import Credentials
 from rolehop.config.files import Config, local_stand_in, signin_partition
 from rolehop.engine.chain import BaseTarget, Chain
-from rolehop.errors import CacheError, ConfigError, FederationError, NetworkError, UsageError
+from rolehop.engine.resolve import resolve, stored_names
+from rolehop.errors import ConfigError, FederationError, NetworkError, UsageError
+from rolehop.version import __version__
 
 if TYPE_CHECKING:
-    from rolehop.engine.core import Rolehop
+    from rolehop.engine.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -323,15 +324,8 @@ def federation_url(
     return url
 
 
-def _stored_names(app: Rolehop) -> set[str]:
-    try:
-        return app.keystore().names()
-    except CacheError:
-        return set()
-
-
 def login(
-    app: Rolehop,
+    ctx: Context,
     name: str,
     *,
     destination: str | None = None,
@@ -343,22 +337,22 @@ def login(
     """``rolehop login``: NAME's credentials, resolved as every command resolves them (cache,
     chain, MFA), traded for a console sign-in URL."""
     subject = f"profile {name!r}"
-    config = app.config
+    config = ctx.config
     profile = config.profile(name)
     # every mistake that needs no AWS call is found before the credentials are made
     where = partition(profile.role_arn, subject)
     target = destination_url(
-        where.console_host, config.region_for(profile, app.environ), destination
+        where.console_host, config.region_for(profile, ctx.environ), destination
     )
     if duration is not None:
         check_duration(duration)
-    url = federation_url(config, where, subject, app.warn)
-    resolution = app.resolve(name, refresh=refresh, mfa_token=mfa_token)
+    url = federation_url(config, where, subject, ctx.warn)
+    resolution = resolve(ctx, name, refresh=refresh, mfa_token=mfa_token)
     sent = session_duration(
         duration,
         subject,
-        long_term=lambda: from_long_term_keys(resolution.chain, lambda: _stored_names(app)),
-        warn=app.warn,
+        long_term=lambda: from_long_term_keys(resolution.chain, lambda: stored_names(ctx)),
+        warn=ctx.warn,
     )
     settings = config.settings
     endpoint = FederationEndpoint(
@@ -373,7 +367,7 @@ def login(
         if sent is None or refused.status != 400:
             raise
         # what rolehop took for long-term keys was not (a session token in an AWS profile)
-        app.warn(
+        ctx.warn(
             f"{subject}: the federation endpoint refused SessionDuration {sent}; signing in "
             "without it: the console session lasts as long as the credentials"
         )

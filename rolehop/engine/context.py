@@ -1,0 +1,258 @@
+"""The one wiring point: a frozen :class:`Context` of everything a use case needs, made by
+:func:`build` from the environment, with any part injectable (the tests, the demo and the
+agent bring their own cache, keys, locks, STS clients or MFA codes).
+
+The keyring is opened on first use, never before: a command that needs none (``list`` of
+an empty config, ``whoami`` of the environment) never imports ``keyring``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+
+from rolehop.aws.sts import Boto3StsClientFactory, StsClientFactory
+from rolehop.common.progress import Busy, quiet
+from rolehop.config import files as configs
+from rolehop.config.files import Config
+from rolehop.engine.mfa import MfaCodes
+from rolehop.engine.providers import MfaCodeSource
+from rolehop.engine.providers.locked import Locks
+from rolehop.stores import changes
+from rolehop.stores.cache import Announcing, Cache, IndexEntry, NullCache, open_cache
+from rolehop.stores.keys import Announced, Keys, KeyStore, StoredKey
+from rolehop.stores.locks import NoLocks, locks_for
+
+if TYPE_CHECKING:
+    from rolehop.common.creds import Credentials
+    from rolehop.engine.rows import ProfileSummary
+
+Clock = Callable[[], datetime]
+Warn = Callable[[str], None]
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def keyring_backend(environ: Mapping[str, str], settings: configs.Settings) -> str | None:
+    """The keyring backend a process uses (the variable wins over the setting)."""
+    return environ.get("PYTHON_KEYRING_BACKEND") or settings.keyring_backend or None
+
+
+class Agent(Protocol):
+    """The agent as the direct path sees it (rolehop.agent.remote.AgentLink): the cache
+    and stored keys through it, with the local keyring as the fallback."""
+
+    def cache(self, local: Callable[[], Cache], backend: str | None) -> Cache: ...
+
+    def keys(self, local: Callable[[], Keys], backend: str | None) -> Keys: ...
+
+    def profiles(
+        self, config_path: str | None, backend: str | None
+    ) -> list[ProfileSummary] | None:
+        """``list``'s rows from the agent (which keeps the parsed files), or None."""
+        ...
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every use case (rolehop.engine.resolve, views, identity, admin) works with."""
+
+    environ: Mapping[str, str]
+    config: Config
+    clock: Clock
+    cache: Cache
+    keys: Keys
+    locks: Locks
+    sts: StsClientFactory
+    mfa_codes: MfaCodeSource
+    warn: Warn
+    busy: Busy = quiet
+    # a failing keyring is told once, whichever part meets it first (the cache, stored keys)
+    keyring_warn: Warn | None = None
+    # --config as given (for the agent's list rows and doctor), and the agent, if any
+    config_path: str | None = None
+    agent: Agent | None = None
+
+    @property
+    def keyring_backend(self) -> str | None:
+        return keyring_backend(self.environ, self.config.settings)
+
+    def announce(self) -> None:
+        """The keyring changed: every agent of this user forgets its copies."""
+        changes.announce(self.environ)
+
+
+def build(
+    environ: Mapping[str, str],
+    *,
+    config_path: str | None = None,
+    config: Config | None = None,
+    clock: Clock = utcnow,
+    cache: Cache | None = None,
+    keys: Keys | None = None,
+    locks: Locks | None = None,
+    sts: StsClientFactory | None = None,
+    mfa_codes: MfaCodeSource | None = None,
+    warn: Warn = lambda message: None,
+    busy: Busy = quiet,
+    agent: Agent | None = None,
+) -> Context:
+    """A context over the files ``environ`` names (``config`` if read already); every part
+    not given is made here, the keyring's on first use."""
+    config = config if config is not None else configs.load(environ, config_path)
+    settings = config.settings
+    backend = keyring_backend(environ, settings)
+    warn_keyring = _Once(warn)
+
+    def announce(_: object = None) -> None:
+        changes.announce(environ)
+
+    def local_cache() -> Cache:
+        opened = open_cache(
+            enabled=settings.cache,
+            backend_name=settings.keyring_backend,
+            environ=environ,
+            warn=warn_keyring,
+            clock=clock,
+        )
+        return opened if isinstance(opened, NullCache) else Announcing(opened, announce)
+
+    def local_keys() -> Keys:
+        from rolehop.stores.cache import load_backend
+
+        return Announced(KeyStore(load_backend(settings.keyring_backend, environ), clock), announce)
+
+    link = agent if agent is not None and settings.agent else None
+    if cache is None:
+        if link is not None and settings.cache:
+            cache = LazyCache(lambda: link.cache(local_cache, backend))
+        else:
+            cache = LazyCache(local_cache)
+    if keys is None:
+        if link is not None:
+            keys = LazyKeys(lambda: link.keys(local_keys, backend))
+        else:
+            keys = LazyKeys(local_keys)
+    if locks is None:
+        caching = cache
+        locks = LazyLocks(
+            lambda: NoLocks()  # nothing to share: waiting would only slow everyone down
+            if isinstance(_opened(caching), NullCache)
+            else locks_for(environ, settings.lock_timeout, warn)
+        )
+    if sts is None:
+        sts = Boto3StsClientFactory(
+            max_attempts=settings.sts_max_attempts,
+            connect_timeout=settings.sts_connect_timeout,
+            read_timeout=settings.sts_read_timeout,
+        )
+    return Context(
+        environ=environ,
+        config=config,
+        clock=clock,
+        cache=cache,
+        keys=keys,
+        locks=locks,
+        sts=sts,
+        mfa_codes=mfa_codes or MfaCodes(),
+        warn=warn,
+        busy=busy,
+        keyring_warn=warn_keyring,
+        config_path=config_path,
+        agent=agent,
+    )
+
+
+class _Once:
+    """A failing keyring is reported once, whichever part of rolehop meets it first."""
+
+    def __init__(self, warn: Warn) -> None:
+        self.warn = warn
+        self.told = False
+
+    def __call__(self, message: str) -> None:
+        if self.told:
+            log.debug("keyring: %s", message)
+            return
+        self.told = True
+        self.warn(message)
+
+
+Opened = TypeVar("Opened")
+
+
+class _Lazy(Generic[Opened]):
+    """Made on first use, once."""
+
+    def __init__(self, open_: Callable[[], Opened]) -> None:
+        self._open = open_
+        self._opened: Opened | None = None
+
+    def opened(self) -> Opened:
+        if self._opened is None:
+            self._opened = self._open()
+        return self._opened
+
+
+def _opened(cache: Cache) -> Cache:
+    return cache.opened() if isinstance(cache, LazyCache) else cache
+
+
+class LazyCache(_Lazy[Cache]):
+    """The cache, opened (the agent's or the keyring's) on first use."""
+
+    @property
+    def description(self) -> str:
+        return self.opened().description
+
+    def get(self, key: str) -> Credentials | None:
+        return self.opened().get(key)
+
+    def put(self, key: str, credentials: Credentials, *, label: str) -> None:
+        self.opened().put(key, credentials, label=label)
+
+    def delete(self, key: str) -> bool:
+        return self.opened().delete(key)
+
+    def index(self) -> dict[str, IndexEntry]:
+        return self.opened().index()
+
+    def remove(self, keys: set[str]) -> int:
+        return self.opened().remove(keys)
+
+
+class LazyKeys(_Lazy[Keys]):
+    """The stored keys, opened on first use; opening raises CacheError without a keyring
+    (each use then raises it again: storing keys needs one, reading them may do without)."""
+
+    def get(self, name: str) -> Credentials | None:
+        return self.opened().get(name)
+
+    def add(self, name: str, credentials: Credentials) -> StoredKey:
+        return self.opened().add(name, credentials)
+
+    def remove(self, name: str) -> bool:
+        return self.opened().remove(name)
+
+    def list(self) -> list[StoredKey]:
+        return self.opened().list()
+
+    def names(self) -> set[str]:
+        return self.opened().names()
+
+    def key_id(self, name: str) -> str | None:
+        return self.opened().key_id(name)
+
+
+class LazyLocks(_Lazy[Locks]):
+    """The cross-process locks, their directory checked on first use."""
+
+    def hold(self, key: str, what: str, busy: Busy = quiet) -> AbstractContextManager[None]:
+        return self.opened().hold(key, what, busy)
