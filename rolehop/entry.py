@@ -24,7 +24,7 @@ class Fallback:
         self.warning: str | None = None
 
 
-def _parse(argv: list[str]) -> dict[str, str | None] | None:
+def parse(argv: list[str]) -> dict[str, str | None] | None:
     """``[--config PATH] [--debug] (credential-process | env) PROFILE [--shell SHELL]``."""
     fields: dict[str, str | None] = {"config": None, "shell": None}
     words = list(argv)
@@ -92,7 +92,7 @@ def _from_agent(fields: dict[str, str | None], fallback: Fallback) -> bool:
         spinner = _Spinner()
         try:
             answer = call(path, ask, working=spinner.start)
-            while answer.get("ok") and not answer.get("hit") and _wait_for_the_lead(answer, path):
+            while answer.get("ok") and not answer.get("hit") and wait_for_the_lead(answer, path):
                 answer = call(path, ask, working=spinner.start)
         finally:
             spinner.stop()
@@ -141,7 +141,7 @@ POLL = 0.02
 ASK_AGAIN = 0.25  # a lock held for less than POLL may go unseen: the agent knows
 
 
-def _wait_for_the_lead(answer: dict[str, object], socket: str) -> bool:
+def wait_for_the_lead(answer: dict[str, object], socket: str) -> bool:
     """Wait while another process refreshes; True: ask the agent again. False: go direct
     (we lead, the lead has gone, or a terminal wants the direct path's spinner)."""
     if answer.get("lead") is not False or sys.stderr.isatty():
@@ -209,7 +209,7 @@ def alive(pid: int) -> bool:
 
 
 def main() -> None:
-    fields = _parse(sys.argv[1:])
+    fields = parse(sys.argv[1:])
     fallback = Fallback()
     try:
         served = fields is not None and _from_agent(fields, fallback)

@@ -46,7 +46,7 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
     ],
 )
 def test_the_fast_path_takes_simple_calls(argv: list[str], expected: dict[str, str]) -> None:
-    assert entry._parse(argv) == {"config": None, "shell": None, **expected}
+    assert entry.parse(argv) == {"config": None, "shell": None, **expected}
 
 
 @pytest.mark.parametrize(
@@ -63,7 +63,7 @@ def test_the_fast_path_takes_simple_calls(argv: list[str], expected: dict[str, s
     ],
 )
 def test_everything_else_goes_direct(argv: list[str]) -> None:
-    assert entry._parse(argv) is None
+    assert entry.parse(argv) is None
 
 
 def test_linux_peer_credentials() -> None:
@@ -307,7 +307,7 @@ def test_waiting_for_a_lead_that_never_takes_the_lock_ends(tmp_path: Path) -> No
         "lock_timeout": 60,
     }
     started = time.monotonic()
-    assert entry._wait_for_the_lead(answer, str(tmp_path / "agent.sock")) is False
+    assert entry.wait_for_the_lead(answer, str(tmp_path / "agent.sock")) is False
     assert time.monotonic() - started < 1
 
 
@@ -333,10 +333,10 @@ def test_a_failed_read_of_a_stored_key_id_is_not_remembered_as_none() -> None:
     KeyStore(keyring, lambda: NOW).add("base", Credentials("AKIASTORED0000000001", "s"))
     service = _service(keyring)
     keyring.failing = 1
-    before = service._failures()
+    before = service.keyring_failures()
 
     assert service.keystore.key_id("base") is None  # this request: goes the direct way
-    assert service._failures() == before + 1
+    assert service.keyring_failures() == before + 1
     assert service.keystore.key_id("base") == "AKIASTORED0000000001"  # and the next works
 
 

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from rolehop.config import files as config
 from rolehop.config import validate
 from rolehop.config.files import Config
-from rolehop.engine import chain
-from rolehop.engine.chain import Chain
+from rolehop.engine import chain, hops
+from rolehop.engine.hops import Chain
 from rolehop.errors import ChainLoopError, ConfigError
 from tests.conftest import Sandbox
 
@@ -782,13 +782,13 @@ def test_secrets_are_not_part_of_the_key_material(
     sandbox.write_aws_credentials(BASE_CREDENTIALS + f"aws_session_token = {token}\n")
     write_chain(sandbox)
     documents: list[str] = []
-    digest = chain._digest
+    digest = hops.digest
 
     def spy(document: Mapping[str, Any]) -> str:
         documents.append(json.dumps(document, sort_keys=True, separators=(",", ":")))
         return digest(document)
 
-    monkeypatch.setattr(chain, "_digest", spy)
+    monkeypatch.setattr(hops, "digest", spy)
     before = keys()
     assert len(documents) >= 4
     material = "\n".join(documents)
@@ -810,9 +810,9 @@ def test_base_key_is_built_from_non_secret_identity(sandbox: Sandbox) -> None:
     base = build("c").base
     assert base.aws is not None
     assert base.aws.identity == (("aws_access_key_id", "AKIABASEEXAMPLE0001"),)
-    assert base.key == chain._digest(
+    assert base.key == hops.digest(
         {
-            "v": chain.CACHE_FORMAT,
+            "v": hops.CACHE_FORMAT,
             "kind": "profile",
             "name": "base",
             "identity": [["aws_access_key_id", "AKIABASEEXAMPLE0001"]],

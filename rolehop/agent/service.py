@@ -27,8 +27,8 @@ from rolehop.common.creds import Credentials
 from rolehop.config import files as configs
 from rolehop.engine import chain as chains
 from rolehop.engine import context, views
-from rolehop.engine.chain import Chain
 from rolehop.engine.context import Context, keyring_backend, utcnow
+from rolehop.engine.hops import Chain
 from rolehop.engine.providers.aws_profile import resolving
 from rolehop.engine.resolve import Resolution, cached, chain_of, resolve
 from rolehop.errors import CacheError, MfaError, RolehopError
@@ -204,9 +204,9 @@ class Service:
 
     def _keyring_failed(self, message: str) -> None:
         log.warning("agent: %s", message)
-        self.local.failures = self._failures() + 1
+        self.local.failures = self.keyring_failures() + 1
 
-    def _failures(self) -> int:
+    def keyring_failures(self) -> int:
         return int(getattr(self.local, "failures", 0))
 
     def _forget_all(self) -> None:
@@ -238,7 +238,7 @@ class Service:
         if op == "status":
             return self._answer(**self.status())
         self._look_for_changes()
-        failures = self._failures()
+        failures = self.keyring_failures()
         try:
             if op == "resolve":
                 answer = self._resolve(message, tell)
@@ -248,7 +248,7 @@ class Service:
                 answer = self._answer(**self._CACHE_OPS[op](self, message))
             else:
                 return self._answer(ok=False, error=f"unknown op {op!r}")
-            if self._failures() != failures:
+            if self.keyring_failures() != failures:
                 # the keyring failed on this request: the direct path meets it and says so
                 # (the next request tries the keyring again)
                 return self._answer(ok=False, error="the agent's keyring failed")

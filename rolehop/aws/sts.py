@@ -109,7 +109,7 @@ class Hop(Protocol):
 
 
 class RoleCall(Hop, Protocol):
-    """An AssumeRole (rolehop.engine.chain.RoleHop)."""
+    """An AssumeRole (rolehop.engine.hops.RoleHop)."""
 
     @property
     def role_arn(self) -> str: ...
@@ -126,7 +126,7 @@ class RoleCall(Hop, Protocol):
 
 
 class SessionCall(Hop, Protocol):
-    """A GetSessionToken (rolehop.engine.chain.MfaHop or SessionHop)."""
+    """A GetSessionToken (rolehop.engine.hops.MfaHop or SessionHop)."""
 
     @property
     def serial(self) -> str | None:
@@ -137,7 +137,7 @@ class SessionCall(Hop, Protocol):
 
 
 class WebIdentityCall(Hop, Protocol):
-    """An AssumeRoleWithWebIdentity (rolehop.engine.chain.WebIdentityHop)."""
+    """An AssumeRoleWithWebIdentity (rolehop.engine.hops.WebIdentityHop)."""
 
     @property
     def role_arn(self) -> str: ...

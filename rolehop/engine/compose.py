@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from rolehop.common.progress import Busy, quiet
-from rolehop.engine.chain import BaseHop, BaseTarget, Chain
 from rolehop.engine.context import Context
+from rolehop.engine.hops import BaseHop, BaseTarget, Chain
 from rolehop.engine.providers import MfaCodeSource, Provider
 from rolehop.engine.providers.assume_role import AssumeRoleProvider
 from rolehop.engine.providers.aws_profile import AwsProfileProvider

@@ -13,8 +13,8 @@ from rolehop.common.creds import Credentials
 from rolehop.config.files import Profile
 from rolehop.engine import chain as chains
 from rolehop.engine import compose
-from rolehop.engine.chain import BaseTarget, Chain, RoleHop
 from rolehop.engine.context import Context
+from rolehop.engine.hops import BaseTarget, Chain, RoleHop
 from rolehop.engine.mfa import MfaCodes
 from rolehop.engine.providers import MfaCodeSource
 from rolehop.engine.providers.aws_profile import resolving

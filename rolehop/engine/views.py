@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from rolehop.engine import chain as chains
-from rolehop.engine.chain import BaseTarget, Chain
 from rolehop.engine.context import Context
+from rolehop.engine.hops import BaseTarget, Chain
 from rolehop.engine.resolve import build_chain, chain_of, stored_key_id, stored_names
 from rolehop.engine.rows import GraphNode, ProfileSummary
 from rolehop.errors import RolehopError

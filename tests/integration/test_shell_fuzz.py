@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from rolehop.common.creds import Credentials
 from rolehop.config import validate
 from rolehop.config.files import Profile
-from rolehop.engine.chain import BaseHop, Chain
+from rolehop.engine.hops import BaseHop, Chain
 from rolehop.engine.resolve import Resolution
 from rolehop.output import UNSET, Environment, Shell, environment, render_env
 from tests.support.tools import require_tool

@@ -138,7 +138,7 @@ def test_the_lead_reply_cannot_make_the_client_create_a_file(tmp_path: Path) -> 
     ]
     for reply in replies:
         answer = {"lead": False, "lead_pid": 1, "lease_age": 0.0, "lock_timeout": 1, **reply}
-        assert entry._wait_for_the_lead(answer, str(run / "agent.sock")) is False
+        assert entry.wait_for_the_lead(answer, str(run / "agent.sock")) is False
     assert not elsewhere.exists()
     assert not (run / "locks").exists() or list((run / "locks").iterdir()) == []
 

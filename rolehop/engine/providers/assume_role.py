@@ -8,7 +8,7 @@ from collections.abc import Callable
 from rolehop.aws.sts import StsClientFactory, assume_role
 from rolehop.common.creds import Credentials
 from rolehop.common.progress import Busy, quiet
-from rolehop.engine.chain import RoleHop
+from rolehop.engine.hops import RoleHop
 from rolehop.engine.providers import MfaCodeSource, Provider
 from rolehop.errors import MfaError
 

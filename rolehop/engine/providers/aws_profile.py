@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from rolehop.common.creds import Credentials
-from rolehop.engine.chain import BaseHop
+from rolehop.engine.hops import BaseHop
 from rolehop.errors import SourceCredentialsError
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ import logging
 from rolehop.aws.sts import StsClientFactory, get_session_token
 from rolehop.common.creds import Credentials
 from rolehop.common.progress import Busy, quiet
-from rolehop.engine.chain import MfaHop, SessionHop
+from rolehop.engine.hops import MfaHop, SessionHop
 from rolehop.engine.providers import MfaCodeSource, Provider
 
 log = logging.getLogger(__name__)

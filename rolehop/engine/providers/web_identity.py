@@ -19,7 +19,7 @@ from rolehop.aws.sts import ANONYMOUS, StsClientFactory, assume_role_with_web_id
 from rolehop.common import redact
 from rolehop.common.creds import Credentials
 from rolehop.common.progress import Busy, quiet
-from rolehop.engine.chain import WebIdentityHop
+from rolehop.engine.hops import WebIdentityHop
 from rolehop.errors import SourceCredentialsError
 
 log = logging.getLogger(__name__)

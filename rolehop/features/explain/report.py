@@ -21,8 +21,8 @@ import rolehop.features.explain.policy as policy
 from rolehop.aws import iam
 from rolehop.aws.sts import Identity, assume_role, identity_of
 from rolehop.common.creds import Credentials
-from rolehop.engine.chain import RoleHop
 from rolehop.engine.context import Context
+from rolehop.engine.hops import RoleHop
 from rolehop.engine.resolve import chain_of, hop_sources, resolve
 from rolehop.errors import AccessDeniedError, RolehopError, UsageError
 

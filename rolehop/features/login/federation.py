@@ -32,7 +32,7 @@ from typing import IO, TYPE_CHECKING
 from rolehop.common import redact
 from rolehop.common.creds import Credentials
 from rolehop.config.files import Config, local_stand_in, signin_partition
-from rolehop.engine.chain import BaseTarget, Chain
+from rolehop.engine.hops import BaseTarget, Chain
 from rolehop.engine.resolve import resolve, stored_names
 from rolehop.errors import ConfigError, FederationError, NetworkError, UsageError
 from rolehop.version import __version__
