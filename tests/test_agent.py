@@ -22,7 +22,8 @@ import pytest
 from rolehop import __version__, entry
 from rolehop.agent import peer, protocol
 from rolehop.agent.listener import Agent
-from rolehop.agent.service import MemoKeyStore, MemoryCache, Service
+from rolehop.agent.memory import MemoKeyStore, MemoryCache
+from rolehop.agent.service import Service
 from rolehop.common.creds import Credentials
 from rolehop.stores import private
 from rolehop.stores.cache import KeyringCache

@@ -8,7 +8,8 @@ import os
 import sys
 
 from rolehop.agent.listener import Agent, harden
-from rolehop.agent.service import MemoKeyStore, MemoryCache, Service
+from rolehop.agent.memory import MemoKeyStore, MemoryCache
+from rolehop.agent.service import Service
 from rolehop.engine.context import utcnow
 from rolehop.stores.cache import KeyringCache, load_backend
 from rolehop.stores.changes import Watcher

@@ -209,6 +209,11 @@ def request(op: str, **fields: Any) -> dict[str, Any]:
     return {"v": PROTOCOL, "version": __version__, "op": op, **fields}
 
 
+def answer(ok: bool = True, **fields: Any) -> dict[str, Any]:
+    """An agent's answer: this protocol and version, ``ok``, and the answer's fields."""
+    return {"v": PROTOCOL, "version": __version__, "ok": ok, **fields}
+
+
 def compatible(message: Mapping[str, Any]) -> bool:
     return message.get("v") == PROTOCOL and message.get("version") == __version__
 
