@@ -22,6 +22,9 @@ class Fallback:
     def __init__(self) -> None:
         self.reason: str | None = None
         self.warning: str | None = None
+        # seconds spent waiting for another process's refresh: the direct path waits
+        # only what is left of lock_timeout
+        self.waited = 0.0
 
 
 def parse(argv: list[str]) -> dict[str, str | None] | None:
@@ -56,46 +59,12 @@ def parse(argv: list[str]) -> dict[str, str | None] | None:
 def _from_agent(fields: dict[str, str | None], fallback: Fallback) -> bool:
     """Print the agent's answer and return True (exit with its code if it failed);
     False means: go direct (``fallback`` says why)."""
-    from rolehop.agent.protocol import (
-        AgentMismatch,
-        AgentUnavailable,
-        NotOurs,
-        call,
-        disabled_by,
-        request,
-        request_environ,
-        socket_path,
-        sts_scope,
-    )
-    from rolehop.config.locations import absolute
+    from rolehop.agent.protocol import AgentMismatch, AgentUnavailable, NotOurs, disabled_by
 
     if disabled_by(os.environ):
         return False
     try:
-        path = socket_path(os.environ)
-        if path is None:
-            fallback.reason = "no runtime directory for its socket"
-            return False
-        cwd = os.getcwd()
-        if fields["config"]:
-            fields["config"] = absolute(fields["config"], os.environ, cwd)
-        ask = request(
-            "resolve",
-            environ=request_environ(os.environ, cwd),
-            sts_scope=sts_scope(os.environ, cwd),
-            pid=os.getpid(),
-            # the agent may make cold credentials itself; not under --debug, which is for
-            # the direct path's logs and tracebacks
-            work="--debug" not in sys.argv[1:],
-            **fields,
-        )
-        spinner = _Spinner()
-        try:
-            answer = call(path, ask, working=spinner.start)
-            while answer.get("ok") and not answer.get("hit") and wait_for_the_lead(answer, path):
-                answer = call(path, ask, working=spinner.start)
-        finally:
-            spinner.stop()
+        answer = _ask(fields, fallback)
     except NotOurs as error:
         fallback.reason = fallback.warning = f"not using the agent: {error}"
         return False
@@ -108,8 +77,9 @@ def _from_agent(fields: dict[str, str | None], fallback: Fallback) -> bool:
     except (AgentUnavailable, OSError) as error:
         fallback.reason = str(error)
         return False
-    if not answer.get("ok") or not answer.get("hit"):
-        fallback.reason = "a cache miss" if answer.get("ok") else str(answer.get("error"))
+    if answer is None or not answer.get("ok") or not answer.get("hit"):
+        if answer is not None:
+            fallback.reason = "a cache miss" if answer.get("ok") else str(answer.get("error"))
         return False
     sys.stderr.write(str(answer.get("stderr", "")))
     sys.stdout.write(str(answer.get("stdout", "")))
@@ -118,6 +88,43 @@ def _from_agent(fields: dict[str, str | None], fallback: Fallback) -> bool:
     if code:  # the agent's STS calls failed: the direct path's error line and exit code
         sys.exit(code if isinstance(code, int) else 1)
     return True
+
+
+def _ask(fields: dict[str, str | None], fallback: Fallback) -> dict[str, object] | None:
+    """The agent's answer to a ``resolve`` (None: no place for an agent), after waiting
+    for another process's refresh if one leads (the time it took goes in ``fallback``)."""
+    import time
+
+    from rolehop.agent.protocol import call, request, request_environ, socket_path, sts_scope
+    from rolehop.config.locations import absolute
+
+    path = socket_path(os.environ)
+    if path is None:
+        fallback.reason = "no runtime directory for its socket"
+        return None
+    cwd = os.getcwd()
+    if fields["config"]:
+        fields["config"] = absolute(fields["config"], os.environ, cwd)
+    ask = request(
+        "resolve",
+        environ=request_environ(os.environ, cwd),
+        sts_scope=sts_scope(os.environ, cwd),
+        pid=os.getpid(),
+        # the agent may make cold credentials itself; not under --debug, which is for the
+        # direct path's logs and tracebacks
+        work="--debug" not in sys.argv[1:],
+        **fields,
+    )
+    spinner = _Spinner()
+    try:
+        answer = call(path, ask, working=spinner.start)
+        started = time.monotonic()
+        while answer.get("ok") and not answer.get("hit") and wait_for_the_lead(answer, path):
+            answer = call(path, ask, working=spinner.start)
+        fallback.waited = time.monotonic() - started
+    finally:
+        spinner.stop()
+    return answer
 
 
 class _Spinner:
@@ -227,4 +234,8 @@ def main() -> None:
         sys.exit(0)
     from rolehop.cli.app import main as direct
 
-    direct(agent_reason=fallback.reason, agent_warning=fallback.warning)
+    direct(
+        agent_reason=fallback.reason,
+        agent_warning=fallback.warning,
+        lock_waited=fallback.waited,
+    )

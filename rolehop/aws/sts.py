@@ -243,16 +243,7 @@ def assume_role(
         params["TokenCode"] = token_code
 
     def denied(caller: str, message: str) -> str:
-        mfa = (
-            f" The MFA code may also be wrong or expired (serial {hop.mfa_serial})."
-            if token_code is not None
-            else ""
-        )
-        return (
-            f"AccessDenied assuming {hop.role_arn} as {caller}. Both sides must agree: the "
-            f"role's trust policy must trust {caller}, and that caller's own policy must allow "
-            f"sts:AssumeRole on {hop.role_arn}.{mfa} (STS said: {message}); {_explain(target)}"
-        )
+        return _denied(hop, caller, message, target, with_code=token_code is not None)
 
     def call(request: dict[str, Any]) -> Any:
         return _request(
@@ -281,6 +272,17 @@ def assume_role(
     if hop.lowered:
         warn(hop.lowered)
     return issued
+
+
+def _denied(hop: RoleCall, caller: str, message: str, target: str, *, with_code: bool) -> str:
+    """Why an AssumeRole was refused: both sides of the trust, and how to find which."""
+    mfa = f" The MFA code may also be wrong or expired (serial {hop.mfa_serial})."
+    return (
+        f"AccessDenied assuming {hop.role_arn} as {caller}. Both sides must agree: the "
+        f"role's trust policy must trust {caller}, and that caller's own policy must allow "
+        f"sts:AssumeRole on {hop.role_arn}.{mfa if with_code else ''} (STS said: {message}); "
+        f"{_explain(target)}"
+    )
 
 
 def get_session_token(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -12,6 +11,7 @@ import click
 from rolehop.agent import client
 from rolehop.agent.protocol import NotOurs, disabled_by, socket_path
 from rolehop.cli.options import json_option
+from rolehop.cli.render import json_document
 from rolehop.cli.state import AppState, pass_state
 
 
@@ -64,7 +64,7 @@ def status(as_json: bool) -> None:
     mine = next((agent for agent in agents if agent["this_environment"]), None)
     if as_json:
         found = {"running": mine is not None, **(mine or {}), "agents": agents}
-        click.echo(json.dumps({"version": 1, **found}))
+        click.echo(json_document(found, indent=None))
     elif not agents:
         click.echo(f"no agent running (socket {here or 'unavailable'})")
     else:

@@ -126,16 +126,19 @@ def main(
     *,
     agent_reason: str | None = None,
     agent_warning: str | None = None,
+    lock_waited: float = 0.0,
 ) -> None:
     """Entry point: run the CLI and translate every failure at this one place.
 
     ``state`` lets a caller (the tests) bring its own :class:`AppState`, e.g. with a
     stubbed STS; otherwise every run gets a fresh one. ``rolehop.entry`` says why the agent
-    did not answer (for --debug), and what to warn about (an agent's place not this user's).
+    did not answer (for --debug), what to warn about (an agent's place not this user's), and
+    how long it waited for another process's refresh (taken from lock_timeout).
     """
     state = state or AppState()
     state.agent_reason = state.agent_reason or agent_reason
     state.agent_warning = state.agent_warning or agent_warning
+    state.lock_waited = state.lock_waited or lock_waited
     try:
         result = cli.main(args=argv, prog_name="rolehop", standalone_mode=False, obj=state)
     except RolehopError as error:

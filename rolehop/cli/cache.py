@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import click
 
 from rolehop.cli.complete import profile_names
 from rolehop.cli.options import json_option
-from rolehop.cli.render import duration_text
+from rolehop.cli.render import duration_text, json_document
 from rolehop.cli.state import AppState, pass_state
 from rolehop.common.creds import format_expiration
 from rolehop.common.text import printable
@@ -47,7 +46,7 @@ def list_(state: AppState, as_json: bool) -> None:
             }
             for entry in entries
         ]
-        click.echo(json.dumps({"version": 1, "entries": rows}, indent=2))
+        click.echo(json_document({"entries": rows}))
         return
     if not entries:
         click.echo("the cache is empty", err=True)

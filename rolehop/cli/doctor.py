@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -14,6 +13,7 @@ import click
 
 from rolehop.cli import terminal
 from rolehop.cli.options import json_option
+from rolehop.cli.render import json_document
 from rolehop.cli.state import AppState, pass_state
 from rolehop.common.text import printable
 
@@ -54,8 +54,7 @@ def doctor(state: AppState, as_json: bool) -> None:
     )
     failed = any(check.verdict == "fail" for check in checks)
     if as_json:
-        document = {"version": 1, "healthy": not failed, "checks": [asdict(c) for c in checks]}
-        click.echo(json.dumps(document, indent=2))
+        click.echo(json_document({"healthy": not failed, "checks": [asdict(c) for c in checks]}))
     elif terminal.stdout_is_terminal():
         _rich(checks)
     else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ import click
 
 from rolehop.cli.complete import profile_names
 from rolehop.cli.options import json_option
+from rolehop.cli.render import json_document
 from rolehop.cli.state import AppState, pass_state
 from rolehop.common.text import printable
 from rolehop.features.explain.report import Explainer, HopReport, Side, exit_code
@@ -54,8 +54,8 @@ def explain(
     reports = explainer.explain(profile)
     code = exit_code(reports)
     if as_json:
-        document = {"version": 1, "profile": profile, "hops": [_row(r) for r in reports]}
-        click.echo(json.dumps({**document, "exit_code": code}, indent=2))
+        document = {"profile": profile, "hops": [_row(r) for r in reports], "exit_code": code}
+        click.echo(json_document(document))
     else:
         for number, report in enumerate(reports, start=1):
             if number > 1:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from datetime import timedelta
 
@@ -11,7 +10,7 @@ import click
 from rolehop.cli import terminal
 from rolehop.cli.complete import profile_names
 from rolehop.cli.options import json_option, no_session_option
-from rolehop.cli.render import duration_text
+from rolehop.cli.render import duration_text, json_document
 from rolehop.cli.state import AppState, pass_state
 from rolehop.common.text import error_line, printable
 from rolehop.engine import identity as identities
@@ -29,7 +28,7 @@ def whoami(state: AppState, profile: str | None, as_json: bool, no_session: bool
     """Who STS says you are: PROFILE's credentials, or the active environment's."""
     identity = identities.whoami(state.context, profile, session=not no_session)
     if as_json:
-        click.echo(json.dumps({"version": 1, **asdict(identity)}, indent=2))
+        click.echo(json_document(asdict(identity)))
         return
     click.echo(f"Account  {identity.account}\nArn      {identity.arn}\nUserId   {identity.user_id}")
 
@@ -73,7 +72,7 @@ def graph(state: AppState, profile: str | None, as_json: bool) -> None:
             for name, nodes in chains.items()
         }
         problems = {name: str(error) for name, error in errors.items()}
-        click.echo(json.dumps({"version": 1, "chains": document, "errors": problems}, indent=2))
+        click.echo(json_document({"chains": document, "errors": problems}))
         return
     if terminal.stdout_is_terminal():
         _rich_trees(list(chains.values()))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import json
 import os
 import re
 import warnings
@@ -11,6 +10,7 @@ import warnings
 import click
 
 from rolehop.cli.options import json_option
+from rolehop.cli.render import json_document
 from rolehop.cli.state import AppState, pass_state
 from rolehop.common.creds import Credentials, format_expiration
 from rolehop.common.text import printable
@@ -91,7 +91,7 @@ def list_(state: AppState, as_json: bool) -> None:
         for key in stored
     ]
     if as_json:
-        click.echo(json.dumps({"version": 1, "keys": rows}, indent=2))
+        click.echo(json_document({"keys": rows}))
         return
     if not rows:
         click.echo("no keys stored: rolehop keys add NAME", err=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from datetime import datetime
 
@@ -10,7 +9,7 @@ import click
 
 from rolehop.cli import terminal
 from rolehop.cli.options import json_option
-from rolehop.cli.render import duration_text
+from rolehop.cli.render import duration_text, json_document
 from rolehop.cli.state import AppState, pass_state
 from rolehop.common.creds import format_expiration
 from rolehop.common.text import error_line, printable
@@ -37,11 +36,10 @@ def list_(state: AppState, as_json: bool) -> None:
         ]
         # "profiles" keeps what it always held, the role profiles; base profiles apart
         document = {
-            "version": 1,
             "profiles": [row for row in rows if row["kind"] == "role"],
             "bases": [row for row in rows if row["kind"] == "base"],
         }
-        click.echo(json.dumps(document, indent=2))
+        click.echo(json_document(document))
         return
     if not summaries:
         click.echo(f"no profiles: add [profiles.NAME] to {state.context.config.path}", err=True)

@@ -25,6 +25,8 @@ class AppState:
     # why the agent did not answer (for --debug), and a warning about its place
     agent_reason: str | None = None
     agent_warning: str | None = None
+    # seconds the entry waited for another process's refresh (less lock_timeout left)
+    lock_waited: float = 0.0
     # the clock of everything this run does (a test's is fixed)
     clock: Clock = context.utcnow
     _warned: set[str] = field(default_factory=set)
@@ -49,6 +51,7 @@ class AppState:
             os.environ,
             config_path=self.config_path,
             clock=self.clock,
+            lock_waited=self.lock_waited,
             warn=self.warn,
             busy=spinner,
             agent=AgentLink(os.environ),

@@ -103,64 +103,28 @@ def build(
     warn: Warn = lambda message: None,
     busy: Busy = quiet,
     agent: Agent | None = None,
+    lock_waited: float = 0.0,
 ) -> Context:
     """A context over the files ``environ`` names (``config`` if read already); every part
-    not given is made here, the keyring's on first use."""
+    not given is made here, the keyring's on first use. ``lock_waited``: seconds already
+    spent waiting for another process's refresh, taken from ``lock_timeout``."""
     config = config if config is not None else configs.load(environ, config_path)
     settings = config.settings
-    backend = keyring_backend(environ, settings)
     warn_keyring = _Once(warn)
-
-    def announce(_: object = None) -> None:
-        changes.announce(environ)
-
-    def local_cache() -> Cache:
-        opened = open_cache(
-            enabled=settings.cache,
-            backend_name=settings.keyring_backend,
-            environ=environ,
-            warn=warn_keyring,
-            clock=clock,
-        )
-        return opened if isinstance(opened, NullCache) else Announcing(opened, announce)
-
-    def local_keys() -> Keys:
-        from rolehop.stores.cache import load_backend
-
-        return Announced(KeyStore(load_backend(settings.keyring_backend, environ), clock), announce)
-
     link = agent if agent is not None and settings.agent else None
-    if cache is None:
-        if link is not None and settings.cache:
-            cache = LazyCache(lambda: link.cache(local_cache, backend))
-        else:
-            cache = LazyCache(local_cache)
-    if keys is None:
-        if link is not None:
-            keys = LazyKeys(lambda: link.keys(local_keys, backend))
-        else:
-            keys = LazyKeys(local_keys)
+    opener = _Openers(environ, config, clock, warn_keyring, link)
+    cache = cache if cache is not None else LazyCache(opener.cache)
     if locks is None:
-        caching = cache
-        locks = LazyLocks(
-            lambda: NoLocks()  # nothing to share: waiting would only slow everyone down
-            if isinstance(_opened(caching), NullCache)
-            else locks_for(environ, settings.lock_timeout, warn)
-        )
-    if sts is None:
-        sts = Boto3StsClientFactory(
-            max_attempts=settings.sts_max_attempts,
-            connect_timeout=settings.sts_connect_timeout,
-            read_timeout=settings.sts_read_timeout,
-        )
+        timeout = max(0.0, settings.lock_timeout - lock_waited)
+        locks = LazyLocks(lambda: opener.locks(cache, timeout, warn))
     return Context(
         environ=environ,
         config=config,
         clock=clock,
         cache=cache,
-        keys=keys,
+        keys=keys if keys is not None else LazyKeys(opener.keys),
         locks=locks,
-        sts=sts,
+        sts=sts if sts is not None else _sts(settings),
         mfa_codes=mfa_codes or MfaCodes(),
         warn=warn,
         busy=busy,
@@ -168,6 +132,68 @@ def build(
         config_path=config_path,
         agent=agent,
     )
+
+
+def _sts(settings: configs.Settings) -> StsClientFactory:
+    return Boto3StsClientFactory(
+        max_attempts=settings.sts_max_attempts,
+        connect_timeout=settings.sts_connect_timeout,
+        read_timeout=settings.sts_read_timeout,
+    )
+
+
+class _Openers:
+    """How the keyring's parts are opened, on first use: through the agent when one is
+    wanted (``link``), else the local keyring; every change announced to the agents."""
+
+    def __init__(
+        self,
+        environ: Mapping[str, str],
+        config: Config,
+        clock: Clock,
+        warn_keyring: Warn,
+        link: Agent | None,
+    ) -> None:
+        self.environ = environ
+        self.settings = config.settings
+        self.clock = clock
+        self.warn_keyring = warn_keyring
+        self.link = link
+        self.backend = keyring_backend(environ, config.settings)
+
+    def announce(self, _: object = None) -> None:
+        changes.announce(self.environ)
+
+    def local_cache(self) -> Cache:
+        opened = open_cache(
+            enabled=self.settings.cache,
+            backend_name=self.settings.keyring_backend,
+            environ=self.environ,
+            warn=self.warn_keyring,
+            clock=self.clock,
+        )
+        return opened if isinstance(opened, NullCache) else Announcing(opened, self.announce)
+
+    def cache(self) -> Cache:
+        if self.link is not None and self.settings.cache:
+            return self.link.cache(self.local_cache, self.backend)
+        return self.local_cache()
+
+    def local_keys(self) -> Keys:
+        from rolehop.stores.cache import load_backend
+
+        backend = load_backend(self.settings.keyring_backend, self.environ)
+        return Announced(KeyStore(backend, self.clock), self.announce)
+
+    def keys(self) -> Keys:
+        if self.link is not None:
+            return self.link.keys(self.local_keys, self.backend)
+        return self.local_keys()
+
+    def locks(self, cache: Cache, timeout: float, warn: Warn) -> Locks:
+        if isinstance(_opened(cache), NullCache):
+            return NoLocks()  # nothing to share: waiting would only slow everyone down
+        return locks_for(self.environ, timeout, warn)
 
 
 class _Once:

@@ -15,15 +15,16 @@ import logging
 import os
 import tempfile
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rolehop.aws.sts import Boto3StsClientFactory
+from rolehop.common.creds import Credentials
 from rolehop.engine import context
-from rolehop.engine.context import utcnow
+from rolehop.engine.context import Context, utcnow
 from rolehop.engine.resolve import resolve
 from rolehop.errors import RolehopError
 from rolehop.output import credential_process_json, environment, render_env
@@ -225,49 +226,61 @@ def run() -> Iterator[Step]:
             cache=KeyringCache(MemoryKeyring(), warn=lambda message: None, clock=utcnow),
             locks=NoLocks(),  # one process, an in-memory keyring: nothing to share
         )
-        first = resolve(ctx, PROFILE)
-        credentials = first.credentials
-        if first.from_cache or emulator.assume_role_calls() != 3:  # 2 set-up calls + Joe's
-            raise DemoError("the first call should have assumed the role exactly once")
-        script = render_env(environment(first), "bash")
-        yield Step(
-            f"rolehop env {PROFILE}   (AssumeRole called: {first.sts_calls})",
-            _masked(script, credentials.secret_access_key, credentials.session_token),
-            "bash",
-        )
-        second = resolve(ctx, PROFILE)
-        if not second.from_cache or emulator.assume_role_calls() != 3:
-            raise DemoError("the second call should have been a cache hit")
-        if second.credentials.access_key_id != credentials.access_key_id:
-            raise DemoError("the cache returned other credentials")
-        yield Step(
-            f"rolehop env {PROFILE} again: cache hit",
-            f"same AccessKeyId {credentials.access_key_id}, no AssumeRole call; "
-            f"valid until {credentials.expiration:%H:%M:%S} UTC",
-        )
-        document = credential_process_json(second.credentials)
-        yield Step(
-            f"rolehop credential-process {PROFILE}",
-            _masked(document, credentials.secret_access_key, credentials.session_token),
-            "json",
-        )
-        hopped = {
-            "aws_access_key_id": credentials.access_key_id,
-            "aws_secret_access_key": credentials.secret_access_key,
-            "aws_session_token": credentials.session_token or "",
-        }
-        caller = emulator.client("sts", **hopped).get_caller_identity()["Arn"]
-        expected = f"arn:aws:sts::{RESEARCH}:assumed-role/{ROLE_NAME}/rolehop-joe"
-        if caller != expected:
-            raise DemoError(f"the hopped credentials act as {caller}, not {expected}")
-        item = (
-            emulator.client("dynamodb", **hopped)
-            .get_item(TableName=TABLE, Key={"id": {"S": ITEM_ID}})
-            .get("Item")
-        )
-        if not item:
-            raise DemoError(f"GetItem found no item {ITEM_ID} in {TABLE}")
-        yield Step(
-            f"GetItem on {TABLE} with the hopped credentials",
-            f"caller: {caller}\nitem:   {json.dumps(item, sort_keys=True)}",
-        )
+        credentials = yield from _twice(ctx, emulator)
+        yield _hopped(emulator, credentials)
+
+
+def _twice(ctx: Context, emulator: Emulator) -> Generator[Step, None, Credentials]:
+    """``env`` twice (the role assumed once, then a cache hit) and ``credential-process``;
+    the credentials handed out."""
+    first = resolve(ctx, PROFILE)
+    credentials = first.credentials
+    if first.from_cache or emulator.assume_role_calls() != 3:  # 2 set-up calls + Joe's
+        raise DemoError("the first call should have assumed the role exactly once")
+    script = render_env(environment(first), "bash")
+    yield Step(
+        f"rolehop env {PROFILE}   (AssumeRole called: {first.sts_calls})",
+        _masked(script, credentials.secret_access_key, credentials.session_token),
+        "bash",
+    )
+    second = resolve(ctx, PROFILE)
+    if not second.from_cache or emulator.assume_role_calls() != 3:
+        raise DemoError("the second call should have been a cache hit")
+    if second.credentials.access_key_id != credentials.access_key_id:
+        raise DemoError("the cache returned other credentials")
+    yield Step(
+        f"rolehop env {PROFILE} again: cache hit",
+        f"same AccessKeyId {credentials.access_key_id}, no AssumeRole call; "
+        f"valid until {credentials.expiration:%H:%M:%S} UTC",
+    )
+    document = credential_process_json(second.credentials)
+    yield Step(
+        f"rolehop credential-process {PROFILE}",
+        _masked(document, credentials.secret_access_key, credentials.session_token),
+        "json",
+    )
+    return credentials
+
+
+def _hopped(emulator: Emulator, credentials: Credentials) -> Step:
+    """The credentials at work: who STS says they are, and the research table's item."""
+    hopped = {
+        "aws_access_key_id": credentials.access_key_id,
+        "aws_secret_access_key": credentials.secret_access_key,
+        "aws_session_token": credentials.session_token or "",
+    }
+    caller = emulator.client("sts", **hopped).get_caller_identity()["Arn"]
+    expected = f"arn:aws:sts::{RESEARCH}:assumed-role/{ROLE_NAME}/rolehop-joe"
+    if caller != expected:
+        raise DemoError(f"the hopped credentials act as {caller}, not {expected}")
+    item = (
+        emulator.client("dynamodb", **hopped)
+        .get_item(TableName=TABLE, Key={"id": {"S": ITEM_ID}})
+        .get("Item")
+    )
+    if not item:
+        raise DemoError(f"GetItem found no item {ITEM_ID} in {TABLE}")
+    return Step(
+        f"GetItem on {TABLE} with the hopped credentials",
+        f"caller: {caller}\nitem:   {json.dumps(item, sort_keys=True)}",
+    )
