@@ -15,7 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rolehop.features.explain.policy import ConditionResult, ContextValue, Request, evaluate
+from rolehop.features.explain.policy.document import evaluate
+from rolehop.features.explain.policy.request import ContextValue, Request
+from rolehop.features.explain.policy.results import ConditionResult
 from tests.support.policies import (
     ALLOW_ALL_DENY_IAM,
     ANN,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rolehop.features.explain.policy import ContextValue, Request
+from rolehop.features.explain.policy.request import ContextValue, Request
 
 HOME = "111111111111"
 TARGET_ACCOUNT = "222222222222"
