@@ -8,7 +8,7 @@ import pytest
 
 from rolehop.aws.sts import Identity
 from rolehop.features.explain import report as explain
-from rolehop.features.explain.policy import Decision
+from rolehop.features.explain.policy.results import Decision
 from rolehop.features.explain.report import Evaluated, Side
 
 ROLE = "arn:aws:iam::111122223333:role/r"

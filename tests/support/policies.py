@@ -1,4 +1,4 @@
-"""Policy documents and callers for the policy evaluator's tests (tests/test_policy.py).
+"""Policy documents and callers for the policy evaluator's tests (tests/test_policy_*.py).
 
 Most policies come from the IAM User Guide's examples, with our accounts: the callers live
 in 111111111111, the role to assume in 222222222222, strangers in 333333333333.
@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rolehop.features.explain.policy import ContextValue, Request
+import pytest
+
+from rolehop.features.explain.policy.request import ContextValue, Request
 
 HOME = "111111111111"
 TARGET_ACCOUNT = "222222222222"
@@ -28,6 +30,17 @@ SAML = f"arn:aws:iam::{TARGET_ACCOUNT}:saml-provider/corp"
 BOOKS = f"arn:aws:dynamodb:us-east-1:{HOME}:table/Books"
 
 V = "2012-10-17"
+
+# condition keys and ARNs that the condition tables and the whole policies both use
+EXT = "sts:ExternalId"
+MFA = "aws:MultiFactorAuthPresent"
+NOW = "aws:CurrentTime"
+IP = "aws:SourceIp"
+# the condition operators page's example of ArnLike stopping at colons where StringLike does not
+FINANCE = "arn:aws:someservice:*:111122223333:finance/*"
+FINANCE_DOC = (
+    "arn:aws:someservice:us-east-2:999999999999:store/abc:111122223333:finance/document.txt"
+)
 
 
 def assume(
@@ -57,6 +70,11 @@ def call(
     context: Mapping[str, ContextValue] | None = None,
 ) -> Request:
     return Request(action, resource, caller, account_of(caller), context or {})
+
+
+def row(name: str, document: Any, request: Request, expected: str) -> Any:
+    """A whole-policy row: ``document`` evaluated for ``request`` gives verdict ``expected``."""
+    return pytest.param(document, request, expected, id=name)
 
 
 def account_of(arn: str | None) -> str | None:

@@ -17,7 +17,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import rolehop.features.explain.policy as policy
 from rolehop.aws import iam
 from rolehop.aws.sts import Identity, assume_role, identity_of
 from rolehop.common.creds import Credentials
@@ -25,6 +24,9 @@ from rolehop.engine.context import Context
 from rolehop.engine.hops import RoleHop
 from rolehop.engine.resolve import chain_of, hop_sources, resolve
 from rolehop.errors import AccessDeniedError, RolehopError, UsageError
+from rolehop.features.explain.policy.document import evaluate
+from rolehop.features.explain.policy.request import Request
+from rolehop.features.explain.policy.results import Decision
 
 SideVerdict = Literal["allow", "deny", "no-match", "cannot-evaluate", "unknown"]
 
@@ -34,7 +36,7 @@ class Evaluated:
     """One policy and what the evaluator made of it."""
 
     source: str
-    decision: policy.Decision
+    decision: Decision
 
 
 @dataclass(frozen=True)
@@ -123,8 +125,8 @@ def _principal_arn(arn: str) -> str:
     return arn
 
 
-def _request(hop: RoleHop, caller: Identity, context: Mapping[str, Any]) -> policy.Request:
-    return policy.Request(
+def _request(hop: RoleHop, caller: Identity, context: Mapping[str, Any]) -> Request:
+    return Request(
         action="sts:AssumeRole",
         resource=hop.role_arn,
         principal_arn=caller.arn,
@@ -221,7 +223,7 @@ class Explainer:
         self,
         hop: RoleHop,
         caller: Identity,
-        request: policy.Request,
+        request: Request,
         reader: Any,
         who: str,
         trust_file: Path | None,
@@ -246,14 +248,10 @@ class Explainer:
                 )
                 return Side("unknown", f"iam:GetRole as {who}", problem=problem)
             how = f"read with iam:GetRole as {who}"
-        evaluated = (
-            Evaluated(found.source, policy.evaluate(found.document, request, kind="trust")),
-        )
+        evaluated = (Evaluated(found.source, evaluate(found.document, request, kind="trust")),)
         return Side(combine(evaluated), how, evaluated)
 
-    def _caller(
-        self, caller: Identity, request: policy.Request, readers: list[tuple[Any, str]]
-    ) -> Side:
+    def _caller(self, caller: Identity, request: Request, readers: list[tuple[Any, str]]) -> Side:
         whys: list[str] = []
         for reader, who in readers:
             try:
@@ -269,7 +267,7 @@ class Explainer:
             )
             return Side("unknown", "iam:List*/Get*", problem=problem)
         evaluated = tuple(
-            Evaluated(item.source, policy.evaluate(item.document, request, kind="identity"))
+            Evaluated(item.source, evaluate(item.document, request, kind="identity"))
             for item in found
         )
         return Side(combine(evaluated), f"read as {who}", evaluated)
