@@ -25,12 +25,23 @@ import pytest
 
 from rolehop import entry
 from rolehop.agent import client
-from rolehop.agent.protocol import encode, read_message, socket_path
+from rolehop.agent.protocol import (
+    call,
+    encode,
+    read_message,
+    request,
+    request_environ,
+    socket_path,
+)
+from rolehop.engine import context
+from rolehop.engine.resolve import build_chain
 from rolehop.features.demo import ROLE_ARN, Emulator
+from rolehop.stores.locks import FileLocks
 from tests.conftest import Sandbox
 from tests.support.emulator import RESEARCH_RO_TOML
 from tests.support.fault_proxy import running
 from tests.support.file_keyring import locked
+from tests.support.held import held_for
 from tests.support.local_endpoints import StsRecording
 from tests.support.tools import run_captured
 
@@ -530,3 +541,38 @@ def test_a_base_profile_is_the_direct_paths_answer_agent_on_or_off(
     assert len(recording.calls("GetSessionToken")) == 1  # made once, then the keyring's
     after = _served(agent_env)
     assert (after["hit"], after["work"]) == (served["hit"], served["work"])  # never the agent's
+
+
+def test_waiting_for_another_process_takes_at_most_lock_timeout(
+    run: Run, agent_env: dict[str, str], sandbox: Sandbox
+) -> None:
+    """Another process leads the refresh and holds the lock past lock_timeout: the call
+    fails with exit 10 once lock_timeout has passed in all, as without an agent (it waited
+    for the lead first, then the direct path a whole lock_timeout more)."""
+    timeout = 3
+    sandbox.write_rolehop(RESEARCH_RO_TOML + f"\n[settings]\nlock_timeout = {timeout}\n")
+    assert run("credential-process", "research-ro").returncode == 0  # starts the agent
+    _started(agent_env)
+    assert run("cache", "clear").returncode == 0
+    path = socket_path(agent_env)
+    assert path is not None
+    # this process leads (a lease in its name), and holds the target's lock
+    ask = request(
+        "resolve",
+        environ=request_environ(agent_env, os.getcwd()),
+        pid=os.getpid(),
+        work=False,
+        profile="research-ro",
+        command="credential-process",
+        config=None,
+        shell=None,
+    )
+    first = call(path, ask)
+    assert first["lead"] is True, first
+    key = build_chain(context.build(agent_env), "research-ro").keys[-1]
+    with held_for(FileLocks(Path(path).parent / "locks"), key, timeout * 3):
+        started = time.monotonic()
+        waited = run("credential-process", "research-ro")
+        took = time.monotonic() - started
+    assert waited.returncode == 10, waited.stderr
+    assert took < timeout * 1.5, took
