@@ -226,3 +226,27 @@ def test_use_help_documents_off() -> None:
     result = CliRunner().invoke(cli, ["use", "--help"])
     assert result.exit_code == 0
     assert "--off" in result.output and "rolehop init SHELL" in result.output
+
+
+# ``rolehop init SHELL`` byte for byte: recorded from the snippets as Python strings before
+# they became files of their own (rolehop/shell/init.*), so that the move changed nothing.
+# A change to a snippet is meant to show here: UPDATE_GOLDEN=1 rewrites the files, and the
+# diff of tests/golden/init/ is what a user's shell gets.
+GOLDEN = Path(__file__).resolve().parent / "golden" / "init"
+PROGRAMS = {"path": HOSTILE, "no-path": None}
+
+
+@pytest.mark.parametrize("program", sorted(PROGRAMS))
+@pytest.mark.parametrize("shell", SHELLS)
+def test_init_prints_exactly_the_recorded_snippet(
+    shell: Shell, program: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("rolehop.cli.shell.program_path", lambda: PROGRAMS[program])
+
+    result = CliRunner().invoke(cli, ["init", shell])
+
+    assert result.exit_code == 0, result.output
+    golden = GOLDEN / f"{shell}.{program}"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        golden.write_bytes(result.stdout_bytes)
+    assert result.stdout_bytes == golden.read_bytes(), f"UPDATE_GOLDEN=1 pytest {__file__}"
