@@ -6,6 +6,7 @@ The shells run them for real in tests/integration/test_shell_init.py.
 from __future__ import annotations
 
 import os
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -27,7 +28,13 @@ from rolehop.output import (
     quote_powershell,
 )
 from rolehop.shell import SHELLS
-from rolehop.shell.snippets import DEFAULT_MARGIN_SECONDS, MANAGED, invocation, snippet
+from rolehop.shell.snippets import (
+    DEFAULT_MARGIN_SECONDS,
+    FILES,
+    MANAGED,
+    invocation,
+    snippet,
+)
 
 PROGRAM = "/opt/tools/rolehop"
 HOSTILE = '/home/o\'neil/my tools/$(touch x)/`id`/"q"/@NAMES@/rolehop'
@@ -250,3 +257,11 @@ def test_init_prints_exactly_the_recorded_snippet(
     if os.environ.get("UPDATE_GOLDEN") == "1":
         golden.write_bytes(result.stdout_bytes)
     assert result.stdout_bytes == golden.read_bytes(), f"UPDATE_GOLDEN=1 pytest {__file__}"
+
+
+def test_every_snippet_file_is_package_data() -> None:
+    """An editable install (the tests') reads the checkout: only this sees a snippet file
+    that ``pip install .`` would leave out."""
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    package_data = tomllib.loads(pyproject.read_text())["tool"]["setuptools"]["package-data"]
+    assert sorted(package_data["rolehop.shell"]) == sorted(FILES.values())
