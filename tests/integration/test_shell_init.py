@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib.resources import as_file
 from pathlib import Path
 
 import pexpect
@@ -27,7 +28,7 @@ import pytest
 from rolehop.features.demo import RESEARCH, ROLE_NAME, Emulator
 from rolehop.features.demo import ROLE_ARN as RESEARCH_ROLE
 from rolehop.output import Shell, quote_posix
-from rolehop.shell.snippets import MANAGED, snippet
+from rolehop.shell.snippets import MANAGED, snippet, source_file
 from tests.conftest import Sandbox
 from tests.support.emulator import RESEARCH_RO_TOML
 from tests.support.tools import aws_cli_dir, require_tool, run_captured
@@ -750,7 +751,12 @@ def test_auto_refresh_runs_nothing_outside_the_margin(
 
 
 def test_snippets_parse_in_their_shells(kit: Kit) -> None:
+    """Each file as shipped (rolehop/shell/init.SHELL, placeholders unfilled: an error names
+    the file's line), then what ``rolehop init SHELL`` makes of it, completion included."""
     for shell, check in (("bash", ["-n"]), ("zsh", ["-n"]), ("fish", ["--no-execute"])):
+        with as_file(source_file(shell)) as shipped:
+            parsed = run_captured([require_tool(shell), *check, str(shipped)], kit.env)
+        assert parsed.returncode == 0, (shipped, parsed.stderr)
         made = run_captured([str(kit.recorders.bin / "rolehop"), "init", shell], kit.env)
         assert made.returncode == 0, made.stderr
         assert str(kit.recorders.bin / "rolehop") in made.stdout  # called by its path
