@@ -178,20 +178,9 @@ class Resolver:
             stored = self.service.keystore.names()
         except RolehopError:
             return False
-        base = chain.base
         if chain.mfa is not None or any(hop.mfa_serial for hop in chain.hops):
             return False
-        if base.credential_source is not None:
-            return False
-        if base.may_use_stored_keys and base.name in stored:
-            return True
-        if base.aws is None or not base.aws.has_static_keys:
-            return False
-        settings = dict(base.aws.identity)
-        return not any(
-            key.startswith("sso_") or key in ("credential_process", "web_identity_token_file")
-            for key in settings
-        )
+        return chain.base.kind(stored) in ("keyring", "long-term keys", "temporary keys")
 
     def _work(
         self,

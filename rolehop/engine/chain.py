@@ -16,6 +16,7 @@ from collections.abc import Callable, Collection, Mapping
 from rolehop.config import validate
 from rolehop.config.files import Config, Profile
 from rolehop.engine.hops import (
+    LONG_TERM,
     BaseHop,
     BaseTarget,
     Chain,
@@ -119,8 +120,7 @@ def build_base(
         or (aws.region if aws else None)
         or config.settings.default_region
     )
-    in_keyring = base.may_use_stored_keys and name in stored_keys()
-    long_term = in_keyring or (aws is not None and aws.long_term_keys)
+    long_term = base.kind(stored_keys()) in LONG_TERM
     mfa = _mfa(config, base, region)
     hop: MfaHop | SessionHop | None = None
     if session and mfa is not None:

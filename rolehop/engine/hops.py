@@ -6,12 +6,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from rolehop.config.files import AwsBase, Profile
+
+# Where a base's credentials come from (BaseHop.kind)
+BaseKind = Literal[
+    "web identity",
+    "credential_source",
+    "keyring",
+    "nowhere",
+    "SSO",
+    "credential_process",
+    "long-term keys",
+    "temporary keys",
+    "AWS profile",
+]
+# The kinds that are an IAM user's long-term keys (GetSessionToken, SessionDuration...)
+LONG_TERM: frozenset[BaseKind] = frozenset({"keyring", "long-term keys"})
 
 CACHE_FORMAT = 1
 STS_DEFAULT_DURATION = 3600
@@ -93,6 +108,28 @@ class BaseHop:
             and not self.static_keys_only
             and self.web_identity is None
         )
+
+    def kind(self, stored: Collection[str]) -> BaseKind:
+        """Where this base's credentials come from: the one rule, for ``list`` and
+        ``graph``, what the agent may make, and ``login``'s session duration. ``stored``
+        names the keys in the keyring. As botocore asks: SSO and a credential_process of a
+        profile before its static keys."""
+        if self.web_identity is not None:
+            return "web identity"
+        if self.credential_source is not None:
+            return "credential_source"
+        if self.may_use_stored_keys and self.name in stored:
+            return "keyring"
+        if self.aws is None:
+            return "nowhere"
+        settings = dict(self.aws.identity)
+        if "sso_start_url" in settings or "sso_session" in settings:
+            return "SSO"
+        if "credential_process" in settings:
+            return "credential_process"
+        if self.aws.has_static_keys:
+            return "temporary keys" if self.aws.has_session_token else "long-term keys"
+        return "AWS profile"
 
     @property
     def key(self) -> str:

@@ -19,27 +19,21 @@ from rolehop.stores.cache import IndexEntry
 
 def describe_base(chain: Chain | BaseTarget, stored: set[str]) -> str:
     """Where a chain's first credentials come from: "keyring", "keys in ~/.aws/credentials",
-    "SSO in ~/.aws/config"... (the one rule, for ``list`` and ``graph``)."""
+    "SSO in ~/.aws/config"... (from :meth:`BaseHop.kind`), for ``list`` and ``graph``."""
     base = chain.base
-    if base.web_identity is not None:
+    kind = base.kind(stored)
+    if kind == "web identity" and base.web_identity is not None:
         where = base.web_identity.describe
-    elif base.credential_source is not None:
+    elif kind == "credential_source":
         where = f"credential_source {base.credential_source}"
-    elif base.may_use_stored_keys and base.name in stored:
+    elif kind == "keyring":
         where = "keyring"
-    elif base.aws is None:
+    elif kind == "nowhere" or base.aws is None:
         where = f"nowhere yet (rolehop keys add {shlex.quote(base.name)})"
+    elif kind in ("long-term keys", "temporary keys"):
+        where = f"keys in {base.aws.keys_path or base.aws.path}"
     else:
-        identity, path = dict(base.aws.identity), base.aws.path
-        if base.aws.has_static_keys:
-            kind, path = "keys", base.aws.keys_path or path
-        elif "sso_start_url" in identity or "sso_session" in identity:
-            kind = "SSO"
-        elif "credential_process" in identity:
-            kind = "credential_process"
-        else:
-            kind = "AWS profile"
-        where = f"{kind} in {path}"
+        where = f"{kind} in {base.aws.path}"
     return where + (" + MFA" if chain.mfa else "")
 
 

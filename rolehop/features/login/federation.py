@@ -32,7 +32,7 @@ from typing import IO, TYPE_CHECKING
 from rolehop.common import redact
 from rolehop.common.creds import Credentials
 from rolehop.config.files import Config, local_stand_in, signin_partition
-from rolehop.engine.hops import BaseTarget, Chain
+from rolehop.engine.hops import LONG_TERM, BaseTarget, Chain
 from rolehop.engine.resolve import resolve, stored_names
 from rolehop.errors import ConfigError, FederationError, NetworkError, UsageError
 from rolehop.version import __version__
@@ -126,12 +126,9 @@ def from_long_term_keys(chain: Chain | BaseTarget, stored: Callable[[], Collecti
     credential_process or a credential_source, whose credentials are temporary or unknown.
     ``stored`` names the keys in the keyring; it is asked only when that decides.
     """
-    base = chain.base
-    if len(chain.hops) != 1 or chain.mfa is not None or base.credential_source is not None:
+    if len(chain.hops) != 1 or chain.mfa is not None:
         return False
-    if base.may_use_stored_keys and base.name in stored():
-        return True  # `keys add` stores long-term keys only
-    return base.aws is not None and base.aws.has_static_keys
+    return chain.base.kind(stored()) in LONG_TERM  # `keys add` stores long-term keys only
 
 
 def check_duration(duration: int) -> int:
