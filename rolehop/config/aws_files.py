@@ -150,6 +150,8 @@ class _Section:
 
 
 def _merge(config: _Ini, credentials: _Ini) -> dict[str, _Section]:
+    """Each profile's keys from both files (the credentials file's win), and where it is:
+    its config section, unless it has none or only the credentials file makes it a role."""
     found: dict[str, _Section] = {}
     for section in config.parser.sections():
         name = config_profile_name(section)
