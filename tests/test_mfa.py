@@ -15,7 +15,7 @@ import shlex
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -123,8 +123,14 @@ class Codes:
 class World(StubWorld):
     codes: Codes = field(default_factory=Codes)
 
-    def app(self, busy: Busy = quiet, locks: Locks | None = None) -> Context:
+    def app(
+        self,
+        environ: Mapping[str, str] | None = None,
+        busy: Busy = quiet,
+        locks: Locks | None = None,
+    ) -> Context:
         return self.context(
+            environ,
             keys=KeyStore(self.keyring, self.clock),
             mfa_codes=self.codes,
             busy=busy,

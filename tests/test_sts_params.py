@@ -8,6 +8,7 @@ not queued fails (an empty Stubber raises). The clock and the keyring cache are 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -75,7 +76,7 @@ def joe() -> Credentials:
 
 @dataclass
 class World(StubWorld):
-    def app(self, environ: dict[str, str] | None = None) -> Context:
+    def app(self, environ: Mapping[str, str] | None = None) -> Context:
         return self.context(environ)
 
 

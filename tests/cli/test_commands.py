@@ -39,7 +39,6 @@ from tests.support.cli import (
     Outcome,
     StubbedState,
     expect_company,
-    installed,
     rolehop_main,
 )
 from tests.support.file_keyring import FileKeyring
@@ -58,8 +57,6 @@ from tests.support.stubs import (
 )
 from tests.support.tools import require_tool
 
-pytestmark = pytest.mark.usefixtures("restore_logging")
-
 EXPIRES_TEXT = "2030-01-01T13:00:00Z"
 EXPIRES_EPOCH = "1893502800"
 UNSET = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SECURITY_TOKEN")
@@ -75,21 +72,11 @@ AWS_CONFIG = f"""\
     source_profile = joe
     """
 
-
-@pytest.fixture(autouse=True)
-def state(monkeypatch: pytest.MonkeyPatch) -> StubbedState:
-    """A fresh state per test, handed to ``main``: it caches ``app`` and the warnings seen."""
-    fresh = StubbedState()
-    monkeypatch.setattr(installed, "state", fresh)
-    return fresh
-
-
-@pytest.fixture
-def sts(state: StubbedState, sandbox: Sandbox) -> StubSts:
-    sandbox.write_aws_credentials(JOE_CREDENTIALS)
-    sandbox.write_rolehop(CONFIG)
-    sandbox.write_aws_config(AWS_CONFIG)
-    return state.sts
+# every test: a fresh state for main (shared fixture); those asking for sts: these files
+pytestmark = [
+    pytest.mark.usefixtures("restore_logging", "state"),
+    pytest.mark.world(aws_credentials=JOE_CREDENTIALS, rolehop=CONFIG, aws_config=AWS_CONFIG),
+]
 
 
 def expect_research(sts: StubSts) -> tuple[Issued, Issued]:

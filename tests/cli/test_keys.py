@@ -14,7 +14,7 @@ import pytest
 from rolehop.common.creds import Credentials
 from rolehop.stores.memory_keyring import MemoryKeyring
 from tests.conftest import Sandbox
-from tests.support.cli import CONFIG, Outcome, StubbedState, installed, rolehop_main
+from tests.support.cli import CONFIG, Outcome, StubbedState, fresh_run, rolehop_main
 from tests.support.stubs import (
     COMPANY_ROLE,
     JOE_ARN,
@@ -25,22 +25,13 @@ from tests.support.stubs import (
     params,
 )
 
+# a fresh state for every test (the shared fixture), a fresh_run() for each further run
+pytestmark = pytest.mark.usefixtures("state")
+
 KEY_JOE = ("rolehop-keys", "key:joe")
 INDEX = ("rolehop-keys", "index")
 FROM_ENV = {"AWS_ACCESS_KEY_ID": JOE_KEY_ID, "AWS_SECRET_ACCESS_KEY": JOE_SECRET}
 STORED_JOE = "stored keys 'joe' (…0001) in the keyring\n"
-
-
-def fresh_run(monkeypatch: pytest.MonkeyPatch) -> StubbedState:
-    """A new per-run state, as the next ``rolehop`` process would have."""
-    fresh = StubbedState()
-    monkeypatch.setattr(installed, "state", fresh)
-    return fresh
-
-
-@pytest.fixture(autouse=True)
-def state(monkeypatch: pytest.MonkeyPatch) -> StubbedState:
-    return fresh_run(monkeypatch)
 
 
 def stored(keyring: MemoryKeyring, name: str = "joe") -> Credentials | None:

@@ -1,7 +1,8 @@
 """Running ``rolehop.cli.main`` in process against a stubbed STS.
 
-Install a :class:`StubbedState` as ``installed.state`` (with ``monkeypatch``), queue STS
-answers on its ``sts``, and call :func:`rolehop_main`.
+Install a :class:`StubbedState` as ``installed.state`` (the ``state`` fixture of
+tests/support/worlds.py does, or :func:`fresh_run`), queue STS answers on its ``sts``, and
+call :func:`rolehop_main`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
 
+import pytest
 from click.testing import CliRunner
 
 from rolehop.cli.app import main
@@ -79,6 +81,13 @@ class Installed:
 
 
 installed = Installed()
+
+
+def fresh_run(monkeypatch: pytest.MonkeyPatch) -> StubbedState:
+    """A new per-run state, as the next ``rolehop`` process would have."""
+    fresh = StubbedState()
+    monkeypatch.setattr(installed, "state", fresh)
+    return fresh
 
 
 def rolehop_main(
