@@ -55,6 +55,21 @@ JOE_CREDENTIALS = """\
     aws_secret_access_key = joeSecretAccessKey/0000000000000000000001
     """
 
+# rolehop.toml: joe -> company -> research, each asking for 2 hours (AWS caps research's at
+# 1: it is assumed with company's credentials)
+CHAIN_CONFIG = f"""\
+    [profiles.company]
+    role_arn = "{COMPANY_ROLE}"
+    source_profile = "joe"
+    duration_seconds = 7200
+
+    [profiles.research]
+    role_arn = "{RESEARCH_ROLE}"
+    source_profile = "company"
+    duration_seconds = 7200
+    """
+
+
 @dataclass
 class FakeClock:
     """A clock for ``context.build(clock=...)`` that says ``now`` until a test moves it."""
