@@ -1,6 +1,6 @@
 """``rolehop keys add|list|remove``: what each prints, where, its exit code, what is stored.
 
-``rolehop.cli.main`` runs in process (see tests/cli/test_commands.py) with a
+``rolehop.cli.main`` runs in process (see tests/support/cli.py) with a
 :class:`StubbedState`: a stubbed STS, a fixed clock, and the sandbox's in-memory keyring,
 which is also where the keys end up. Prompts are answered through ``CliRunner``'s input.
 """
