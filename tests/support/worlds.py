@@ -11,7 +11,7 @@
     the sandbox with the module's files written (``world`` and ``sts`` ask for it).
 
 A module says what its world holds with the ``world`` marker, not with fixtures of its
-own; a test may have its own marker, which wins::
+own; a test may have its own marker, which wins (``@pytest.mark.world()``: no files)::
 
     pytestmark = pytest.mark.world(kind=World, aws_credentials=JOE_CREDENTIALS, rolehop=CONFIG)
 
