@@ -25,6 +25,9 @@ from rolehop.stores.memory_keyring import MemoryKeyring
 
 REPO = Path(__file__).resolve().parent.parent
 
+# the shared fixtures of the stubbed tests: world, state, sts (and the world marker)
+pytest_plugins = ["tests.support.worlds"]
+
 # Hypothesis: CI runs the same examples every time (a seed derived from each test, no
 # database of past failures), so a red run is the code's doing, not the draw's; a failure
 # found by a random run goes into its test as an @example. The long random hunt is an

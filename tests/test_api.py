@@ -1,8 +1,9 @@
 """The Python API: ``rolehop.session()`` and ``rolehop.credentials()`` (rolehop/api.py).
 
-A stubbed STS behind an injected :class:`Rolehop` with a fake clock; botocore's refresh reads
-the same clock, so moving it walks a session through botocore's refresh windows (advisory:
-less than 15 minutes left; mandatory: less than 10) and rolehop's cache margin (20 minutes).
+A stubbed STS behind an injected context (the ``world`` fixture) with a fake clock;
+botocore's refresh reads the same clock, so moving it walks a session through botocore's
+refresh windows (advisory: less than 15 minutes left; mandatory: less than 10) and rolehop's
+cache margin (20 minutes).
 Every AssumeRole must be queued: one that is not fails the test.
 """
 
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,7 +34,7 @@ from rolehop import api
 from rolehop.common.creds import Credentials
 from rolehop.engine.context import Context
 from rolehop.errors import AccessDeniedError, ProfileNotFoundError, RolehopError
-from tests.conftest import REPO, Sandbox
+from tests.conftest import REPO
 from tests.support.stubs import (
     COMPANY_ROLE,
     JOE_CREDENTIALS,
@@ -70,10 +71,10 @@ CONFIG = f"""\
 
 @dataclass
 class World(StubWorld):
-    def app(self) -> Context:
+    def app(self, environ: Mapping[str, str] | None = None) -> Context:
         # os.environ itself, as rolehop.session's: a copy made while another thread
         # resolves would keep the core's ROLEHOP_RESOLVING mark (a loop, for it)
-        return self.context(os.environ)
+        return self.context(os.environ if environ is None else environ)
 
     def expect(self, tag: str, expiration: datetime, role: str = RESEARCH_ROLE) -> Credentials:
         """Queue one AssumeRole of ``role`` answering credentials that end at ``expiration``."""
@@ -86,11 +87,7 @@ class World(StubWorld):
         return len(self.sts.calls)  # one STS client per AssumeRole
 
 
-@pytest.fixture
-def world(sandbox: Sandbox) -> World:
-    sandbox.write_aws_credentials(JOE_CREDENTIALS)
-    sandbox.write_rolehop(CONFIG)
-    return World(sandbox)
+pytestmark = pytest.mark.world(kind=World, aws_credentials=JOE_CREDENTIALS, rolehop=CONFIG)
 
 
 def frozen(credentials: Credentials) -> ReadOnlyCredentials:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -24,28 +25,21 @@ from rolehop.engine.context import Context
 from rolehop.engine.resolve import resolve
 from rolehop.errors import ChainLoopError, UsageError
 from rolehop.features.doctor import aws_cli
-from rolehop.stores.cache import SERVICE
 from rolehop.stores.keys import KeyStore
-from tests.conftest import Sandbox
-from tests.support.cli import StubbedState, installed, rolehop_main
+from tests.support.cli import rolehop_main
 from tests.support.stubs import (
     COMPANY_ROLE,
     JOE_CREDENTIALS,
-    JOE_KEY_ID,
-    JOE_SECRET,
     NOW,
     Issued,
     StubWorld,
     issue,
+    joe,
     params,
 )
 
 SERIAL = "arn:aws:iam::111111111111:mfa/joe"
 ANN = Credentials("AKIAANN0000000000123", "annSecretAccessKey/000000000000000123")
-
-
-def joe() -> Credentials:
-    return Credentials(JOE_KEY_ID, JOE_SECRET)
 
 
 def session(tag: str, hours: float = 1) -> Issued:
@@ -80,12 +74,12 @@ class Codes:
 
 @dataclass
 class World(StubWorld):
+    """Its contexts ask :class:`Codes` for MFA codes and keep stored keys in its keyring."""
+
     codes: Codes = field(default_factory=Codes)
 
-    def app(self, environ: dict[str, str] | None = None) -> Context:
-        return self.context(
-            environ, keys=KeyStore(self.keyring, self.clock), mfa_codes=self.codes
-        )
+    def app(self, environ: Mapping[str, str] | None = None) -> Context:
+        return self.context(environ, keys=self.stored_keys(), mfa_codes=self.codes)
 
     def expect_session(self, tag: str = "session", hours: float = 1, **expected: Any) -> Issued:
         issued = session(tag, hours)
@@ -94,14 +88,8 @@ class World(StubWorld):
         )
         return issued
 
-    def cached(self) -> set[str]:
-        return {name for service, name in self.keyring.items if service == SERVICE} - {"index"}
 
-
-@pytest.fixture
-def world(sandbox: Sandbox) -> World:
-    sandbox.write_aws_credentials(JOE_CREDENTIALS)
-    return World(sandbox)
+pytestmark = pytest.mark.world(kind=World, aws_credentials=JOE_CREDENTIALS)
 
 
 # ---------------------------------------------------------------------------------------
@@ -148,7 +136,7 @@ def test_no_session_hands_out_the_keys_themselves_never_cached(world: World) -> 
 
     assert resolution.credentials == joe()
     assert resolution.credentials.expiration is None
-    assert world.sts.calls == [] and world.cached() == set()
+    assert world.sts.calls == [] and world.cached_keys() == set()
     assert not resolution.from_cache and resolution.sts_calls == 0
 
 
@@ -296,12 +284,12 @@ def test_new_keys_forget_the_session_made_from_the_old_ones(world: World) -> Non
     KeyStore(world.keyring, world.clock).add("ann", ANN)
     world.expect_session(DurationSeconds=3600)
     resolve(world.app(), "ann")
-    assert len(world.cached()) == 1
+    assert len(world.cached_keys()) == 1
 
     newer = Credentials("AKIAANN0000000000999", "newSecret/000000000000999")
     admin.add_keys(world.app(), "ann", newer)
 
-    assert world.cached() == set()
+    assert world.cached_keys() == set()
 
 
 def test_doctor_knows_a_credential_process_asking_for_a_base(world: World) -> None:
@@ -318,14 +306,10 @@ def test_doctor_knows_a_credential_process_asking_for_a_base(world: World) -> No
     assert [check.fix for check in loops] == ["name another profile than 'self' itself"]
 
 
-@pytest.mark.usefixtures("restore_logging")
+@pytest.mark.usefixtures("restore_logging", "state")
 @pytest.mark.parametrize("command", [["graph", "joe"], ["explain", "joe", "--dry-run"]])
-def test_commands_about_roles_say_that_a_base_is_one(
-    world: World, monkeypatch: pytest.MonkeyPatch, command: list[str]
-) -> None:
+def test_commands_about_roles_say_that_a_base_is_one(world: World, command: list[str]) -> None:
     """Not "profile 'joe' not found in ~/.aws/config", where it is."""
-    monkeypatch.setattr(installed, "state", StubbedState())
-
     outcome = rolehop_main(*command)
 
     assert (outcome.code, outcome.stdout) == (3, "")

@@ -80,8 +80,8 @@ def test_the_closing_line(trust: str, caller: str, attempt: str | None, line: st
 
 def test_a_session_principal_is_its_role() -> None:
     session = "arn:aws:sts::111122223333:assumed-role/Reader/rolehop-joe"
-    assert explain._principal_arn(session) == "arn:aws:iam::111122223333:role/Reader"
-    assert explain._principal_arn(JOE.arn) == JOE.arn
+    assert explain.principal_arn_of(session) == "arn:aws:iam::111122223333:role/Reader"
+    assert explain.principal_arn_of(JOE.arn) == JOE.arn
 
 
 def test_the_context_holds_what_rolehop_sends() -> None:
@@ -95,13 +95,13 @@ def test_the_context_holds_what_rolehop_sends() -> None:
             }
 
     now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-    context = explain._context(Hop(), JOE, True, now)  # type: ignore[arg-type]
+    context = explain.request_context(Hop(), JOE, True, now)  # type: ignore[arg-type]
     assert context["sts:ExternalId"] == "x-1"
     assert context["aws:username"] == "Joe"
     assert context["aws:MultiFactorAuthPresent"] == "true"
     assert context["aws:RequestTag/team"] == "data" and context["aws:TagKeys"] == ["team"]
     assert context["aws:CurrentTime"] == "2026-11-22T12:00:00Z"
-    assert "aws:MultiFactorAuthPresent" not in explain._context(Hop(), JOE, None, now)  # type: ignore[arg-type]
+    assert "aws:MultiFactorAuthPresent" not in explain.request_context(Hop(), JOE, None, now)  # type: ignore[arg-type]
 
 
 def _report(code: int) -> explain.HopReport:

@@ -16,7 +16,6 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -28,7 +27,6 @@ from rolehop.common import redact
 from rolehop.common.creds import Credentials
 from rolehop.config import files as configs
 from rolehop.engine import chain as chains
-from rolehop.engine import context
 from rolehop.engine.context import Context
 from rolehop.errors import (
     ConfigError,
@@ -52,11 +50,13 @@ from tests.support.stubs import (
     JOE_CREDENTIALS,
     NOW,
     RESEARCH_ROLE,
-    FakeClock,
-    StubSts,
+    StubWorld,
     issue,
     params,
 )
+
+# login's tests, through the core (the world fixture): joe's keys in ~/.aws/credentials
+pytestmark = pytest.mark.world(aws_credentials=JOE_CREDENTIALS)
 
 CN_ROLE = "arn:aws-cn:iam::111111111111:role/company-admin"
 GOV_ROLE = "arn:aws-us-gov:iam::111111111111:role/company-admin"
@@ -395,32 +395,26 @@ def test_long_term_keys_are_not_sent(fake: FakeFederation) -> None:
 # -- login: through the core -----------------------------------------------------------
 
 
-@dataclass
-class World:
-    app: Context
-    sts: StubSts
-    warnings: list[str]
+def login_context(world: StubWorld) -> Context:
+    """The world's context over os.environ, with rolehop's own cache (as ``login`` has it)."""
+    return world.context(os.environ, cache=None)
 
 
-def world(sandbox: Sandbox, fake: FakeFederation) -> World:
+def federated(world: StubWorld, fake: FakeFederation) -> Context:
     """joe -> company (eu-west-1) -> research, and china; login's endpoint is the fake."""
-    sandbox.write_aws_credentials(JOE_CREDENTIALS)
     china = f'[profiles.china]\nrole_arn = "{CN_ROLE}"\nsource_profile = "joe"\n'
-    sandbox.write_rolehop(
+    world.sandbox.write_rolehop(
         f'[settings]\nfederation_url = "{fake.url}"\n\n'
         + textwrap.dedent(CONFIG)
         + f'\n{china}region = "cn-north-1"\n'
     )
-    sts, warnings = StubSts(), list[str]()
-    app = context.build(os.environ, clock=FakeClock(), sts=sts, warn=warnings.append)
-    return World(app, sts, warnings)
+    return login_context(world)
 
 
 def test_login_signs_in_with_the_credentials_the_core_resolves(
-    sandbox: Sandbox, fake: FakeFederation
+    world: StubWorld, fake: FakeFederation
 ) -> None:
-    made = world(sandbox, fake)
-    app, sts = made.app, made.sts
+    app, sts = federated(world, fake), world.sts
     company = issue("company", COMPANY_ROLE, NOW + timedelta(hours=1))
     sts.expect_assume_role(params(COMPANY_ROLE), company.response)
 
@@ -450,23 +444,21 @@ def test_login_signs_in_with_the_credentials_the_core_resolves(
     assert fake.requests[1].session == request.session
 
 
-def test_login_with_a_duration_from_long_term_keys(sandbox: Sandbox, fake: FakeFederation) -> None:
-    made = world(sandbox, fake)
-    app, sts = made.app, made.sts
+def test_login_with_a_duration_from_long_term_keys(world: StubWorld, fake: FakeFederation) -> None:
+    app, sts = federated(world, fake), world.sts
     company = issue("company", COMPANY_ROLE, NOW + timedelta(hours=1))
     sts.expect_assume_role(params(COMPANY_ROLE), company.response)
     signed = federation.login(app, "company", duration=43200, destination="/s3/home")
     assert fake.requests[0].session_duration == "43200"
     assert signed.session_duration == 43200
     assert signed.destination == "https://console.aws.amazon.com/s3/home"
-    assert made.warnings == []
+    assert world.warnings == []
 
 
 def test_login_leaves_the_duration_out_for_role_chaining(
-    sandbox: Sandbox, fake: FakeFederation
+    world: StubWorld, fake: FakeFederation
 ) -> None:
-    made = world(sandbox, fake)
-    app, sts = made.app, made.sts
+    app, sts = federated(world, fake), world.sts
     company = issue("company", COMPANY_ROLE, NOW + timedelta(hours=1))
     research = issue("research", RESEARCH_ROLE, NOW + timedelta(hours=1))
     sts.expect_assume_role(params(COMPANY_ROLE), company.response)
@@ -481,13 +473,12 @@ def test_login_leaves_the_duration_out_for_role_chaining(
     assert request.session_duration is None
     assert signed.session_duration is None
     assert signed.destination == "https://console.aws.amazon.com/console/home"  # no region
-    [warning] = made.warnings
+    [warning] = world.warnings
     assert warning.startswith("profile 'research': --duration 7200 left out")
 
 
-def test_a_refused_duration_is_retried_without_it(sandbox: Sandbox, fake: FakeFederation) -> None:
-    made = world(sandbox, fake)
-    app, sts = made.app, made.sts
+def test_a_refused_duration_is_retried_without_it(world: StubWorld, fake: FakeFederation) -> None:
+    app, sts = federated(world, fake), world.sts
     company = issue("company", COMPANY_ROLE, NOW + timedelta(hours=1))
     sts.expect_assume_role(params(COMPANY_ROLE), company.response)
     fake.refuse_session_duration = True  # e.g. joe's "keys" held a session token after all
@@ -497,13 +488,12 @@ def test_a_refused_duration_is_retried_without_it(sandbox: Sandbox, fake: FakeFe
     assert [request.session_duration for request in fake.requests] == ["3600", None]
     assert signed.session_duration is None
     assert signed.url.endswith("&SigninToken=" + urllib.parse.quote_plus(fake.token))
-    [warning] = made.warnings
+    [warning] = world.warnings
     assert "refused SessionDuration 3600; signing in without it" in warning
 
 
-def test_other_refusals_are_not_retried(sandbox: Sandbox, fake: FakeFederation) -> None:
-    made = world(sandbox, fake)
-    app, sts = made.app, made.sts
+def test_other_refusals_are_not_retried(world: StubWorld, fake: FakeFederation) -> None:
+    app, sts = federated(world, fake), world.sts
     company = issue("company", COMPANY_ROLE, NOW + timedelta(hours=1))
     sts.expect_assume_role(params(COMPANY_ROLE), company.response)
     fake.fail_next(500, "busy")
@@ -512,9 +502,8 @@ def test_other_refusals_are_not_retried(sandbox: Sandbox, fake: FakeFederation) 
     assert len(fake.requests) == 1
 
 
-def test_login_in_another_partition(sandbox: Sandbox, fake: FakeFederation) -> None:
-    made = world(sandbox, fake)
-    app, sts = made.app, made.sts
+def test_login_in_another_partition(world: StubWorld, fake: FakeFederation) -> None:
+    app, sts = federated(world, fake), world.sts
     china = issue("china", CN_ROLE, NOW + timedelta(hours=1))
     sts.expect_assume_role(params(CN_ROLE), china.response)
     signed = federation.login(app, "china")
@@ -522,12 +511,11 @@ def test_login_in_another_partition(sandbox: Sandbox, fake: FakeFederation) -> N
     assert signed.federation_url == fake.url  # federation_url wins over the partition's
 
 
-def test_the_partitions_own_endpoint_without_federation_url(sandbox: Sandbox) -> None:
-    sandbox.write_aws_credentials(JOE_CREDENTIALS)
-    sandbox.write_rolehop(
+def test_the_partitions_own_endpoint_without_federation_url(world: StubWorld) -> None:
+    world.sandbox.write_rolehop(
         f'[profiles.china]\nrole_arn = "{CN_ROLE}"\nsource_profile = "joe"\nregion = "cn-north-1"\n'
     )
-    sts = StubSts()
+    sts = world.sts
     china = issue("china", CN_ROLE, NOW + timedelta(hours=1))
     sts.expect_assume_role(params(CN_ROLE), china.response)
     sent: list[str] = []
@@ -536,7 +524,7 @@ def test_the_partitions_own_endpoint_without_federation_url(sandbox: Sandbox) ->
         sent.append(request.full_url)
         return b'{"SigninToken": "china-signin-token-0123456789"}'
 
-    app = context.build(os.environ, clock=FakeClock(), sts=sts)
+    app = login_context(world)
     signed = federation.login(app, "china", send=send)
     assert sent == ["https://signin.amazonaws.cn/federation"]
     assert signed.url.startswith("https://signin.amazonaws.cn/federation?Action=login&")
@@ -551,10 +539,9 @@ def test_the_partitions_own_endpoint_without_federation_url(sandbox: Sandbox) ->
     ],
 )
 def test_mistakes_are_found_before_any_aws_call(
-    sandbox: Sandbox, fake: FakeFederation, name: str, options: dict[str, Any], error: type
+    world: StubWorld, fake: FakeFederation, name: str, options: dict[str, Any], error: type
 ) -> None:
-    made = world(sandbox, fake)
-    app, sts = made.app, made.sts
+    app, sts = federated(world, fake), world.sts
     with pytest.raises(error):
         federation.login(app, name, **options)
     assert sts.calls == []
@@ -695,14 +682,11 @@ def test_a_bad_federation_url_names_file_line_and_key(
 # -- which endpoint login uses --------------------------------------------------------------
 
 
-def _login_world(sandbox: Sandbox, settings: str) -> World:
+def _login_context(world: StubWorld, settings: str) -> Context:
     """joe -> company (aws) and china (aws-cn), with ``settings`` as [settings]."""
-    sandbox.write_aws_credentials(JOE_CREDENTIALS)
     china = f'[profiles.china]\nrole_arn = "{CN_ROLE}"\nsource_profile = "joe"\n'
-    sandbox.write_rolehop(f"[settings]\n{settings}\n" + textwrap.dedent(CONFIG) + china)
-    sts, warnings = StubSts(), list[str]()
-    app = context.build(os.environ, clock=FakeClock(), sts=sts, warn=warnings.append)
-    return World(app, sts, warnings)
+    world.sandbox.write_rolehop(f"[settings]\n{settings}\n" + textwrap.dedent(CONFIG) + china)
+    return login_context(world)
 
 
 def _forwarding_to(fake: FakeFederation, sent: list[str]) -> federation.Send:
@@ -717,34 +701,34 @@ def _forwarding_to(fake: FakeFederation, sent: list[str]) -> federation.Send:
 
 
 def test_a_regional_console_sign_in_of_the_partition_is_used_without_a_warning(
-    sandbox: Sandbox, fake: FakeFederation
+    world: StubWorld, fake: FakeFederation
 ) -> None:
     url = "https://eu-west-1.signin.aws.amazon.com/federation"
-    made = _login_world(sandbox, f'federation_url = "{url}"')
-    made.sts.expect_assume_role(
+    app = _login_context(world, f'federation_url = "{url}"')
+    world.sts.expect_assume_role(
         params(COMPANY_ROLE), issue("company", COMPANY_ROLE, NOW + timedelta(hours=1)).response
     )
     sent: list[str] = []
-    signed = federation.login(made.app, "company", send=_forwarding_to(fake, sent))
+    signed = federation.login(app, "company", send=_forwarding_to(fake, sent))
     assert sent == [url]
     assert signed.url.startswith(url + "?Action=login&")
-    assert made.warnings == []
+    assert world.warnings == []
 
 
 def test_a_custom_endpoint_is_warned_about_at_every_login(
-    sandbox: Sandbox, fake: FakeFederation
+    world: StubWorld, sandbox: Sandbox, fake: FakeFederation
 ) -> None:
     url = "https://signin.example.net/federation"
-    made = _login_world(sandbox, f'federation_url = "{url}"\nallow_custom_federation_url = true')
-    made.sts.expect_assume_role(
+    app = _login_context(world, f'federation_url = "{url}"\nallow_custom_federation_url = true')
+    world.sts.expect_assume_role(
         params(COMPANY_ROLE), issue("company", COMPANY_ROLE, NOW + timedelta(hours=1)).response
     )
     sent: list[str] = []
     send = _forwarding_to(fake, sent)
 
     for number in (1, 2):
-        federation.login(made.app, "company", send=send)
-        assert len(made.warnings) == number  # the second login (a cache hit) warns again
+        federation.login(app, "company", send=send)
+        assert len(world.warnings) == number  # the second login (a cache hit) warns again
     assert sent == [url, url]
     assert len(fake.requests) == 2
     warning = (
@@ -752,17 +736,17 @@ def test_a_custom_endpoint_is_warned_about_at_every_login(
         f"AWS's console sign-in for partition aws (allow_custom_federation_url in "
         f"{sandbox.rolehop_config})"
     )
-    assert made.warnings == [warning, warning]
+    assert world.warnings == [warning, warning]
 
 
 def test_the_console_sign_in_of_another_partition_is_refused_before_any_call(
-    sandbox: Sandbox, fake: FakeFederation
+    world: StubWorld, sandbox: Sandbox, fake: FakeFederation
 ) -> None:
-    made = _login_world(
-        sandbox, 'cache = true\nfederation_url = "https://signin.aws.amazon.com/federation"'
+    app = _login_context(
+        world, 'cache = true\nfederation_url = "https://signin.aws.amazon.com/federation"'
     )
     with pytest.raises(ConfigError) as failed:
-        federation.login(made.app, "china", send=_forwarding_to(fake, []))
+        federation.login(app, "china", send=_forwarding_to(fake, []))
     error = failed.value
     assert (error.path, error.line, error.key) == (
         sandbox.rolehop_config,
@@ -774,22 +758,22 @@ def test_the_console_sign_in_of_another_partition_is_refused_before_any_call(
         "and profile 'china' is a role in partition aws-cn: set allow_custom_federation_url "
         "= true to send its credentials there all the same"
     )
-    assert made.sts.calls == []
+    assert world.sts.calls == []
     assert fake.requests == []
 
 
 def test_the_console_sign_in_of_another_partition_with_the_setting_is_warned_about(
-    sandbox: Sandbox, fake: FakeFederation
+    world: StubWorld, fake: FakeFederation
 ) -> None:
     url = "https://signin.aws.amazon.com/federation"
-    made = _login_world(sandbox, f'federation_url = "{url}"\nallow_custom_federation_url = true')
-    made.sts.expect_assume_role(
+    app = _login_context(world, f'federation_url = "{url}"\nallow_custom_federation_url = true')
+    world.sts.expect_assume_role(
         params(CN_ROLE), issue("china", CN_ROLE, NOW + timedelta(hours=1)).response
     )
     sent: list[str] = []
-    federation.login(made.app, "china", send=_forwarding_to(fake, sent))
+    federation.login(app, "china", send=_forwarding_to(fake, sent))
     assert sent == [url]
-    [warning] = made.warnings
+    [warning] = world.warnings
     assert warning.startswith("profile 'china': sending its credentials to signin.aws.amazon.com,")
     assert "for partition aws-cn" in warning
 

@@ -1,14 +1,14 @@
 """Long-term keys in the keyring: the KeyStore itself, and chains that start at stored keys.
 
 :class:`rolehop.stores.keys.KeyStore` runs over an in-memory keyring (or a subclass that fails
-on purpose) with an injected clock; through :class:`rolehop.engine.core.Rolehop`, STS is real boto3
+on purpose) with an injected clock; through the engine (the ``world`` fixture), STS is real boto3
 clients with botocore's ``Stubber``, and ``StubSts.calls`` records which keys sign each call.
 """
 
 from __future__ import annotations
 
 import json
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -16,27 +16,24 @@ import pytest
 from keyring.errors import PasswordSetError
 
 from rolehop.common.creds import Credentials
-from rolehop.engine import admin, context
+from rolehop.engine import admin
 from rolehop.engine.context import Context
 from rolehop.engine.resolve import resolve
 from rolehop.errors import CacheError, SourceCredentialsError, StsError, UsageError
 from rolehop.stores import cache as caches
 from rolehop.stores import keys as keystores
-from rolehop.stores.cache import KeyringCache
 from rolehop.stores.keys import KeyStore, StoredKey
 from rolehop.stores.memory_keyring import MemoryKeyring
-from tests.conftest import Sandbox
 from tests.support.stubs import (
     COMPANY_ROLE,
     JOE_ARN,
     JOE_CREDENTIALS,
-    JOE_KEY_ID,
-    JOE_SECRET,
     NOW,
     RESEARCH_ROLE,
     FakeClock,
     StubWorld,
     issue,
+    joe,
     params,
 )
 
@@ -46,10 +43,6 @@ ANN = Credentials("AKIAANN0000000000123", "annSecretAccessKey/000000000000000123
 
 KEY_JOE = (keystores.SERVICE, "key:joe")
 INDEX = (keystores.SERVICE, keystores.INDEX)
-
-
-def joe() -> Credentials:
-    return Credentials(JOE_KEY_ID, JOE_SECRET)
 
 
 def index_document(keyring: MemoryKeyring) -> object:
@@ -301,8 +294,10 @@ def test_unreadable_stored_keys_are_a_cache_error(store: KeyStore, backend: Memo
 
 @dataclass
 class World(StubWorld):
-    def app(self) -> Context:
-        return self.context(keys=KeyStore(self.keyring, self.clock))
+    """Its contexts keep stored keys in its keyring, beside the cache."""
+
+    def app(self, environ: Mapping[str, str] | None = None) -> Context:
+        return self.context(environ, keys=self.stored_keys())
 
 
 COMPANY = f"""\
@@ -320,10 +315,8 @@ COMPANY_AND_ANNS = (
     """
 )
 
-
-@pytest.fixture
-def world(sandbox: Sandbox) -> World:
-    return World(sandbox)
+# the world fixture of the tests below
+pytestmark = pytest.mark.world(kind=World)
 
 
 def expect_company(world: World, tag: str = "company") -> Credentials:
@@ -617,14 +610,7 @@ def test_adding_new_keys_drops_the_mfa_session_made_with_the_old_ones(world: Wor
         asked.append((serial, profile, mfa_process))
         return f"{len(asked)}00000"
 
-    app = context.build(
-        dict(os.environ),
-        clock=world.clock,
-        sts=world.sts,
-        cache=KeyringCache(world.keyring, world.warnings.append, world.clock),
-        keys=KeyStore(world.keyring, world.clock),
-        mfa_codes=codes,
-    )
+    app = world.context(keys=world.stored_keys(), mfa_codes=codes)
     first = expect_session(world, "first", "100000")
     expect_company(world, "company1")
     resolve(app, "company")

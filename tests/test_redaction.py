@@ -26,9 +26,7 @@ from tests.conftest import RunRolehop, Sandbox
 from tests.support.cli import (
     CONFIG,
     Outcome,
-    StubbedState,
     expect_company,
-    installed,
     rolehop_main,
 )
 from tests.support.stubs import (
@@ -43,7 +41,11 @@ from tests.support.stubs import (
     sts_error_xml,
 )
 
-pytestmark = pytest.mark.usefixtures("restore_logging")
+pytestmark = [
+    pytest.mark.usefixtures("restore_logging"),
+    # the in-process tests' sts (the shared fixture): rolehop_main over these files
+    pytest.mark.world(aws_credentials=JOE_CREDENTIALS, rolehop=CONFIG),
+]
 
 # the base profile's temporary keys: botocore signs AssumeRole with the token as a header
 JOE_TEMP_KEY_ID = "ASIAJOE0000000000002"
@@ -216,15 +218,6 @@ def test_redacting_formatter_masks_message_and_traceback() -> None:
 
 # ---------------------------------------------------------------------------------------
 # the CLI in process (stubbed STS)
-
-
-@pytest.fixture
-def sts(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> StubSts:
-    sandbox.write_aws_credentials(JOE_CREDENTIALS)
-    sandbox.write_rolehop(CONFIG)
-    state = StubbedState()
-    monkeypatch.setattr(installed, "state", state)
-    return state.sts
 
 
 def test_debug_credential_process_keeps_secrets_off_stderr(sts: StubSts) -> None:

@@ -25,10 +25,10 @@ from rolehop.engine import chain as chains
 from rolehop.engine.resolve import resolve
 from rolehop.errors import AccessDeniedError, ConfigError, SourceCredentialsError
 from tests.conftest import Sandbox
-from tests.support.cli import StubbedState, installed, rolehop_main
+from tests.support.cli import StubbedState, rolehop_main
 from tests.support.stubs import COMPANY_ROLE, NOW, Issued, StubWorld, issue, params
 
-pytestmark = pytest.mark.usefixtures("restore_logging")
+pytestmark = pytest.mark.usefixtures("restore_logging", "token_file")
 
 CI_ROLE = "arn:aws:iam::444444444444:role/ci"
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOm9yZy9yZXBvIn0.c2lnbmF0dXJlMDAwMQ"
@@ -52,16 +52,13 @@ def aws_config(token_line: str, extra: str = "", app_extra: str = "") -> str:
 
 @pytest.fixture
 def token_file(sandbox: Sandbox) -> Path:
+    """The token, and the AWS config whose web identity base ``webid`` reads it (every
+    test's: the tests of ``world``, the shared fixture, resolve with them)."""
     path = sandbox.root / "oidc" / "token"
     path.parent.mkdir()
     path.write_text(TOKEN)
+    sandbox.write_aws_config(aws_config(f"web_identity_token_file = {path}"))
     return path
-
-
-@pytest.fixture
-def world(sandbox: Sandbox, token_file: Path) -> StubWorld:
-    sandbox.write_aws_config(aws_config(f"web_identity_token_file = {token_file}"))
-    return StubWorld(sandbox)
 
 
 def expect_web_identity(
@@ -340,13 +337,6 @@ def test_a_web_identity_profile_is_a_base_not_a_role(world: StubWorld) -> None:
 
 # ---------------------------------------------------------------------------------------
 # list and doctor
-
-
-@pytest.fixture
-def state(monkeypatch: pytest.MonkeyPatch) -> StubbedState:
-    fresh = StubbedState()
-    monkeypatch.setattr(installed, "state", fresh)
-    return fresh
 
 
 def test_list_describes_the_web_identity_base(

@@ -73,7 +73,7 @@ class Emulator:
         session: Any = boto3.session.Session()  # typed overloads want literal names
         return session.client(service, endpoint_url=self.url, region_name=REGION, **credentials)
 
-    def _admin_of(self, account: str) -> dict[str, str]:
+    def admin_of(self, account: str) -> dict[str, str]:
         # moto acts in the account of the role a caller has assumed
         sts = self.client("sts", aws_access_key_id="demo", aws_secret_access_key="demo")  # noqa: S106 - moto accepts any key
         issued = sts.assume_role(
@@ -92,7 +92,7 @@ class Emulator:
 
     def seed(self) -> dict[str, str]:
         """Create both accounts; return Joe's access key."""
-        company = self._admin_of(COMPANY)
+        company = self.admin_of(COMPANY)
         iam = self.client("iam", **company)
         iam.create_user(UserName="Joe")
         iam.put_user_policy(
@@ -108,7 +108,7 @@ class Emulator:
             ),
         )
         key = iam.create_access_key(UserName="Joe")["AccessKey"]
-        research = self._admin_of(RESEARCH)
+        research = self.admin_of(RESEARCH)
         trust = {
             "Version": "2012-10-17",
             "Statement": [

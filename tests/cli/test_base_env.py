@@ -17,7 +17,7 @@ import pytest
 from botocore.stub import Stubber
 
 from tests.conftest import RunRolehop, Sandbox
-from tests.support.cli import StubbedState, installed, rolehop_main
+from tests.support.cli import StubbedState, rolehop_main
 from tests.support.stubs import (
     COMPANY_ROLE,
     JOE_ARN,
@@ -27,7 +27,14 @@ from tests.support.stubs import (
     NOW,
 )
 
-pytestmark = pytest.mark.usefixtures("restore_logging")
+pytestmark = [
+    pytest.mark.usefixtures("restore_logging", "world_files"),
+    pytest.mark.world(
+        aws_credentials=JOE_CREDENTIALS,
+        aws_config="[profile joe]\nregion = eu-west-1\n",
+        rolehop=f'[profiles.company]\nrole_arn = "{COMPANY_ROLE}"\nsource_profile = "joe"\n',
+    ),
+]
 
 EXPIRES = NOW + timedelta(hours=1)
 SESSION = {
@@ -36,18 +43,6 @@ SESSION = {
     "SessionToken": "joeSessionToken//////////////00000001",
     "Expiration": EXPIRES,
 }
-
-
-@pytest.fixture
-def state(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> StubbedState:
-    sandbox.write_aws_credentials(JOE_CREDENTIALS)
-    sandbox.write_aws_config("[profile joe]\nregion = eu-west-1\n")
-    sandbox.write_rolehop(
-        f'[profiles.company]\nrole_arn = "{COMPANY_ROLE}"\nsource_profile = "joe"\n'
-    )
-    fresh = StubbedState()
-    monkeypatch.setattr(installed, "state", fresh)
-    return fresh
 
 
 def exports(stdout: str) -> dict[str, str]:
@@ -183,6 +178,7 @@ def test_no_session_on_a_role_profile_is_a_usage_error(state: StubbedState, comm
     )
 
 
+@pytest.mark.world()  # its own files, for the subprocess
 def test_a_base_in_a_subprocess_then_cached(
     sandbox: Sandbox, run_rolehop: RunRolehop, tmp_path: object
 ) -> None:

@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import Sandbox
-from tests.support.cli import StubbedState, installed, rolehop_main
+from tests.support.cli import StubbedState, rolehop_main
 from tests.support.local_endpoints import FakeEndpoint, Seen, serving
-from tests.support.stubs import COMPANY_ROLE, NOW, FakeClock
+from tests.support.stubs import COMPANY_ROLE, NOW
 
 HEALTHY_TOML = f"""\
     [profiles.company]
@@ -105,12 +105,11 @@ def test_a_broken_rolehop_file_still_runs_the_other_checks(
 
 
 def test_a_skewed_clock_fails(
-    healthy: None, sts_endpoint: FakeEndpoint, monkeypatch: pytest.MonkeyPatch
+    healthy: None, sts_endpoint: FakeEndpoint, state: StubbedState
 ) -> None:
     # STS's clock frozen too: seven minutes apart exactly, however long doctor takes to ask
     sts_endpoint.clock = lambda: NOW
-    skewed = FakeClock(NOW + timedelta(minutes=7))
-    monkeypatch.setattr(installed, "state", StubbedState(clock=skewed))
+    state.clock.now = NOW + timedelta(minutes=7)  # skewed
 
     outcome = rolehop_main("doctor")
 

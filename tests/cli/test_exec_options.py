@@ -14,11 +14,13 @@ import pytest
 
 from rolehop.cli.state import AppState
 from rolehop.engine.resolve import resolve
-from tests.conftest import Sandbox
-from tests.support.cli import CONFIG, StubbedState, expect_company, installed, rolehop_main
+from tests.support.cli import CONFIG, StubbedState, expect_company, rolehop_main
 from tests.support.stubs import JOE_CREDENTIALS
 
-pytestmark = pytest.mark.usefixtures("restore_logging")
+pytestmark = [
+    pytest.mark.usefixtures("restore_logging", "world_files"),
+    pytest.mark.world(aws_credentials=JOE_CREDENTIALS, rolehop=CONFIG),
+]
 
 
 @dataclass
@@ -28,15 +30,6 @@ class Ran:
     argv: list[str]
     server: bool
     access_key_id: str
-
-
-@pytest.fixture
-def state(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> StubbedState:
-    sandbox.write_aws_credentials(JOE_CREDENTIALS)
-    sandbox.write_rolehop(CONFIG)
-    fresh = StubbedState()
-    monkeypatch.setattr(installed, "state", fresh)
-    return fresh
 
 
 @pytest.fixture

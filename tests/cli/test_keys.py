@@ -1,6 +1,6 @@
 """``rolehop keys add|list|remove``: what each prints, where, its exit code, what is stored.
 
-``rolehop.cli.main`` runs in process (see tests/cli/test_commands.py) with a
+``rolehop.cli.main`` runs in process (see tests/support/cli.py) with a
 :class:`StubbedState`: a stubbed STS, a fixed clock, and the sandbox's in-memory keyring,
 which is also where the keys end up. Prompts are answered through ``CliRunner``'s input.
 """
@@ -14,7 +14,7 @@ import pytest
 from rolehop.common.creds import Credentials
 from rolehop.stores.memory_keyring import MemoryKeyring
 from tests.conftest import Sandbox
-from tests.support.cli import CONFIG, Outcome, StubbedState, installed, rolehop_main
+from tests.support.cli import CONFIG, Outcome, StubbedState, fresh_run, rolehop_main
 from tests.support.stubs import (
     COMPANY_ROLE,
     JOE_ARN,
@@ -25,22 +25,13 @@ from tests.support.stubs import (
     params,
 )
 
+# a fresh state for every test (the shared fixture), a fresh_run() for each further run
+pytestmark = pytest.mark.usefixtures("state")
+
 KEY_JOE = ("rolehop-keys", "key:joe")
 INDEX = ("rolehop-keys", "index")
 FROM_ENV = {"AWS_ACCESS_KEY_ID": JOE_KEY_ID, "AWS_SECRET_ACCESS_KEY": JOE_SECRET}
 STORED_JOE = "stored keys 'joe' (…0001) in the keyring\n"
-
-
-def fresh_run(monkeypatch: pytest.MonkeyPatch) -> StubbedState:
-    """A new per-run state, as the next ``rolehop`` process would have."""
-    fresh = StubbedState()
-    monkeypatch.setattr(installed, "state", fresh)
-    return fresh
-
-
-@pytest.fixture(autouse=True)
-def state(monkeypatch: pytest.MonkeyPatch) -> StubbedState:
-    return fresh_run(monkeypatch)
 
 
 def stored(keyring: MemoryKeyring, name: str = "joe") -> Credentials | None:

@@ -12,10 +12,8 @@ import json
 import pytest
 
 from tests.conftest import Sandbox
-from tests.support.cli import StubbedState, installed, rolehop_main
+from tests.support.cli import rolehop_main
 from tests.support.stubs import COMPANY_ROLE, JOE_CREDENTIALS
-
-pytestmark = pytest.mark.usefixtures("restore_logging")
 
 BROKEN = f"""\
     [profile webid]
@@ -39,14 +37,10 @@ BROKEN = f"""\
     source_profile = bad
     """
 
-
-@pytest.fixture(autouse=True)
-def state(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> StubbedState:
-    sandbox.write_aws_credentials(JOE_CREDENTIALS)
-    sandbox.write_aws_config(BROKEN)
-    fresh = StubbedState()
-    monkeypatch.setattr(installed, "state", fresh)
-    return fresh
+pytestmark = [
+    pytest.mark.usefixtures("restore_logging", "world_files", "state"),
+    pytest.mark.world(aws_credentials=JOE_CREDENTIALS, aws_config=BROKEN),
+]
 
 
 def errors(sandbox: Sandbox) -> list[str]:

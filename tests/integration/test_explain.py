@@ -18,13 +18,13 @@ TRUSTS_JOE = {"Effect": "Allow", "Principal": {"AWS": JOE_ARN}, "Action": "sts:A
 def _role(moto: Emulator, name: str, statement: dict[str, Any]) -> str:
     """A role in the research account with this one trust statement; its ARN."""
     trust = {"Version": "2012-10-17", "Statement": [statement]}
-    iam = moto.client("iam", **moto._admin_of(RESEARCH))
+    iam = moto.client("iam", **moto.admin_of(RESEARCH))
     iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
     return f"arn:aws:iam::{RESEARCH}:role/{name}"
 
 
 def _joe_may_assume(moto: Emulator, *arns: str) -> None:
-    iam = moto.client("iam", **moto._admin_of(COMPANY))
+    iam = moto.client("iam", **moto.admin_of(COMPANY))
     document = {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": list(arns)}],
@@ -61,7 +61,7 @@ def test_a_healthy_chain_is_allowed_on_both_sides(
     sandbox: Sandbox, moto: Emulator, joe: dict[str, str], run_rolehop: RunRolehop
 ) -> None:
     warehouse_chain(sandbox, moto, ADMIN)
-    research = moto.client("iam", **moto._admin_of(RESEARCH))
+    research = moto.client("iam", **moto.admin_of(RESEARCH))
     may = {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": WAREHOUSE_ARN}
     research.put_role_policy(
         RoleName=ROLE_ARN.rsplit("/", 1)[1],

@@ -181,11 +181,11 @@ def _setup(
 ) -> dict[str, str]:
     """Joe (his key in no file), the warehouse role, one Joe may not assume, the profiles."""
     key = moto.seed()
-    research = moto.client("iam", **moto._admin_of(RESEARCH))
+    research = moto.client("iam", **moto.admin_of(RESEARCH))
     research.create_role(
         RoleName=DENIED_ROLE, AssumeRolePolicyDocument=_trusting("arn:aws:iam::999988887777:root")
     )
-    warehouse = moto.client("iam", **moto._admin_of(WAREHOUSE))
+    warehouse = moto.client("iam", **moto.admin_of(WAREHOUSE))
     warehouse.create_role(RoleName=WAREHOUSE_ROLE, AssumeRolePolicyDocument=_trusting(ROLE_ARN))
     sandbox.write_rolehop(
         f"""\

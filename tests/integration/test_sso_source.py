@@ -18,7 +18,7 @@ import pytest
 
 from rolehop.errors import SourceCredentialsError
 from tests.conftest import RunRolehop, Sandbox
-from tests.support.cli import StubbedState, installed, rolehop_main
+from tests.support.cli import StubbedState, rolehop_main
 from tests.support.stubs import COMPANY_ROLE, StsHttpStub
 
 pytestmark = pytest.mark.usefixtures("restore_logging")
@@ -117,15 +117,13 @@ CASES = {
 @pytest.mark.parametrize(("target", "source", "token"), CASES.values(), ids=CASES)
 def test_in_process_one_line_and_exit_6(
     sso: Sandbox,
-    monkeypatch: pytest.MonkeyPatch,
+    state: StubbedState,
     target: str,
     source: str,
     token: tuple[str, bool] | None,
 ) -> None:
     if token is not None:
         write_token(sso, token[0], refreshable=token[1])
-    state = StubbedState()
-    monkeypatch.setattr(installed, "state", state)
 
     outcome = rolehop_main("credential-process", target)
 

@@ -306,7 +306,7 @@ def test_chain_from_stored_keys_leaves_no_secret_in_any_file(
 
 def _new_key_for_joe(moto: Emulator) -> dict[str, str]:
     """A second access key of Joe's (moto allows two per user, as AWS does)."""
-    iam = moto.client("iam", **moto._admin_of(COMPANY))
+    iam = moto.client("iam", **moto.admin_of(COMPANY))
     created = iam.create_access_key(UserName="Joe")["AccessKey"]
     return {"id": created["AccessKeyId"], "secret": created["SecretAccessKey"]}
 

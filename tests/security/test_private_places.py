@@ -64,15 +64,16 @@ def _program() -> str:
 
 
 @pytest.fixture
-def world(
+def moto_env(
     sandbox: Sandbox, moto: Emulator, joe: dict[str, str], subprocess_env: dict[str, str]
 ) -> dict[str, str]:
+    """A subprocess's environment over the emulator: research-ro, a 3 s lock_timeout."""
     sandbox.write_rolehop(RESEARCH_RO_TOML + "\n[settings]\nlock_timeout = 3\n")
     return {**subprocess_env, "ROLEHOP_AGENT": "0"}
 
 
 def test_a_lock_directory_squatted_by_another_user_is_not_used(
-    world: dict[str, str], other_user: OtherUser, shared_dir: Path
+    moto_env: dict[str, str], other_user: OtherUser, shared_dir: Path
 ) -> None:
     """No runtime directory, and a cache directory others may write (made under umask 000
     by some tool): the other user makes ``rolehop/locks`` there first and holds the lock
@@ -80,7 +81,7 @@ def test_a_lock_directory_squatted_by_another_user_is_not_used(
     cache = shared_dir / "cache"
     cache.mkdir()
     cache.chmod(0o777)
-    env = {key: value for key, value in world.items() if key != "XDG_RUNTIME_DIR"}
+    env = {key: value for key, value in moto_env.items() if key != "XDG_RUNTIME_DIR"}
     env["XDG_CACHE_HOME"] = str(cache)
     squatted = lock_dir(env)
     assert squatted == cache / "rolehop" / "locks"
@@ -104,9 +105,9 @@ def test_a_lock_directory_squatted_by_another_user_is_not_used(
 
 
 def test_under_umask_000_every_directory_rolehop_makes_is_private(
-    world: dict[str, str], sandbox: Sandbox
+    moto_env: dict[str, str], sandbox: Sandbox
 ) -> None:
-    env = {key: value for key, value in world.items() if key != "XDG_RUNTIME_DIR"}
+    env = {key: value for key, value in moto_env.items() if key != "XDG_RUNTIME_DIR"}
     cache = Path(env["XDG_CACHE_HOME"])
     assert not cache.exists()
 
@@ -177,7 +178,7 @@ def recorder(sandbox: Sandbox, subprocess_env: dict[str, str]) -> Iterator[list[
 
 
 def test_a_request_carries_only_the_named_variables(
-    world: dict[str, str], recorder: list[bytes]
+    moto_env: dict[str, str], recorder: list[bytes]
 ) -> None:
     secrets = {
         "AWS_ACCESS_KEY_ID": "AKIACALLERSOWNKEY000",
@@ -187,7 +188,7 @@ def test_a_request_carries_only_the_named_variables(
         "GITHUB_TOKEN": "ghp_callersGitHubToken0000000000000000000",
         "https_proxy": "http://user:proxyPassword000@proxy.invalid:3128",
     }
-    env = {**world, **secrets, "ROLEHOP_AGENT": "1", "ROLEHOP_CONFIG": "relative.toml"}
+    env = {**moto_env, **secrets, "ROLEHOP_AGENT": "1", "ROLEHOP_CONFIG": "relative.toml"}
 
     done = run_captured([_program(), "credential-process", "research-ro"], env)
 

@@ -1,7 +1,8 @@
 """Running ``rolehop.cli.main`` in process against a stubbed STS.
 
-Install a :class:`StubbedState` as ``installed.state`` (with ``monkeypatch``), queue STS
-answers on its ``sts``, and call :func:`rolehop_main`.
+Install a :class:`StubbedState` as ``installed.state`` (the ``state`` fixture of
+tests/support/worlds.py does, or :func:`fresh_run`), queue STS answers on its ``sts``, and
+call :func:`rolehop_main`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
 
+import pytest
 from click.testing import CliRunner
 
 from rolehop.cli.app import main
@@ -21,6 +23,7 @@ from rolehop.engine import context
 from rolehop.engine.context import Context
 from tests.support.stubs import (
     COMPANY_ROLE,
+    LEGACY_ROLE,
     NOW,
     RESEARCH_ROLE,
     FakeClock,
@@ -31,6 +34,7 @@ from tests.support.stubs import (
 )
 
 EXPIRES = NOW + timedelta(hours=1)  # when the credentials of expect_company expire
+EXPIRES_TEXT = "2030-01-01T13:00:00Z"  # EXPIRES as credential-process and list write it
 
 # rolehop.toml for the CLI tests: company (joe's role, in eu-west-1) and research behind it
 CONFIG = f"""\
@@ -42,6 +46,18 @@ CONFIG = f"""\
     [profiles.research]
     role_arn = "{RESEARCH_ROLE}"
     source_profile = "company"
+    """
+
+# ~/.aws/config for the CLI tests (with CONFIG and JOE_CREDENTIALS): legacy, and a broken one
+AWS_CONFIG = f"""\
+    [profile legacy]
+    role_arn = {LEGACY_ROLE}
+    source_profile = joe
+    region = eu-central-1
+
+    [profile bad]
+    role_arn = not-an-arn
+    source_profile = joe
     """
 
 
@@ -81,6 +97,13 @@ class Installed:
 installed = Installed()
 
 
+def fresh_run(monkeypatch: pytest.MonkeyPatch) -> StubbedState:
+    """A new per-run state, as the next ``rolehop`` process would have."""
+    fresh = StubbedState()
+    monkeypatch.setattr(installed, "state", fresh)
+    return fresh
+
+
 def rolehop_main(
     *args: str, env: Mapping[str, str | None] | None = None, input: str | None = None
 ) -> Outcome:
@@ -108,3 +131,18 @@ def expect_company(sts: StubSts, tag: str = "company") -> Issued:
     company = issue(tag, COMPANY_ROLE, EXPIRES)
     sts.expect_assume_role(params(COMPANY_ROLE), company.response)
     return company
+
+
+def expect_research(sts: StubSts) -> tuple[Issued, Issued]:
+    """Queue the AssumeRoles of CONFIG's research: company's, then research's."""
+    company = expect_company(sts)
+    research = issue("research", RESEARCH_ROLE, EXPIRES)
+    sts.expect_assume_role(params(RESEARCH_ROLE), research.response)
+    return company, research
+
+
+def expect_legacy(sts: StubSts) -> Issued:
+    """Queue the AssumeRole of AWS_CONFIG's legacy."""
+    legacy = issue("legacy", LEGACY_ROLE, EXPIRES)
+    sts.expect_assume_role(params(LEGACY_ROLE), legacy.response)
+    return legacy

@@ -49,7 +49,7 @@ def warehouse_chain(sandbox: Sandbox, moto: Emulator, warehouse_extra: str = "")
             {"Effect": "Allow", "Principal": {"AWS": ROLE_ARN}, "Action": "sts:AssumeRole"}
         ],
     }
-    iam = moto.client("iam", **moto._admin_of(WAREHOUSE))
+    iam = moto.client("iam", **moto.admin_of(WAREHOUSE))
     iam.create_role(RoleName=WAREHOUSE_ROLE, AssumeRolePolicyDocument=json.dumps(trust))
     sandbox.write_rolehop(
         RESEARCH_RO_TOML

@@ -123,7 +123,7 @@ def _post(url: str) -> None:
         pass
 
 
-# the key rolehop.features.demo.Emulator signs its own set-up calls with (seed, _admin_of)
+# the key rolehop.features.demo.Emulator signs its own set-up calls with (seed, admin_of)
 SETUP_KEY = "demo"
 
 

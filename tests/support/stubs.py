@@ -31,7 +31,8 @@ from rolehop.aws.sts import ANONYMOUS
 from rolehop.common.creds import Credentials
 from rolehop.engine import context
 from rolehop.engine.context import Context
-from rolehop.stores.cache import KeyringCache
+from rolehop.stores.cache import SERVICE, KeyringCache
+from rolehop.stores.keys import KeyStore
 from rolehop.stores.memory_keyring import MemoryKeyring
 
 # ---------------------------------------------------------------------------------------
@@ -52,6 +53,20 @@ JOE_CREDENTIALS = """\
     [joe]
     aws_access_key_id = AKIAJOE0000000000001
     aws_secret_access_key = joeSecretAccessKey/0000000000000000000001
+    """
+
+# rolehop.toml: joe -> company -> research, each asking for 2 hours (AWS caps research's at
+# 1: it is assumed with company's credentials)
+CHAIN_CONFIG = f"""\
+    [profiles.company]
+    role_arn = "{COMPANY_ROLE}"
+    source_profile = "joe"
+    duration_seconds = 7200
+
+    [profiles.research]
+    role_arn = "{RESEARCH_ROLE}"
+    source_profile = "company"
+    duration_seconds = 7200
     """
 
 
@@ -281,10 +296,21 @@ def sts_error_xml(code: str, message: str) -> str:
 # a core in a test: stubbed STS, a fixed clock, an in-memory keyring
 
 
+def joe() -> Credentials:
+    """Joe's long-term keys, as JOE_CREDENTIALS has them: what his first STS client signs with."""
+    return Credentials(JOE_KEY_ID, JOE_SECRET)
+
+
 @dataclass
 class StubWorld:
-    """What a core test needs around an engine context; the test modules
-    add their own fields (an MFA code source...) and ``app()`` flavours."""
+    """What an engine test needs around a context: a stubbed STS, a fixed clock, an
+    in-memory keyring (for the cache, and for stored keys if a test asks) and the warnings.
+
+    Tests get one from the ``world`` fixture (tests/support/worlds.py), which a module sets
+    up with its ``world`` marker: the files to write, and the subclass to make if the module
+    has helpers or wiring of its own (an MFA code source, stored keys...): such a subclass
+    overrides :meth:`app`, the context its tests resolve with.
+    """
 
     sandbox: Sandbox
     sts: StubSts = field(default_factory=lambda: StubSts())
@@ -294,12 +320,27 @@ class StubWorld:
 
     def context(self, environ: Mapping[str, str] | None = None, **extra: Any) -> Context:
         """A context over the sandbox's files (a copy of os.environ unless ``environ``), with
-        this world's STS, clock, keyring cache and warnings; ``extra`` for the rest."""
+        this world's STS, clock, keyring cache and warnings; ``extra`` for the rest, or in
+        place of any of these (``cache=None``: rolehop's own, over the sandbox's keyring)."""
+        parts: dict[str, Any] = {
+            "clock": self.clock,
+            "sts": self.sts,
+            "cache": KeyringCache(self.keyring, self.warnings.append, self.clock),
+            "warn": self.warnings.append,
+        }
         return context.build(
-            dict(os.environ) if environ is None else environ,
-            clock=self.clock,
-            sts=self.sts,
-            cache=KeyringCache(self.keyring, self.warnings.append, self.clock),
-            warn=self.warnings.append,
-            **extra,
+            dict(os.environ) if environ is None else environ, **{**parts, **extra}
         )
+
+    def app(self, environ: Mapping[str, str] | None = None) -> Context:
+        """The context this module's tests resolve with: :meth:`context`, unless a subclass
+        wires in more."""
+        return self.context(environ)
+
+    def stored_keys(self) -> KeyStore:
+        """Stored keys in this world's keyring (beside the cache), on this world's clock."""
+        return KeyStore(self.keyring, self.clock)
+
+    def cached_keys(self) -> set[str]:
+        """The cache keys of every credentials cached in this world's keyring."""
+        return {name for service, name in self.keyring.items if service == SERVICE} - {"index"}

@@ -85,13 +85,13 @@ def combine(evaluated: tuple[Evaluated, ...]) -> SideVerdict:
     return "no-match"
 
 
-def _context(
+def request_context(
     hop: RoleHop, caller: Identity, mfa: bool | None, now: datetime
 ) -> dict[str, str | list[str] | None]:
     """The condition keys of the AssumeRole request rolehop makes, as far as it knows them."""
     params = hop.assume_role_params()
     context: dict[str, str | list[str] | None] = {
-        "aws:PrincipalArn": _principal_arn(caller.arn),
+        "aws:PrincipalArn": principal_arn_of(caller.arn),
         "aws:PrincipalAccount": caller.account,
         "aws:userid": caller.user_id,
         "aws:CurrentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -116,7 +116,7 @@ def _context(
     return context
 
 
-def _principal_arn(arn: str) -> str:
+def principal_arn_of(arn: str) -> str:
     """aws:PrincipalArn of a role session is its role's ARN (without the role's path)."""
     parts = arn.split(":")
     if len(parts) == 6 and parts[5].startswith("assumed-role/"):
@@ -200,7 +200,7 @@ class Explainer:
                 None, f"hop {hop.name!r}: the caller's own credentials fail: {error}",
                 exit_code=error.exit_code,
             )  # fmt: skip
-        context = _context(hop, caller, mfa, self.ctx.clock())
+        context = request_context(hop, caller, mfa, self.ctx.clock())
         request = _request(hop, caller, context)
         # the role with the inspector's credentials (an admin of the role's account, where
         # the caller usually cannot look); the caller's policies with its own first
