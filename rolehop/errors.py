@@ -2,7 +2,7 @@
 
 Every failure a user can cause or meet is a :class:`RolehopError`; the CLI turns it into a
 single stderr line (and, for a command given ``--json``, a JSON object on stdout) and its
-``exit_code`` at one place (``rolehop.cli.main``). The codes are documented in README.md
+``exit_code`` at one place (``rolehop.cli.app.main``). The codes are documented in README.md
 ("Exit codes").
 """
 

@@ -118,6 +118,30 @@ def test_no_two_modules_share_a_name_that_means_different_things() -> None:
     assert shared == {}, shared
 
 
+def _readme_tree() -> list[str]:
+    """The names the README's "How rolehop is built" tree gives directly under rolehop/."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## How rolehop is built", 1)[1]
+    block = section.split("```text\n", 1)[1].split("```", 1)[0]
+    lines = block.splitlines()
+    assert lines[0] == "rolehop/", lines[0]
+    return [line.split()[0] for line in lines[1:] if line.startswith("  ") and line[2] != " "]
+
+
+def test_the_readme_tree_is_the_package() -> None:
+    """Every folder and top-level module of rolehop/ has its line in the README's tree, and
+    the tree names nothing that is not there."""
+    ignored = {"__init__.py", "__main__.py", "py.typed", "__pycache__"}
+    present = {
+        path.name + ("/" if path.is_dir() else "")
+        for path in PACKAGE.iterdir()
+        if path.name not in ignored and (path.is_dir() or path.suffix == ".py")
+    }
+    named = _readme_tree()
+    assert len(named) == len(set(named)), named
+    assert sorted(named) == sorted(present)
+
+
 # ---------------------------------------------------------------------------------------
 # the tests use public names only
 #
