@@ -153,6 +153,22 @@ class FederationError(RolehopError):
     exit_code = 11
 
 
+class SsoError(RolehopError):
+    """IAM Identity Center refused or failed a sign-in, a token or a portal call. The
+    message never holds a token."""
+
+    exit_code = 12
+
+
+class SsoLoginRequired(SsoError):
+    """An IAM Identity Center session has no valid token (never signed in, expired and not
+    refreshable, refused, logged out): ``rolehop sso login SESSION`` is the fix."""
+
+    def __init__(self, message: str, session: str) -> None:
+        super().__init__(message)
+        self.session = session
+
+
 class EnvFileError(RolehopError):
     """``serve --env-file``: the file cannot be written safely (it exists and is not a
     regular file of the user's own, its directory is open to others) or at all."""

@@ -1182,9 +1182,11 @@ credential_source = Environment
 [profile sso]
 sso_session = corp
 sso_account_id = 123456789012
+sso_role_name = Developer
 
 [sso-session corp]
 sso_start_url = https://example.awsapps.com/start
+sso_region = us-east-1
 
 [services corp]
 sts =

@@ -260,7 +260,7 @@ BAD_TOML: dict[str, Bad] = {
         5,
         None,
         None,
-        "unknown table 'extras' (expected [settings] and [profiles.NAME])",
+        "unknown table 'extras' (expected [settings], [profiles.NAME] and [sso.NAME])",
     ),
     "unknown-top-level-key": Bad(
         'colour = "blue"\n' + PREFIX,
@@ -276,7 +276,8 @@ BAD_TOML: dict[str, Bad] = {
         "settings.colour",
         "unknown setting (known: refresh_margin, default_region, keyring_backend, cache, "
         "lock_timeout, sts_max_attempts, sts_connect_timeout, sts_read_timeout, agent, "
-        "agent_idle_timeout, federation_url, allow_custom_federation_url)",
+        "agent_idle_timeout, federation_url, allow_custom_federation_url, sso_auto_login, "
+        "sso_export_token)",
     ),
     "refresh-margin-10m": Bad(
         '[settings]\ncache = true\nrefresh_margin = "10m"\n',

@@ -98,6 +98,7 @@ def _register() -> None:
         profiles,
         serve,
         shell,
+        sso,
     )
 
     for module in (
@@ -109,6 +110,7 @@ def _register() -> None:
         cache,
         agent,
         login,
+        sso,
         serve,
         doctor,
         shell,

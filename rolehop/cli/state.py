@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -10,6 +11,7 @@ import click
 
 from rolehop.common.redact import redact
 from rolehop.common.text import printable
+from rolehop.config.model import SsoSession
 from rolehop.engine import context
 from rolehop.engine.context import Clock, Context
 
@@ -55,7 +57,24 @@ class AppState:
             warn=self.warn,
             busy=spinner,
             agent=AgentLink(os.environ),
+            sso_login=self._sso_login if _interactive() else None,
         )
+
+    def _sso_login(self, session: SsoSession) -> None:
+        """Sign in when a chain needs an IAM Identity Center session that has none (on a
+        terminal, unless ``sso_auto_login = false``): the device-code flow, told on stderr,
+        which works over SSH too and never mixes with what stdout hands out."""
+        from rolehop.features.sso import login as flows
+
+        if self.context.config.settings.sso_auto_login is False:
+            return
+        click.echo(
+            f"rolehop: IAM Identity Center session {printable(session.name)!r} needs a "
+            "sign-in: signing in",
+            err=True,
+        )
+        tell = lambda message: click.echo(printable(message), err=True)  # noqa: E731
+        flows.login(self.context, session, flows.Options(device_code=True, tell=tell))
 
     def start_agent(self) -> None:
         """After the direct path served a profile: an agent for the next calls, if wanted."""
@@ -80,6 +99,14 @@ class AppState:
         except CacheError:
             return False
         return True
+
+
+def _interactive() -> bool:
+    """A person at a terminal: stdin and stderr both (the AWS CLI captures stderr)."""
+    try:
+        return sys.stdin.isatty() and sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 pass_state = click.make_pass_decorator(AppState)

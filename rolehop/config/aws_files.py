@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rolehop.config import validate
-from rolehop.config.model import AwsBase, Profile, WebIdentity, Where
+from rolehop.config import sso, validate
+from rolehop.config.model import AwsBase, Profile, SsoRole, WebIdentity, Where
 from rolehop.config.profiles import PROFILE_KEYS, bad_value, role_profile
 from rolehop.errors import ConfigError
 
@@ -31,16 +31,42 @@ class AwsProfiles:
     bases: dict[str, AwsBase] = field(default_factory=dict)
     broken: dict[str, ConfigError] = field(default_factory=dict)
     endpoint_settings: tuple[str, ...] = ()
+    sessions: sso.Sessions = field(default_factory=sso.Sessions)
 
 
 def load(config_path: Path, credentials_path: Path) -> AwsProfiles:
     """Profiles of both AWS files, merged as botocore does (the credentials file wins)."""
     config = _read_ini(config_path)
     credentials = _read_ini(credentials_path)
-    found = AwsProfiles(endpoint_settings=_endpoint_settings(config.parser))
+    found = AwsProfiles(
+        endpoint_settings=_endpoint_settings(config.parser), sessions=_sso_sessions(config)
+    )
     for name, section in _merge(config, credentials).items():
         _add(found, name, section)
     return found
+
+
+def _sso_sessions(config: _Ini) -> sso.Sessions:
+    """The ``[sso-session NAME]`` sections of the AWS config."""
+    sessions = sso.Sessions()
+    for section in config.parser.sections():
+        name = _sso_session_name(section)
+        if name is None:
+            continue
+        line = config.lines.get((section, HEADER))
+        try:
+            sessions.found[name] = sso.session(
+                "sso-session",
+                name,
+                dict(config.parser.items(section)),
+                config.path,
+                line,
+                config.section_lines(section),
+                strict=False,
+            )
+        except ConfigError as error:
+            sessions.broken[name] = error
+    return sessions
 
 
 def config_profile_name(section: str) -> str | None:
@@ -54,6 +80,17 @@ def config_profile_name(section: str) -> str | None:
     except ValueError:
         return None
     return parts[1] if len(parts) == 2 and parts[0] == "profile" else None
+
+
+def _sso_session_name(section: str) -> str | None:
+    """botocore's rule: ``sso-session NAME``, split like a shell word list."""
+    if not section.startswith("sso-session"):
+        return None
+    try:
+        parts = shlex.split(section)
+    except ValueError:
+        return None
+    return parts[1] if len(parts) == 2 and parts[0] == "sso-session" else None
 
 
 # ---------------------------------------------------------------------------------------
@@ -207,6 +244,12 @@ def _add(found: AwsProfiles, name: str, section: _Section) -> None:
     )
     # mfa_serial beside role_arn is the role's; on a plain profile it guards the base
     mfa = _base_mfa(found, where, items) if "role_arn" not in items else {}
+    permission_set: SsoRole | None = None
+    if web_identity is None and "role_arn" not in items and sso.is_sso(items):
+        try:  # botocore asks SSO before a profile's static keys
+            permission_set = sso.role(where, items, found.sessions)
+        except ConfigError as error:
+            found.broken[name] = error
     if name not in found.broken or name in found.roles:
         found.bases[name] = AwsBase(
             name,
@@ -218,6 +261,7 @@ def _add(found: AwsProfiles, name: str, section: _Section) -> None:
             keys_path=section.keys_path if has_keys else None,
             web_identity=web_identity,
             has_session_token=has_keys and bool(items.get("aws_session_token")),
+            sso=permission_set,
             **mfa,
         )
 

@@ -5,13 +5,14 @@
 from __future__ import annotations
 
 import configparser
+import dataclasses
 import logging
 import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
-from rolehop.config import aws_files, locations, toml_file
+from rolehop.config import aws_files, locations, sso, toml_file
 from rolehop.config.model import (
     DEFAULT_REFRESH_MARGIN,
     AwsBase,
@@ -20,9 +21,11 @@ from rolehop.config.model import (
     Profile,
     Settings,
     WebIdentity,
+    Where,
 )
 from rolehop.config.profiles import PROFILE_KEYS
 from rolehop.config.settings import SETTINGS_KEYS, local_stand_in, signin_partition
+from rolehop.errors import ConfigError
 
 # The configuration as the rest of rolehop sees it: this module's functions, and the names
 # of the modules that build it, re-exported here.
@@ -57,9 +60,12 @@ def load(environ: Mapping[str, str], override: str | None = None) -> Config:
     # (as AWS_CONFIG_FILE), may be missing: an empty configuration
     rolehop = toml_file.load(path, required=bool(override))
     aws = aws_files.load(aws_config_path, aws_credentials_path)
+    sessions = rolehop.sessions.merged(aws.sessions)
+    bases, broken = _bind_sso(rolehop.bases, sessions)
     # a name in both places: rolehop's TOML wins, even where its profile is broken
+    broken = {**rolehop.broken, **broken}
     merged = {
-        **{name: role for name, role in aws.roles.items() if name not in rolehop.broken},
+        **{name: role for name, role in aws.roles.items() if name not in broken},
         **rolehop.profiles,
     }
     return Config(
@@ -67,15 +73,35 @@ def load(environ: Mapping[str, str], override: str | None = None) -> Config:
         settings=rolehop.settings,
         profiles=merged,
         aws_bases=aws.bases,
-        base_profiles=rolehop.bases,
+        base_profiles=bases,
         aws_config_path=aws_config_path,
         aws_credentials_path=aws_credentials_path,
         broken={
             **{name: error for name, error in aws.broken.items() if name not in merged},
-            **rolehop.broken,
+            **broken,
         },
         endpoint_settings=aws.endpoint_settings,
+        sso_sessions=sessions.found,
     )
+
+
+def _bind_sso(
+    bases: Mapping[str, BaseProfile], sessions: sso.Sessions
+) -> tuple[dict[str, BaseProfile], dict[str, ConfigError]]:
+    """rolehop's SSO base profiles bound to their sessions (of either file); those whose
+    session is missing or broken are broken."""
+    bound: dict[str, BaseProfile] = {}
+    broken: dict[str, ConfigError] = {}
+    for name, base in bases.items():
+        if not base.sso_keys:
+            bound[name] = base
+            continue
+        where = Where(name, base.path, base.line, base.key_lines)
+        try:
+            bound[name] = dataclasses.replace(base, sso=sso.role(where, base.sso_keys, sessions))
+        except ConfigError as error:
+            broken[name] = error
+    return bound, broken
 
 
 def profile_names(environ: Mapping[str, str], override: str | None = None) -> set[str]:

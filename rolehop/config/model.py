@@ -34,6 +34,10 @@ class Settings:
     federation_url: str | None = None
     # a federation_url that is not AWS's console sign-in: allowed only when this says so
     allow_custom_federation_url: bool = False
+    # IAM Identity Center: sign in when a token is needed, on a terminal (None: yes), and
+    # also write each sign-in to the AWS CLI's token cache
+    sso_auto_login: bool | None = None
+    sso_export_token: bool = False
     # the line of each setting in rolehop's TOML, for errors found after loading
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
 
@@ -81,6 +85,37 @@ class Profile:
 
 
 @dataclass(frozen=True)
+class SsoSession:
+    """An IAM Identity Center sign-in: ``[sso-session NAME]`` of the AWS config or
+    ``[sso.NAME]`` of rolehop's TOML. A legacy SSO profile (``sso_start_url`` on the profile
+    itself) makes one named by its start URL, as the AWS CLI names its token cache file."""
+
+    name: str
+    start_url: str
+    region: str
+    scopes: tuple[str, ...] = ()
+    path: Path | None = None
+    line: int | None = None
+    legacy: bool = False
+    key_lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def refreshable(self) -> bool:
+        """Whether its tokens can be refreshed: IAM Identity Center issues refresh tokens
+        to clients registered with scopes (an sso-session), never to the legacy form."""
+        return bool(self.scopes) and not self.legacy
+
+
+@dataclass(frozen=True)
+class SsoRole:
+    """What an SSO profile signs in as: a permission set's role in one account."""
+
+    session: SsoSession
+    account_id: str
+    role_name: str
+
+
+@dataclass(frozen=True)
 class BaseProfile:
     """Where a chain starts, as rolehop's TOML describes it: no role, perhaps MFA.
 
@@ -96,6 +131,10 @@ class BaseProfile:
     session_duration: int | None = None
     region: str | None = None
     key_lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+    # an IAM Identity Center permission set: its credentials start the chain (sso_keys as
+    # written; sso once bound to its session, by rolehop.config.files.load)
+    sso_keys: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    sso: SsoRole | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +176,8 @@ class AwsBase:
     web_identity: WebIdentity | None = None
     # aws_session_token beside the keys: they are temporary already (no GetSessionToken)
     has_session_token: bool = False
+    # an SSO profile (sso_session or sso_start_url, sso_account_id, sso_role_name)
+    sso: SsoRole | None = None
 
     @property
     def region(self) -> str | None:
@@ -164,6 +205,8 @@ class Config:
     broken: Mapping[str, ConfigError] = field(default_factory=dict)
     # AWS config settings that can move the STS endpoint ([default] endpoint_url, services)
     endpoint_settings: tuple[str, ...] = ()
+    # IAM Identity Center sessions by name: rolehop's [sso.NAME] over the AWS config's
+    sso_sessions: Mapping[str, SsoSession] = field(default_factory=dict)
 
     def profile(self, name: str) -> Profile:
         if name in self.profiles:

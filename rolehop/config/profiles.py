@@ -6,7 +6,7 @@ from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-from rolehop.config import validate
+from rolehop.config import sso, validate
 from rolehop.config.model import BaseProfile, Origin, Profile, Where
 from rolehop.errors import ConfigError, close_names
 
@@ -26,7 +26,9 @@ PROFILE_KEYS: dict[str, Callable[[Any], Any]] = {
     "session_duration": validate.session_duration,
 }
 # A profile without role_arn is a base profile: these are the keys that make sense there.
-BASE_KEYS = ("mfa_serial", "mfa_process", "session_duration", "region")
+BASE_KEYS = ("mfa_serial", "mfa_process", "session_duration", "region", *sso.PROFILE_KEYS)
+# what an SSO base cannot have: IAM Identity Center asks for MFA at sign-in
+NOT_WITH_SSO = ("mfa_serial", "mfa_process", "session_duration")
 
 
 def bad_name(where: Where, error: ValueError) -> ConfigError:
@@ -109,7 +111,14 @@ def base_profile(
     except ValueError as error:
         raise bad_name(where, error) from None
     values: dict[str, Any] = {}
+    sso_keys: dict[str, str] = {}
     for key, value in table.items():
+        if key in sso.PROFILE_KEYS:
+            try:
+                sso_keys[key] = sso.PROFILE_KEYS[key](value)
+            except ValueError as error:
+                raise bad_value(where, key, error) from None
+            continue
         if key not in BASE_KEYS:
             if key in PROFILE_KEYS:
                 raise where.error(
@@ -123,4 +132,26 @@ def base_profile(
             values[key] = PROFILE_KEYS[key](value)
         except ValueError as error:
             raise bad_value(where, key, error) from None
-    return BaseProfile(name=name, path=path, line=line, key_lines=dict(key_lines), **values)
+    if sso_keys:
+        _sso_base(where, sso_keys, values)
+    return BaseProfile(
+        name=name, path=path, line=line, key_lines=dict(key_lines), sso_keys=sso_keys, **values
+    )
+
+
+def _sso_base(where: Where, sso_keys: Mapping[str, str], values: Mapping[str, Any]) -> None:
+    """An SSO base names its session, account and permission set, and has no MFA."""
+    for key in sso.PROFILE_KEYS:
+        if key not in sso_keys:
+            raise where.error(
+                f"{key} is required in an SSO base profile (beside {', '.join(sorted(sso_keys))})",
+                fix=f"add {key}: {validate.RULES[key]}",
+            )
+    for key in NOT_WITH_SSO:
+        if key in values:
+            raise where.error(
+                "an SSO base profile has no MFA session of its own: IAM Identity Center asks "
+                "for MFA when you sign in",
+                key,
+                fix=f"remove {key}",
+            )

@@ -97,6 +97,8 @@ SETTINGS_KEYS: dict[str, Callable[[Any], Any]] = {
     "agent_idle_timeout": lambda value: validate.seconds(value, 1, 7 * 24 * 3600),
     "federation_url": _federation_url,
     "allow_custom_federation_url": validate.boolean,
+    "sso_auto_login": validate.boolean,
+    "sso_export_token": validate.boolean,
 }
 
 

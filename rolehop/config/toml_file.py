@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from rolehop.config import settings as settings_table
+from rolehop.config import sso
 from rolehop.config.model import BaseProfile, Profile, Settings
 from rolehop.config.profiles import base_profile, role_profile
 from rolehop.errors import ConfigError
@@ -24,6 +25,7 @@ class RolehopFile:
     profiles: dict[str, Profile] = field(default_factory=dict)
     bases: dict[str, BaseProfile] = field(default_factory=dict)
     broken: dict[str, ConfigError] = field(default_factory=dict)
+    sessions: sso.Sessions = field(default_factory=sso.Sessions)
 
 
 def load(path: Path, *, required: bool = False) -> RolehopFile:
@@ -38,10 +40,10 @@ def load(path: Path, *, required: bool = False) -> RolehopFile:
         return RolehopFile()
     text, document = parsed
     lines = find_lines(text)
-    unknown = sorted(set(document) - {"settings", "profiles"})
+    unknown = sorted(set(document) - {"settings", "profiles", "sso"})
     if unknown:
         raise ConfigError(
-            f"unknown table {unknown[0]!r} (expected [settings] and [profiles.NAME])",
+            f"unknown table {unknown[0]!r} (expected [settings], [profiles.NAME] and [sso.NAME])",
             path=path,
             line=lines.get((unknown[0],)),
         )
@@ -49,7 +51,34 @@ def load(path: Path, *, required: bool = False) -> RolehopFile:
     raw_profiles = document.get("profiles", {})
     if not isinstance(raw_profiles, dict):
         raise ConfigError("'profiles' must be a table", path=path, line=lines.get(("profiles",)))
-    return RolehopFile(settings, *_profiles(raw_profiles, path, lines))
+    return RolehopFile(
+        settings, *_profiles(raw_profiles, path, lines), _sessions(document, path, lines)
+    )
+
+
+def _sessions(
+    document: Mapping[str, Any], path: Path, lines: Mapping[tuple[str, ...], int]
+) -> sso.Sessions:
+    """The ``[sso.NAME]`` tables: IAM Identity Center sessions."""
+    tables = document.get("sso", {})
+    if not isinstance(tables, dict):
+        raise ConfigError(
+            "'sso' must be a table of [sso.NAME] tables", path=path, line=lines.get(("sso",))
+        )
+    sessions = sso.Sessions()
+    for name, table in tables.items():
+        key_lines = {
+            key[2]: number
+            for key, number in lines.items()
+            if key[:2] == ("sso", name) and len(key) == 3
+        }
+        try:
+            sessions.found[name] = sso.session(
+                "sso session", name, table, path, lines.get(("sso", name)), key_lines, strict=True
+            )
+        except ConfigError as error:
+            sessions.broken[name] = error
+    return sessions
 
 
 def _parse(path: Path, *, required: bool) -> tuple[str, dict[str, Any]] | None:

@@ -29,6 +29,10 @@ TAG_KEY = re.compile(r"[\w .:/=+@-]{1,128}")
 TAG_VALUE = re.compile(r"[\w .:/=+@-]{0,256}")
 MFA_SERIAL = re.compile(r"[\w+=/:,.@-]{9,256}", re.ASCII)
 CREDENTIAL_SOURCES = ("Environment", "Ec2InstanceMetadata", "EcsContainer")
+ACCOUNT_ID = re.compile(r"\d{12}", re.ASCII)
+# a permission set's name (IAM Identity Center: 1-32 of these; its role name may be longer)
+SSO_ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
+SSO_SCOPE = re.compile(r"[\w:./-]{1,256}", re.ASCII)
 
 MIN_DURATION, MAX_DURATION, CHAINED_MAX_DURATION = 900, 43200, 3600
 MAX_SESSION_DURATION, DEFAULT_SESSION_DURATION = 129600, 43200
@@ -52,6 +56,14 @@ RULES = {
     "without one)",
     "credential_source": f"one of {', '.join(CREDENTIAL_SOURCES)}",
     "session_duration": f"a whole number of seconds from {MIN_DURATION} to {MAX_SESSION_DURATION}",
+    "sso_session": "the name of an [sso.NAME] table of rolehop's TOML or an "
+    "[sso-session NAME] section of the AWS config",
+    "sso_account_id": 'the 12-digit AWS account id, as a string ("012345678901")',
+    "sso_role_name": "the permission set's name (1-64 characters of A-Za-z0-9_+=,.@-)",
+    "sso_start_url": "the AWS access portal URL, https://<name>.awsapps.com/start",
+    "sso_region": "the AWS region of IAM Identity Center, such as eu-west-1",
+    "sso_registration_scopes": "OAuth scopes, such as sso:account:access (a list, or "
+    "comma-separated)",
 }
 # botocore re-runs a credential_process once fewer than 15 minutes remain.
 ADVISORY_REFRESH = timedelta(minutes=15)
@@ -101,6 +113,40 @@ def region(value: Any) -> str:
 
 def mfa_serial(value: Any) -> str:
     return _matching(MFA_SERIAL, "an MFA device serial number or ARN", value)
+
+
+def account_id(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(
+            f"{value} must be a string of 12 digits (quote it: an account id may start with 0)"
+        )
+    return _matching(ACCOUNT_ID, "a 12-digit AWS account id", value)
+
+
+def sso_role_name(value: Any) -> str:
+    return _matching(SSO_ROLE_NAME, "a permission set name (A-Za-z0-9_+=,.@-)", value)
+
+
+def start_url(value: Any) -> str:
+    """The AWS access portal URL: https, a host, no spaces or credentials."""
+    import urllib.parse
+
+    text = string(value).strip()
+    parts = urllib.parse.urlsplit(text) if text.isprintable() and " " not in text else None
+    if parts is None or parts.scheme != "https" or not parts.netloc or "@" in parts.netloc:
+        raise ValueError(f"{text!r} is not an https URL such as https://my-org.awsapps.com/start")
+    return text
+
+
+def scopes(value: Any) -> tuple[str, ...]:
+    """OAuth scopes: a list (TOML), or comma-separated as the AWS config spells a list."""
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list):
+        raise ValueError("must be a list of scopes such as sso:account:access")
+    return tuple(
+        _matching(SSO_SCOPE, "an OAuth scope such as sso:account:access", item) for item in value
+    )
 
 
 def credential_source(value: Any) -> str:

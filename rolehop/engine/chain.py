@@ -23,6 +23,7 @@ from rolehop.engine.hops import (
     MfaHop,
     RoleHop,
     SessionHop,
+    SsoHop,
     WebIdentityHop,
 )
 from rolehop.errors import ChainLoopError, ConfigError, close_names, did_you_mean
@@ -222,6 +223,8 @@ def _named_base(
 ) -> BaseHop:
     aws = config.aws_bases.get(name)
     web = aws.web_identity if aws is not None else None
+    rolehop_base = config.base_profiles.get(name)
+    sso = rolehop_base.sso if rolehop_base is not None else (aws.sso if aws else None)
     return BaseHop(
         name=name,
         aws=aws,
@@ -230,7 +233,8 @@ def _named_base(
         endpoint=environ.get("AWS_ENDPOINT_URL_STS") or environ.get("AWS_ENDPOINT_URL"),
         endpoint_settings=config.endpoint_settings,
         static_keys_only=static_keys_only,
-        stored_key_id=None if web else stored_key_id,
+        stored_key_id=None if web or sso else stored_key_id,
+        sso=SsoHop(name, sso, _sso_endpoint(environ)) if sso is not None else None,
         web_identity=WebIdentityHop(
             name=name,
             role_arn=web.role_arn,
@@ -246,6 +250,12 @@ def _named_base(
         if aws is not None and web is not None
         else None,
     )
+
+
+def _sso_endpoint(environ: Mapping[str, str]) -> str | None:
+    """Where botocore sends IAM Identity Center calls, if moved."""
+    moved = [environ.get(var) for var in ("AWS_ENDPOINT_URL_SSO", "AWS_ENDPOINT_URL_SSO_OIDC")]
+    return " ".join(url or "" for url in moved).strip() or environ.get("AWS_ENDPOINT_URL")
 
 
 # What identifies each credential_source's credentials without a secret.
@@ -281,8 +291,8 @@ def _credential_source_base(
 def _mfa(config: Config, base: BaseHop, region: str | None) -> MfaHop | None:
     """The base's MFA session, from rolehop's base profile or the AWS profile's keys;
     ``region``: the STS region when the base profile names none."""
-    if base.credential_source is not None:
-        return None
+    if base.credential_source is not None or base.sso is not None:
+        return None  # IAM Identity Center asks for MFA at sign-in
     settings = config.base_profiles.get(base.name)
     serial = settings.mfa_serial if settings else (base.aws.mfa_serial if base.aws else None)
     if serial is None:
@@ -309,8 +319,8 @@ def _hops(
     margin = config.settings.refresh_margin
     for index, profile in enumerate(roles):
         # a role from an MFA session (index 0) is not role chaining; from a web identity
-        # base it is: those credentials are a role's
-        chained = index > 0 or base.web_identity is not None
+        # or SSO base it is: those credentials are a role's
+        chained = index > 0 or base.web_identity is not None or base.sso is not None
         duration = profile.duration_seconds
         lowered = chained and duration is not None and duration > validate.CHAINED_MAX_DURATION
         if lowered:

@@ -19,6 +19,7 @@ from rolehop.engine.providers.cached import CachedProvider
 from rolehop.engine.providers.credential_source import CredentialSourceProvider
 from rolehop.engine.providers.locked import LockedProvider
 from rolehop.engine.providers.session_token import SessionTokenProvider
+from rolehop.engine.providers.sso import SsoProvider
 from rolehop.engine.providers.stored_keys import StoredKeysProvider
 from rolehop.engine.providers.web_identity import WebIdentityProvider
 
@@ -42,6 +43,8 @@ def source(ctx: Context, base: BaseHop, target: str, resolving: tuple[str, ...])
     botocore, marking ``resolving`` for credential_process loops), a credential_source."""
     if base.credential_source is not None:
         return CredentialSourceProvider(base.credential_source, base.key, ctx.environ, target)
+    if base.sso is not None:
+        return sso_role(ctx, base, target)
     profile = AwsProfileProvider(base, target, resolving) if base.aws else None
     if not base.may_use_stored_keys and profile is not None:
         return profile
@@ -64,17 +67,34 @@ def web_identity(
     return LockedProvider(cached, ctx.locks, target, wait)
 
 
+def sso_role(ctx: Context, base: BaseHop, target: str) -> SsoProvider:
+    """An SSO base's credentials, uncached: the session's token (refreshed, or signed in
+    anew, as rolehop.engine.sso says) traded for the permission set's."""
+    from rolehop.engine import sso
+
+    hop = base.sso
+    assert hop is not None
+    session = hop.role.session
+
+    def token(refused: str | None) -> str:
+        return sso.access_token(ctx, session, target, refused)
+
+    return SsoProvider(hop, base.key, token, ctx.sso_clients, target, ctx.busy)
+
+
 def base_provider(ctx: Context, chain: Chain) -> Provider:
-    """Where ``chain`` starts."""
+    """Where ``chain`` starts; temporary credentials of a base's own (web identity, SSO)
+    cached and locked like any hop's."""
     base, target = chain.base, chain.profile.name
     if base.web_identity is not None:
         return web_identity(ctx, base, target, SOURCE_MARGIN, False, waiting(ctx, chain))
+    if base.sso is not None:
+        cached = CachedProvider(sso_role(ctx, base, target), ctx.cache, ctx.clock, SOURCE_MARGIN)
+        return LockedProvider(cached, ctx.locks, target, waiting(ctx, chain))
     return source(ctx, base, target, chain.names[1:])
 
 
-def hops(
-    ctx: Context, chain: Chain, refresh: bool, codes: MfaCodeSource
-) -> list[CachedProvider]:
+def hops(ctx: Context, chain: Chain, refresh: bool, codes: MfaCodeSource) -> list[CachedProvider]:
     """Each hop of ``chain`` as its cached provider (each locked for the next)."""
     return _compose(ctx, chain, refresh, codes)[0]
 

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
+from rolehop.aws import sso as sso_api
 from rolehop.aws.sts import Boto3StsClientFactory, StsClientFactory
 from rolehop.common.progress import Busy, quiet
 from rolehop.config import files as configs
 from rolehop.config.files import Config
+from rolehop.config.model import SsoSession
 from rolehop.engine.mfa import MfaCodes
 from rolehop.engine.providers import MfaCodeSource
 from rolehop.engine.providers.locked import Locks
@@ -26,13 +28,17 @@ from rolehop.stores import changes
 from rolehop.stores.cache import Announcing, Cache, IndexEntry, NullCache, open_cache
 from rolehop.stores.keys import Announced, Keys, KeyStore, StoredKey
 from rolehop.stores.locks import NoLocks, locks_for
+from rolehop.stores.sso_tokens import KeyringSignIns, SignIns
 
 if TYPE_CHECKING:
     from rolehop.common.creds import Credentials
+    from rolehop.common.sso import Registration, SignIn
     from rolehop.engine.rows import ProfileSummary
 
 Clock = Callable[[], datetime]
 Warn = Callable[[str], None]
+# signs in to an IAM Identity Center session interactively (the terminal's browser flow)
+SsoLogin = Callable[[SsoSession], None]
 log = logging.getLogger(__name__)
 
 
@@ -53,9 +59,7 @@ class Agent(Protocol):
 
     def keys(self, local: Callable[[], Keys], backend: str | None) -> Keys: ...
 
-    def profiles(
-        self, config_path: str | None, backend: str | None
-    ) -> list[ProfileSummary] | None:
+    def profiles(self, config_path: str | None, backend: str | None) -> list[ProfileSummary] | None:
         """``list``'s rows from the agent (which keeps the parsed files), or None."""
         ...
 
@@ -73,12 +77,18 @@ class Context:
     sts: StsClientFactory
     mfa_codes: MfaCodeSource
     warn: Warn
+    # IAM Identity Center: the sign-ins in the keyring, and clients of sso and sso-oidc
+    sign_ins: SignIns
+    sso_clients: sso_api.SsoClients
     busy: Busy = quiet
     # a failing keyring is told once, whichever part meets it first (the cache, stored keys)
     keyring_warn: Warn | None = None
     # --config as given (for the agent's list rows and doctor), and the agent, if any
     config_path: str | None = None
     agent: Agent | None = None
+    # how to sign in to IAM Identity Center when a token is needed and none is good (an
+    # interactive flow, on a terminal); None: say how, and fail
+    sso_login: SsoLogin | None = None
 
     @property
     def keyring_backend(self) -> str | None:
@@ -104,6 +114,9 @@ def build(
     busy: Busy = quiet,
     agent: Agent | None = None,
     lock_waited: float = 0.0,
+    sign_ins: SignIns | None = None,
+    sso_clients: sso_api.SsoClients | None = None,
+    sso_login: SsoLogin | None = None,
 ) -> Context:
     """A context over the files ``environ`` names (``config`` if read already); every part
     not given is made here, the keyring's on first use. ``lock_waited``: seconds already
@@ -131,11 +144,22 @@ def build(
         keyring_warn=warn_keyring,
         config_path=config_path,
         agent=agent,
+        sign_ins=sign_ins if sign_ins is not None else LazySignIns(opener.sign_ins),
+        sso_clients=sso_clients or _sso_clients(settings),
+        sso_login=sso_login,
     )
 
 
 def _sts(settings: configs.Settings) -> StsClientFactory:
     return Boto3StsClientFactory(
+        max_attempts=settings.sts_max_attempts,
+        connect_timeout=settings.sts_connect_timeout,
+        read_timeout=settings.sts_read_timeout,
+    )
+
+
+def _sso_clients(settings: configs.Settings) -> sso_api.SsoClients:
+    return sso_api.Botocore(
         max_attempts=settings.sts_max_attempts,
         connect_timeout=settings.sts_connect_timeout,
         read_timeout=settings.sts_read_timeout,
@@ -189,6 +213,11 @@ class _Openers:
         if self.link is not None:
             return self.link.keys(self.local_keys, self.backend)
         return self.local_keys()
+
+    def sign_ins(self) -> SignIns:
+        from rolehop.stores.cache import load_backend
+
+        return KeyringSignIns(load_backend(self.settings.keyring_backend, self.environ))
 
     def locks(self, cache: Cache, timeout: float, warn: Warn) -> Locks:
         if isinstance(_opened(cache), NullCache):
@@ -275,6 +304,26 @@ class LazyKeys(_Lazy[Keys]):
 
     def key_id(self, name: str) -> str | None:
         return self.opened().key_id(name)
+
+
+class LazySignIns(_Lazy[SignIns]):
+    """The IAM Identity Center sign-ins, their keyring opened on first use (raising
+    CacheError without one)."""
+
+    def get(self, session: str) -> SignIn | None:
+        return self.opened().get(session)
+
+    def put(self, session: str, sign_in: SignIn) -> None:
+        self.opened().put(session, sign_in)
+
+    def delete(self, session: str) -> bool:
+        return self.opened().delete(session)
+
+    def registration(self, session: str) -> Registration | None:
+        return self.opened().registration(session)
+
+    def put_registration(self, session: str, registration: Registration) -> None:
+        self.opened().put_registration(session, registration)
 
 
 class LazyLocks(_Lazy[Locks]):

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from rolehop.config.files import AwsBase, Profile
+from rolehop.config.model import SsoRole
 
 # Where a base's credentials come from (BaseHop.kind)
 BaseKind = Literal[
@@ -75,6 +76,41 @@ class WebIdentityHop:
 
 
 @dataclass(frozen=True)
+class SsoHop:
+    """GetRoleCredentials: an IAM Identity Center permission set's credentials in one
+    account, with the session's access token, where a chain starts."""
+
+    name: str
+    role: SsoRole
+    # what can move the portal (AWS_ENDPOINT_URL_SSO...): part of the cache key
+    endpoint: str | None = None
+
+    @property
+    def session(self) -> str:
+        return self.role.session.name
+
+    @property
+    def describe(self) -> str:
+        return (
+            f"IAM Identity Center: {self.role.role_name} in {self.role.account_id} "
+            f"(session {self.session!r})"
+        )
+
+    @property
+    def identity(self) -> dict[str, str | None]:
+        """What identifies its credentials, for the cache key: never the token."""
+        session = self.role.session
+        return {
+            "session": session.name,
+            "start_url": session.start_url,
+            "region": session.region,
+            "account": self.role.account_id,
+            "role": self.role.role_name,
+            "endpoint": self.endpoint,
+        }
+
+
+@dataclass(frozen=True)
 class BaseHop:
     """The start of a chain: long-term (or otherwise external) credentials.
 
@@ -100,6 +136,8 @@ class BaseHop:
     stored_key_id: str | None = None
     # a web identity profile: its credentials come from AssumeRoleWithWebIdentity
     web_identity: WebIdentityHop | None = None
+    # an SSO profile: its credentials come from IAM Identity Center (GetRoleCredentials)
+    sso: SsoHop | None = None
 
     @property
     def may_use_stored_keys(self) -> bool:
@@ -107,6 +145,7 @@ class BaseHop:
             self.credential_source is None
             and not self.static_keys_only
             and self.web_identity is None
+            and self.sso is None
         )
 
     def kind(self, stored: Collection[str]) -> BaseKind:
@@ -116,6 +155,8 @@ class BaseHop:
         profile before its static keys."""
         if self.web_identity is not None:
             return "web identity"
+        if self.sso is not None:
+            return "SSO"
         if self.credential_source is not None:
             return "credential_source"
         if self.may_use_stored_keys and self.name in stored:
@@ -137,6 +178,8 @@ class BaseHop:
         web = self.web_identity
         if web is not None:  # what STS receives, and where the token comes from
             extra["web_identity"] = {"params": web.params(), "token": web.token_source}
+        if self.sso is not None:
+            extra["sso"] = self.sso.identity
         return digest(
             {
                 **extra,
