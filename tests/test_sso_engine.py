@@ -9,6 +9,7 @@ each call is checked parameter by parameter; the clock is fixed.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from datetime import timedelta
 
 import pytest
@@ -49,7 +50,7 @@ class SsoWorld(StubWorld):
     sso: StubSso
     logins: list[str]
 
-    def app(self, environ: dict[str, str] | None = None) -> Context:
+    def app(self, environ: Mapping[str, str] | None = None) -> Context:
         if not hasattr(self, "sso"):
             self.sso = StubSso()
             self.logins = []
@@ -145,7 +146,7 @@ def test_a_refused_refresh_is_the_one_line_and_exit_12(sso: SsoWorld) -> None:
 
 def test_never_signed_in(sso: SsoWorld) -> None:
     with pytest.raises(
-        SsoLoginRequired, match="session 'corp' is not signed in: run rolehop sso login corp$"
+        SsoLoginRequired, match=r"session 'corp' is not signed in: run rolehop sso login corp$"
     ):
         resolve(sso.app(), "dev-sso")
     assert not sso.sso.calls  # nothing to ask IAM Identity Center with
@@ -248,6 +249,7 @@ def test_a_forbidden_role_names_the_profile(sso: SsoWorld) -> None:
     sso.sso.refuse("sso", "get_role_credentials", "ForbiddenException", 403)
     with pytest.raises(
         SsoError,
-        match=r"^profile 'dev-sso': get the credentials of Developer in 111111111111 via .* failed: ForbiddenException",
+        match=r"^profile 'dev-sso': get the credentials of Developer in 111111111111 via "
+        r".* failed: ForbiddenException",
     ):
         resolve(sso.app(), "dev-sso")

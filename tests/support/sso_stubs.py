@@ -26,7 +26,6 @@ from tests.support.stubs import NOW, _session
 
 START_URL = "https://corp.awsapps.com/start"
 ACCOUNT, PERMISSION_SET = "111111111111", "Developer"
-SSO_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Developer_0123456789abcdef"
 
 # ~/.aws/config: an sso-session, an SSO profile through it, and a legacy SSO profile
 SSO_CONFIG = f"""\
@@ -52,7 +51,7 @@ SSO_CONFIG = f"""\
 def sign_in(
     expires_in: timedelta = timedelta(hours=1),
     *,
-    token: str = "access-token-1",
+    token: str = "access-token-1",  # noqa: S107 - a test value
     refresh: str | None = "refresh-token-1",
     now: datetime = NOW,
 ) -> SignIn:
@@ -147,6 +146,6 @@ class StubSso:
         return self.client(service)
 
 
-def get_role_credentials(token: str = "access-token-1") -> dict[str, str]:
+def get_role_credentials(token: str = "access-token-1") -> dict[str, str]:  # noqa: S107
     """The GetRoleCredentials parameters rolehop must send."""
     return {"roleName": PERMISSION_SET, "accountId": ACCOUNT, "accessToken": token}
