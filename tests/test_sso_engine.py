@@ -19,7 +19,7 @@ from rolehop.engine import chain as chains
 from rolehop.engine.context import Context
 from rolehop.engine.resolve import resolve
 from rolehop.errors import SsoError, SsoLoginRequired
-from rolehop.stores.sso_tokens import KeyringSignIns
+from rolehop.stores.sign_ins import KeyringSignIns
 from tests.support.sso_stubs import (
     SSO_CONFIG,
     START_URL,

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from botocore.stub import ANY
 
-from rolehop.common.sso import Registration
+from rolehop.common.sign_in import Registration
 from rolehop.errors import SsoError, UsageError
 from rolehop.features.sso import login as flows
 from rolehop.features.sso.sessions import pick
-from rolehop.stores.sso_tokens import KeyringSignIns
+from rolehop.stores.sign_ins import KeyringSignIns
 from tests.support.sso_stubs import SSO_CONFIG, START_URL, StubSso
 from tests.support.stubs import NOW, StubWorld
 

@@ -65,7 +65,7 @@ def login(
 @pass_state
 def logout(state: AppState, session: str | None) -> None:
     """Sign out of SESSION: the portal ends it, its tokens and role credentials go."""
-    from rolehop.features.sso import admin
+    from rolehop.features.sso import manage as admin
     from rolehop.features.sso.sessions import pick
 
     ctx = state.context
@@ -83,7 +83,7 @@ def logout(state: AppState, session: str | None) -> None:
 @pass_state
 def status(state: AppState, as_json: bool) -> None:
     """Each session: signed in or not, until when, refreshable or not. Never a token."""
-    from rolehop.features.sso import admin
+    from rolehop.features.sso import manage as admin
 
     ctx = state.context
     rows = admin.status(ctx)
@@ -114,7 +114,7 @@ def status(state: AppState, as_json: bool) -> None:
 @pass_state
 def accounts(state: AppState, session: str | None, as_json: bool) -> None:
     """The accounts and permission sets SESSION reaches."""
-    from rolehop.features.sso import admin
+    from rolehop.features.sso import manage as admin
     from rolehop.features.sso.sessions import pick
 
     ctx = state.context

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rolehop.config import sso, validate
+from rolehop.config import sso_sessions, validate
 from rolehop.config.model import AwsBase, Profile, SsoRole, WebIdentity, Where
 from rolehop.config.profiles import PROFILE_KEYS, bad_value, role_profile
 from rolehop.errors import ConfigError
@@ -31,7 +31,7 @@ class AwsProfiles:
     bases: dict[str, AwsBase] = field(default_factory=dict)
     broken: dict[str, ConfigError] = field(default_factory=dict)
     endpoint_settings: tuple[str, ...] = ()
-    sessions: sso.Sessions = field(default_factory=sso.Sessions)
+    sessions: sso_sessions.Sessions = field(default_factory=sso_sessions.Sessions)
 
 
 def load(config_path: Path, credentials_path: Path) -> AwsProfiles:
@@ -46,16 +46,16 @@ def load(config_path: Path, credentials_path: Path) -> AwsProfiles:
     return found
 
 
-def _sso_sessions(config: _Ini) -> sso.Sessions:
+def _sso_sessions(config: _Ini) -> sso_sessions.Sessions:
     """The ``[sso-session NAME]`` sections of the AWS config."""
-    sessions = sso.Sessions()
+    sessions = sso_sessions.Sessions()
     for section in config.parser.sections():
         name = _sso_session_name(section)
         if name is None:
             continue
         line = config.lines.get((section, HEADER))
         try:
-            sessions.found[name] = sso.session(
+            sessions.found[name] = sso_sessions.session(
                 "sso-session",
                 name,
                 dict(config.parser.items(section)),
@@ -245,9 +245,9 @@ def _add(found: AwsProfiles, name: str, section: _Section) -> None:
     # mfa_serial beside role_arn is the role's; on a plain profile it guards the base
     mfa = _base_mfa(found, where, items) if "role_arn" not in items else {}
     permission_set: SsoRole | None = None
-    if web_identity is None and "role_arn" not in items and sso.is_sso(items):
+    if web_identity is None and "role_arn" not in items and sso_sessions.is_sso(items):
         try:  # botocore asks SSO before a profile's static keys
-            permission_set = sso.role(where, items, found.sessions)
+            permission_set = sso_sessions.role(where, items, found.sessions)
         except ConfigError as error:
             found.broken[name] = error
     if name not in found.broken or name in found.roles:

@@ -12,7 +12,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
-from rolehop.config import aws_files, locations, sso, toml_file
+from rolehop.config import aws_files, locations, sso_sessions, toml_file
 from rolehop.config.model import (
     DEFAULT_REFRESH_MARGIN,
     AwsBase,
@@ -86,7 +86,7 @@ def load(environ: Mapping[str, str], override: str | None = None) -> Config:
 
 
 def _bind_sso(
-    bases: Mapping[str, BaseProfile], sessions: sso.Sessions
+    bases: Mapping[str, BaseProfile], sessions: sso_sessions.Sessions
 ) -> tuple[dict[str, BaseProfile], dict[str, ConfigError]]:
     """rolehop's SSO base profiles bound to their sessions (of either file); those whose
     session is missing or broken are broken."""
@@ -98,7 +98,9 @@ def _bind_sso(
             continue
         where = Where(name, base.path, base.line, base.key_lines)
         try:
-            bound[name] = dataclasses.replace(base, sso=sso.role(where, base.sso_keys, sessions))
+            bound[name] = dataclasses.replace(
+                base, sso=sso_sessions.role(where, base.sso_keys, sessions)
+            )
         except ConfigError as error:
             broken[name] = error
     return bound, broken

@@ -6,7 +6,7 @@ from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-from rolehop.config import sso, validate
+from rolehop.config import sso_sessions, validate
 from rolehop.config.model import BaseProfile, Origin, Profile, Where
 from rolehop.errors import ConfigError, close_names
 
@@ -26,7 +26,7 @@ PROFILE_KEYS: dict[str, Callable[[Any], Any]] = {
     "session_duration": validate.session_duration,
 }
 # A profile without role_arn is a base profile: these are the keys that make sense there.
-BASE_KEYS = ("mfa_serial", "mfa_process", "session_duration", "region", *sso.PROFILE_KEYS)
+BASE_KEYS = ("mfa_serial", "mfa_process", "session_duration", "region", *sso_sessions.PROFILE_KEYS)
 # what an SSO base cannot have: IAM Identity Center asks for MFA at sign-in
 NOT_WITH_SSO = ("mfa_serial", "mfa_process", "session_duration")
 
@@ -113,9 +113,9 @@ def base_profile(
     values: dict[str, Any] = {}
     sso_keys: dict[str, str] = {}
     for key, value in table.items():
-        if key in sso.PROFILE_KEYS:
+        if key in sso_sessions.PROFILE_KEYS:
             try:
-                sso_keys[key] = sso.PROFILE_KEYS[key](value)
+                sso_keys[key] = sso_sessions.PROFILE_KEYS[key](value)
             except ValueError as error:
                 raise bad_value(where, key, error) from None
             continue
@@ -141,7 +141,7 @@ def base_profile(
 
 def _sso_base(where: Where, sso_keys: Mapping[str, str], values: Mapping[str, Any]) -> None:
     """An SSO base names its session, account and permission set, and has no MFA."""
-    for key in sso.PROFILE_KEYS:
+    for key in sso_sessions.PROFILE_KEYS:
         if key not in sso_keys:
             raise where.error(
                 f"{key} is required in an SSO base profile (beside {', '.join(sorted(sso_keys))})",

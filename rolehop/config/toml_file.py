@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from rolehop.config import settings as settings_table
-from rolehop.config import sso
+from rolehop.config import sso_sessions
 from rolehop.config.model import BaseProfile, Profile, Settings
 from rolehop.config.profiles import base_profile, role_profile
 from rolehop.errors import ConfigError
@@ -25,7 +25,7 @@ class RolehopFile:
     profiles: dict[str, Profile] = field(default_factory=dict)
     bases: dict[str, BaseProfile] = field(default_factory=dict)
     broken: dict[str, ConfigError] = field(default_factory=dict)
-    sessions: sso.Sessions = field(default_factory=sso.Sessions)
+    sessions: sso_sessions.Sessions = field(default_factory=sso_sessions.Sessions)
 
 
 def load(path: Path, *, required: bool = False) -> RolehopFile:
@@ -58,14 +58,14 @@ def load(path: Path, *, required: bool = False) -> RolehopFile:
 
 def _sessions(
     document: Mapping[str, Any], path: Path, lines: Mapping[tuple[str, ...], int]
-) -> sso.Sessions:
+) -> sso_sessions.Sessions:
     """The ``[sso.NAME]`` tables: IAM Identity Center sessions."""
     tables = document.get("sso", {})
     if not isinstance(tables, dict):
         raise ConfigError(
             "'sso' must be a table of [sso.NAME] tables", path=path, line=lines.get(("sso",))
         )
-    sessions = sso.Sessions()
+    sessions = sso_sessions.Sessions()
     for name, table in tables.items():
         key_lines = {
             key[2]: number
@@ -73,7 +73,7 @@ def _sessions(
             if key[:2] == ("sso", name) and len(key) == 3
         }
         try:
-            sessions.found[name] = sso.session(
+            sessions.found[name] = sso_sessions.session(
                 "sso session", name, table, path, lines.get(("sso", name)), key_lines, strict=True
             )
         except ConfigError as error:

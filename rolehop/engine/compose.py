@@ -18,8 +18,8 @@ from rolehop.engine.providers.aws_profile import AwsProfileProvider
 from rolehop.engine.providers.cached import CachedProvider
 from rolehop.engine.providers.credential_source import CredentialSourceProvider
 from rolehop.engine.providers.locked import LockedProvider
+from rolehop.engine.providers.permission_set import SsoProvider
 from rolehop.engine.providers.session_token import SessionTokenProvider
-from rolehop.engine.providers.sso import SsoProvider
 from rolehop.engine.providers.stored_keys import StoredKeysProvider
 from rolehop.engine.providers.web_identity import WebIdentityProvider
 
@@ -70,7 +70,7 @@ def web_identity(
 def sso_role(ctx: Context, base: BaseHop, target: str) -> SsoProvider:
     """An SSO base's credentials, uncached: the session's token (refreshed, or signed in
     anew, as rolehop.engine.sso says) traded for the permission set's."""
-    from rolehop.engine import sso
+    from rolehop.engine import access_tokens as sso
 
     hop = base.sso
     assert hop is not None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
-from rolehop.aws import sso as sso_api
+from rolehop.aws import identity_center as sso_api
 from rolehop.aws.sts import Boto3StsClientFactory, StsClientFactory
 from rolehop.common.progress import Busy, quiet
 from rolehop.config import files as configs
@@ -28,11 +28,11 @@ from rolehop.stores import changes
 from rolehop.stores.cache import Announcing, Cache, IndexEntry, NullCache, open_cache
 from rolehop.stores.keys import Announced, Keys, KeyStore, StoredKey
 from rolehop.stores.locks import NoLocks, locks_for
-from rolehop.stores.sso_tokens import KeyringSignIns, SignIns
+from rolehop.stores.sign_ins import KeyringSignIns, SignIns
 
 if TYPE_CHECKING:
     from rolehop.common.creds import Credentials
-    from rolehop.common.sso import Registration, SignIn
+    from rolehop.common.sign_in import Registration, SignIn
     from rolehop.engine.rows import ProfileSummary
 
 Clock = Callable[[], datetime]

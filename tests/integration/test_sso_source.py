@@ -1,10 +1,10 @@
 """An SSO profile as a source whose IAM Identity Center session is missing or expired.
 
-rolehop says so in one line, names the fix (``aws sso login --profile NAME``) and exits 6,
+rolehop says so in one line, names the fix (``rolehop sso login SESSION``) and exits 12,
 with no traceback and none of botocore's own log warnings, in process and as a subprocess.
-The SSO token cache is the sandbox's ``~/.aws/sso/cache/<sha1 of the session name>.json``,
-botocore's file; the OIDC refresh (when the cached token carries a refresh token) goes to
-a local stub that refuses it, never to AWS.
+The token is the AWS CLI's, in the sandbox's ``~/.aws/sso/cache/<sha1 of the session name>.json``;
+the OIDC refresh (when the cached token carries a refresh token) goes to a local stub that
+refuses it, never to AWS.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from rolehop.errors import SourceCredentialsError
+from rolehop.errors import SsoLoginRequired
 from tests.conftest import RunRolehop, Sandbox
 from tests.support.cli import StubbedState, rolehop_main
 from tests.support.stubs import COMPANY_ROLE, StsHttpStub
@@ -53,11 +53,11 @@ ROLES = f"""\
     """
 
 
-def expected(sandbox: Sandbox, target: str, source: str) -> str:
+def expected(target: str, session: str, expired: bool) -> str:
+    state = "has expired" if expired else "is not signed in"
     return (
-        f"rolehop: error: profile {target!r}: source profile {source!r} ({sandbox.aws_config}): "
-        "the IAM Identity Center session has expired or is missing: run aws sso login "
-        f"--profile {source}\n"
+        f"rolehop: error: profile {target!r}: IAM Identity Center session {session!r} {state}: "
+        f"run rolehop sso login {session}\n"
     )
 
 
@@ -115,7 +115,7 @@ CASES = {
 
 
 @pytest.mark.parametrize(("target", "source", "token"), CASES.values(), ids=CASES)
-def test_in_process_one_line_and_exit_6(
+def test_in_process_one_line_and_exit_12(
     sso: Sandbox,
     state: StubbedState,
     target: str,
@@ -127,13 +127,14 @@ def test_in_process_one_line_and_exit_6(
 
     outcome = rolehop_main("credential-process", target)
 
-    assert (outcome.code, outcome.stdout) == (SourceCredentialsError.exit_code, "")
-    assert outcome.stderr == expected(sso, target, source)
+    assert (outcome.code, outcome.stdout) == (SsoLoginRequired.exit_code, "")
+    session = "corp" if source == "dev-sso" else START_URL
+    assert outcome.stderr == expected(target, session, token is not None)
     assert state.sts.calls == []  # no AssumeRole without source credentials
 
 
 @pytest.mark.parametrize(("target", "source", "token"), CASES.values(), ids=CASES)
-def test_subprocess_one_line_and_exit_6(
+def test_subprocess_one_line_and_exit_12(
     sso: Sandbox,
     oidc: StsHttpStub,
     run_rolehop: RunRolehop,
@@ -146,21 +147,22 @@ def test_subprocess_one_line_and_exit_6(
 
     result = run_rolehop("env", target, "--shell", "bash", env={"AWS_ENDPOINT_URL": oidc.url})
 
-    assert (result.returncode, result.stdout) == (6, "")
-    assert result.stderr == expected(sso, target, source)
-    if token == ("corp", True):  # botocore did try to refresh, and was refused
+    assert (result.returncode, result.stdout) == (12, "")
+    session = "corp" if source == "dev-sso" else START_URL
+    assert result.stderr == expected(target, session, token is not None)
+    if token == ("corp", True):  # rolehop did try to refresh, and was refused
         assert [request.path for request in oidc.requests][:1] == ["/token"]
 
 
-def test_debug_keeps_botocore_s_account_of_it(
+def test_debug_says_the_refresh_was_refused(
     sso: Sandbox, oidc: StsHttpStub, run_rolehop: RunRolehop
 ) -> None:
     write_token(sso, "corp", refreshable=True)
 
     result = run_rolehop("--debug", "credential-process", "x", env={"AWS_ENDPOINT_URL": oidc.url})
 
-    assert result.returncode == 6
-    assert "SSO token refresh attempt failed" in result.stderr
-    assert result.stderr.endswith(expected(sso, "x", "dev-sso"))
+    assert result.returncode == 12
+    assert "sso: refresh of 'corp' refused" in result.stderr
+    assert result.stderr.endswith(expected("x", "corp", True))
     for secret in ("clientSecret000000000000001", "refreshToken0000000000000001"):
         assert secret not in result.stderr

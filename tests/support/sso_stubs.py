@@ -19,10 +19,10 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.stub import Stubber
 
-from rolehop.common.sso import SignIn
+from rolehop.common.sign_in import SignIn
 from rolehop.stores.memory_keyring import MemoryKeyring
-from rolehop.stores.sso_tokens import KeyringSignIns, aws_cli_cache_name
-from tests.support.stubs import NOW, _session
+from rolehop.stores.sign_ins import KeyringSignIns, aws_cli_cache_name
+from tests.support.stubs import NOW, shared_session
 
 START_URL = "https://corp.awsapps.com/start"
 ACCOUNT, PERMISSION_SET = "111111111111", "Developer"
@@ -70,7 +70,7 @@ def sign_in(
 
 def keep(keyring: MemoryKeyring, session: str, value: SignIn) -> None:
     """Store ``value`` as rolehop keeps sign-ins (the registration on its own)."""
-    from rolehop.common.sso import Registration
+    from rolehop.common.sign_in import Registration
 
     store = KeyringSignIns(keyring)
     store.put(session, value)
@@ -121,7 +121,7 @@ class StubSso:
     def client(self, service: str) -> Any:
         if service not in self.clients:
             config = Config(signature_version=UNSIGNED)
-            made = _session().client(service, region_name="us-east-1", config=config)  # type: ignore[call-overload]
+            made = shared_session().client(service, region_name="us-east-1", config=config)  # type: ignore[call-overload]
             self.clients[service] = made
             self.stubbers[service] = Stubber(made)
             self.stubbers[service].activate()

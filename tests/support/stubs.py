@@ -88,7 +88,7 @@ Plan = Callable[[Stubber], None]  # queues the responses (and errors) of one STS
 _sessions: list[boto3.session.Session] = []
 
 
-def _session() -> boto3.session.Session:
+def shared_session() -> boto3.session.Session:
     """One boto3 session for the whole run: service models load once.
 
     It ignores ``AWS_PROFILE``/``AWS_DEFAULT_PROFILE``, so that a test that sets them (for
@@ -121,11 +121,11 @@ class StubSts:
     def __call__(self, credentials: Credentials, region: str | None) -> STSClient:
         self.calls.append((credentials, region))
         if credentials is ANONYMOUS:  # as rolehop's own factory: a client that signs nothing
-            client = _session().client(
+            client = shared_session().client(
                 "sts", region_name=region or "us-east-1", config=Config(signature_version=UNSIGNED)
             )
         else:
-            client = _session().client(
+            client = shared_session().client(
                 "sts",
                 region_name=region or "us-east-1",
                 aws_access_key_id=credentials.access_key_id,

@@ -10,6 +10,7 @@ from rolehop.engine import context
 from rolehop.engine.context import Agent, Clock
 from rolehop.engine.resolve import stored_names
 from rolehop.features.doctor import aws_cli, checks
+from rolehop.features.doctor import sign_in_checks as sso
 from rolehop.features.doctor.checks import Check
 from rolehop.stores.cache import HOW_TO_GET_A_KEYRING, load_backend
 
@@ -32,7 +33,9 @@ def run(
     results = [found]
     settings = config.settings if config is not None else configs.Settings()
     if config is not None:
-        ctx = context.build(environ, config_path=config_path, config=config, agent=agent)
+        ctx = context.build(
+            environ, config_path=config_path, config=config, agent=agent, clock=clock
+        )
         results += checks.aws_files(config)
         results += checks.profile_errors(config, environ, lambda: stored_names(ctx))
         results += checks.web_identities(config, environ)
@@ -48,6 +51,7 @@ def run(
     timeout = settings.sts_connect_timeout + settings.sts_read_timeout
     results.append(checks.clock_skew(endpoint, clock, timeout))
     if config is not None:
+        results += sso.sessions(ctx)
         # many AWS profiles name the same rolehop config: each file is read once
         loaded: dict[str | None, Config] = {config_path: config}
 

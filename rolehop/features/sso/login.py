@@ -21,16 +21,16 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rolehop.aws import sso as oidc_api
-from rolehop.common.sso import Registration, SignIn
+from rolehop.aws import identity_center as oidc_api
+from rolehop.common.sign_in import Registration, SignIn
 from rolehop.config.model import SsoSession
-from rolehop.engine import sso as tokens
+from rolehop.engine import access_tokens as tokens
 from rolehop.engine.context import Context
 from rolehop.errors import CacheError, SsoError
 from rolehop.features.login.browser import OneTimeRedirect, default_browser
 from rolehop.loopback import Limits, LoopbackServer, Request, Response
 from rolehop.loopback.peers import same_user
-from rolehop.stores import sso_tokens
+from rolehop.stores import sign_ins
 
 CALLBACK = "/oauth/callback"
 REDIRECT_URI = "http://127.0.0.1" + CALLBACK  # registered without a port (RFC 8252)
@@ -79,7 +79,7 @@ def login(ctx: Context, session: SsoSession, options: Options) -> SignIn:
     )
     tokens.keep(ctx, session, sign_in)
     if options.export_token and not ctx.config.settings.sso_export_token:
-        sso_tokens.write_aws_cli(ctx.environ, session.name, sign_in)
+        sign_ins.write_aws_cli(ctx.environ, session.name, sign_in)
     return sign_in
 
 

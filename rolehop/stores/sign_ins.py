@@ -19,7 +19,7 @@ import stat
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from rolehop.common.sso import Registration, SignIn
+from rolehop.common.sign_in import Registration, SignIn
 from rolehop.errors import CacheError
 from rolehop.stores.private import UnsafePath, check_directory, open_directory
 

@@ -7,15 +7,15 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from rolehop.aws import sso as portal
+from rolehop.aws import identity_center as portal
 from rolehop.config.model import SsoSession
+from rolehop.engine import access_tokens as tokens
 from rolehop.engine import chain as chains
-from rolehop.engine import sso as tokens
 from rolehop.engine.context import Context
 from rolehop.engine.resolve import build_chain, stored_key_id
 from rolehop.errors import CacheError, NetworkError, RolehopError, SsoError
 from rolehop.features.sso.sessions import known
-from rolehop.stores import sso_tokens
+from rolehop.stores import sign_ins
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +91,8 @@ def logout(ctx: Context, session: SsoSession) -> LoggedOut:
             removed.append("keyring")
     except CacheError as error:
         ctx.warn(str(error))
-    if sso_tokens.remove_aws_cli(ctx.environ, session.name):
-        removed.append(sso_tokens.aws_cli_cache_directory(ctx.environ))
+    if sign_ins.remove_aws_cli(ctx.environ, session.name):
+        removed.append(sign_ins.aws_cli_cache_directory(ctx.environ))
     keys = made_from(ctx, session)
     forgotten = ctx.cache.remove(keys) if keys else 0
     return LoggedOut(session.name, ended, tuple(removed), forgotten)

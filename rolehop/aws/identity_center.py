@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rolehop.common.creds import Credentials
-from rolehop.common.sso import Registration
+from rolehop.common.sign_in import Registration
 from rolehop.errors import ConfigError, NetworkError, SsoError
 
 CLIENT_NAME = "rolehop"

@@ -11,13 +11,13 @@ import shlex
 from dataclasses import replace
 from datetime import timedelta
 
-from rolehop.aws import sso as portal
-from rolehop.common.sso import Registration, SignIn
+from rolehop.aws import identity_center as portal
+from rolehop.common.sign_in import Registration, SignIn
 from rolehop.config.model import SsoSession
 from rolehop.engine.context import Context
 from rolehop.engine.hops import digest
 from rolehop.errors import CacheError, SsoError, SsoLoginRequired
-from rolehop.stores import sso_tokens
+from rolehop.stores import sign_ins
 
 REFRESH_WINDOW = timedelta(minutes=5)
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def current(ctx: Context, session: SsoSession) -> tuple[SignIn | None, str]:
     """The sign-in to use and where it is (``keyring`` or ``aws-cli``): the one that lasts
     longer of rolehop's and the AWS CLI's (``aws sso login``) for this start URL."""
     mine = stored(ctx, session)
-    theirs = sso_tokens.read_aws_cli(ctx.environ, session.name)
+    theirs = sign_ins.read_aws_cli(ctx.environ, session.name)
     if theirs is not None and theirs.start_url != session.start_url:
         theirs = None
     if theirs is not None and (mine is None or theirs.expires_at > mine.expires_at):
@@ -143,4 +143,4 @@ def keep(ctx: Context, session: SsoSession, sign_in: SignIn, *, aws_cli: bool = 
         if not aws_cli:
             raise
     if aws_cli or ctx.config.settings.sso_export_token:
-        sso_tokens.write_aws_cli(ctx.environ, session.name, sign_in)
+        sign_ins.write_aws_cli(ctx.environ, session.name, sign_in)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from rolehop.aws import sso as portal
+from rolehop.aws import identity_center as portal
 from rolehop.common.creds import Credentials
 from rolehop.common.progress import Busy, quiet
 from rolehop.engine.hops import SsoHop
