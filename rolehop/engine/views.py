@@ -24,6 +24,8 @@ def describe_base(chain: Chain | BaseTarget, stored: set[str]) -> str:
     kind = base.kind(stored)
     if kind == "web identity" and base.web_identity is not None:
         where = base.web_identity.describe
+    elif kind == "SSO" and base.sso is not None:
+        where = base.sso.describe
     elif kind == "credential_source":
         where = f"credential_source {base.credential_source}"
     elif kind == "keyring":
