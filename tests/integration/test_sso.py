@@ -185,11 +185,11 @@ def test_a_chain_of_two_hops_from_a_permission_set(
 
 def test_the_aws_cli_through_credential_process(sso_env: dict[str, str], sandbox: Sandbox) -> None:
     login(sso_env)
-    program = f"{sys.executable} -m rolehop"
+    run = f"{sys.executable} -m rolehop credential-process"
     sandbox.write_aws_config(
         AWS_CONFIG
-        + f"\n    [profile via-sso]\n    credential_process = {program} credential-process dev-sso\n"
-        + f"\n    [profile via-hop2]\n    credential_process = {program} credential-process hop2\n"
+        + f"\n    [profile via-sso]\n    credential_process = {run} dev-sso\n"
+        + f"\n    [profile via-hop2]\n    credential_process = {run} hop2\n"
     )
     env = {**sso_env, "PATH": os.pathsep.join([aws_cli_dir(), sso_env["PATH"]])}
     for profile, arn in (
