@@ -14,6 +14,7 @@ import os
 import stat
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pexpect
 import pytest
 
 from rolehop.features.demo import Emulator
@@ -29,7 +31,7 @@ from tests.conftest import REPO, Sandbox
 from tests.support.sso_flows import BROWSER, browser_events, sso_user_arn, trusting
 from tests.support.sso_roles import reserved_role_arn
 from tests.support.sso_standin import IdentityCenter, identity_center
-from tests.support.tools import aws_cli_dir, run_captured
+from tests.support.tools import aws_cli_dir, run_captured, spawn_rolehop
 
 pytestmark = pytest.mark.integration
 
@@ -58,6 +60,7 @@ ROLEHOP = f"""\
     role_arn = "{HOP2}"
     source_profile = "hop1"
     """
+DEVICE = "urn:ietf:params:oauth:grant-type:device_code"
 ONE_LINE = (
     "rolehop: error: profile 'dev-sso': IAM Identity Center session 'corp' {state}: run "
     "rolehop sso login corp\n"
@@ -329,3 +332,29 @@ def test_accounts_status_and_logout(sso_env: dict[str, str], center: IdentityCen
     assert out.returncode == 0 and "1 cached credential(s) forgotten" in out.stderr
     after = json.loads(rolehop(sso_env, "sso", "status", "--json").stdout)["sessions"][0]
     assert after["signed_in"] is False
+
+
+def test_on_a_terminal_a_needed_sign_in_starts_the_device_code(
+    sso_env: dict[str, str], center: IdentityCenter, moto: Emulator
+) -> None:
+    center.device_interval = 1
+    child, transcript = spawn_rolehop(sso_env, "credential-process", "hop1")
+    child.expect("IAM Identity Center session 'corp' needs a sign-in: signing in")
+    child.expect("enter the code ")  # the $BROWSER opened the page and approved it
+    child.expect(r'"Version": 1')
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, transcript.getvalue()
+    assert center.count("StartDeviceAuthorization") == 1
+    assert center.count("CreateToken", grant_type=DEVICE) >= 1
+    document = json.loads(transcript.getvalue()[transcript.getvalue().index("{") :])
+    assert caller(moto, document) == f"arn:aws:sts::{COMPANY}:assumed-role/Hop1/rolehop-tester"
+
+
+def test_sso_auto_login_false_says_how_instead(sso_env: dict[str, str], sandbox: Sandbox) -> None:
+    sandbox.write_rolehop("[settings]\nsso_auto_login = false\n" + textwrap.dedent(ROLEHOP))
+    child, transcript = spawn_rolehop(sso_env, "credential-process", "dev-sso")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 12
+    assert transcript.getvalue().strip() == ONE_LINE.format(state="is not signed in").strip()
