@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rolehop.common.creds import Credentials
+from rolehop.common.redact import register
 from rolehop.common.sign_in import Registration
 from rolehop.errors import ConfigError, NetworkError, SsoError
 
@@ -171,6 +172,7 @@ def register_client(
         params["redirectUris"] = list(redirect_uris)
     with _calling("register a client with IAM Identity Center", oidc):
         answer = oidc.register_client(**params)
+    register(answer.get("clientSecret"))
     return Registration(
         client_id=answer["clientId"],
         client_secret=answer["clientSecret"],
@@ -189,6 +191,7 @@ def start_device_authorization(
             clientSecret=registration.client_secret,
             startUrl=start_url,
         )
+    register(answer.get("deviceCode"))
     return DeviceAuthorization(
         device_code=answer["deviceCode"],
         user_code=answer["userCode"],
@@ -237,6 +240,7 @@ def create_token(
             grantType=grant_type,
             **grant,
         )
+    register(answer.get("accessToken"), answer.get("refreshToken"), answer.get("idToken"))
     return Tokens(
         access_token=answer["accessToken"],
         expires_at=now + timedelta(seconds=int(answer.get("expiresIn") or 3600)),

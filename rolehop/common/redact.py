@@ -15,7 +15,8 @@ MASK = "****"
 
 # Names under which botocore (STS, SSO, signed headers) logs a secret value.
 _SECRET_NAME = (
-    r"[\w-]*(?:secret[_-]?access[_-]?key|bearer[_-]?token|client[_-]?secret|password|token)"  # noqa: S105
+    r"[\w-]*(?:secret[_-]?access[_-]?key|bearer[_-]?token|client[_-]?secret|password|token"  # noqa: S105
+    r"|code[_-]?verifier|device[_-]?code)"
 )
 _PATTERNS = [
     re.compile(r"(<(SecretAccessKey|SessionToken)>)[^<]*(</\2>)", re.IGNORECASE),

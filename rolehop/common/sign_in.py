@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from rolehop.common.redact import register
+
 
 @dataclass(frozen=True)
 class Registration:
@@ -17,6 +19,9 @@ class Registration:
     expires_at: datetime
     scopes: tuple[str, ...] = ()
     grant_types: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        register(self.client_secret)  # never in a log, --debug output or traceback
 
     def usable(self, now: datetime, scopes: tuple[str, ...], grant: str) -> bool:
         """Good for this grant and these scopes for more than a quarter of an hour."""
@@ -59,6 +64,9 @@ class SignIn:
     client_id: str | None = None
     client_secret: str | None = None
     registration_expires_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        register(self.access_token, self.refresh_token, self.client_secret)
 
     def remaining(self, now: datetime) -> float:
         return (self.expires_at - now).total_seconds()

@@ -28,6 +28,7 @@ import pytest
 from rolehop.features.demo import Emulator
 from rolehop.stores.sign_ins import aws_cli_cache_name
 from tests.conftest import REPO, Sandbox
+from tests.support.leaks import Secrets, app_dirs, files_under, moto_issued
 from tests.support.sso_flows import BROWSER, browser_events, sso_user_arn, trusting
 from tests.support.sso_roles import reserved_role_arn
 from tests.support.sso_standin import IdentityCenter, identity_center
@@ -358,3 +359,52 @@ def test_sso_auto_login_false_says_how_instead(sso_env: dict[str, str], sandbox:
     child.close()
     assert child.exitstatus == 12
     assert transcript.getvalue().strip() == ONE_LINE.format(state="is not signed in").strip()
+
+
+def test_no_token_leaks(
+    sso_env: dict[str, str], center: IdentityCenter, moto: Emulator, sandbox: Sandbox
+) -> None:
+    """Every SSO command with --debug, then a search for every token, client secret and
+    device code the stand-in saw, and every credential moto issued: only the stdout of
+    credential-process and env may hold credentials, and the keyring (a file here) the
+    tokens; no other output, no file, no child's argv."""
+    tmp = sandbox.root / "tmpdir"
+    tmp.mkdir()
+    env = {**sso_env, "TMPDIR": str(tmp)}
+    center.access_token_ttl = timedelta(seconds=200)  # the next use refreshes
+    quiet: list[subprocess.CompletedProcess[str]] = []
+    handing: list[subprocess.CompletedProcess[str]] = []
+    for args, gives in (
+        (("sso", "login", "corp", "--device-code"), False),
+        (("sso", "login", "corp"), False),
+        (("credential-process", "hop2"), True),
+        (("env", "dev-sso", "--shell", "bash"), True),
+        (("sso", "status", "--json"), False),
+        (("sso", "accounts", "--json"), False),
+        (("list",), False),
+        (("sso", "logout", "corp"), False),
+    ):
+        result = rolehop(env, "--debug", *args)
+        assert result.returncode == 0, (args, result.stderr[-2000:])
+        assert " DEBUG " in result.stderr
+        (handing if gives else quiet).append(result)
+    assert center.count("CreateToken", grant_type="refresh_token") >= 1
+
+    secrets = Secrets()
+    for call in center.calls:
+        for key in ("accessToken", "refreshToken", "clientSecret", "deviceCode", "codeVerifier"):
+            secrets.add(f"{call.operation} {key}", call.params.get(key))
+    secrets.add_sessions(moto_issued(moto.url))
+    assert len(secrets) > 10
+    outputs = {f"#{n} stderr": r.stderr for n, r in enumerate(quiet + handing)}
+    outputs |= {f"#{n} stdout": r.stdout for n, r in enumerate(quiet)}
+    assert secrets.in_texts(outputs) == {}
+    for result in handing:  # credentials, never a token
+        owners = secrets.owners(result.stdout)
+        assert owners and all(label.startswith("moto session") for label in owners)
+    keyring_file = Path(env["ROLEHOP_TEST_KEYRING"])
+    files = files_under(
+        [sandbox.home, sandbox.root, tmp, *app_dirs(env).values()], exclude=[keyring_file]
+    )
+    assert sandbox.aws_config.resolve() in files
+    assert secrets.in_files(files) == {}  # the browser's log, argv included, holds none

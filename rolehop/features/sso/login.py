@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rolehop.aws import identity_center as oidc_api
+from rolehop.common.redact import register
 from rolehop.common.sign_in import Registration, SignIn
 from rolehop.config.model import SsoSession
 from rolehop.engine import access_tokens as tokens
@@ -165,6 +166,7 @@ def _failed(session: SsoSession, error: oidc_api.OidcError) -> SsoError:
 def _pkce() -> tuple[str, str]:
     """A PKCE verifier (43-128 characters) and its S256 challenge (RFC 7636)."""
     verifier = secrets.token_urlsafe(64)
+    register(verifier)
     digest = hashlib.sha256(verifier.encode("ascii")).digest()
     return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
@@ -250,6 +252,7 @@ class Callback:
             self._error = "the redirect holds no authorization code"
         else:
             self._code = query["code"]
+            register(self._code)
         self._done.set()
         if self._error is not None:
             return _page(400, "Sign-in failed: return to the terminal.")
