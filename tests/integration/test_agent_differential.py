@@ -524,3 +524,87 @@ def test_a_base_profile_by_itself(worlds: tuple[World, World]) -> None:
     assert all(outcome.code == 0 for outcome in outcomes)
     assert '"AccessKeyId": "AKIAJOEEXAMPLE000001"' in outcomes[3].stdout
     assert worlds[0].sts.count("GetSessionToken") == 1
+
+
+SSO_AWS = """\
+[sso-session corp]
+sso_start_url = https://corp.awsapps.com/start
+sso_region = us-east-1
+sso_registration_scopes = sso:account:access
+
+[profile dev-sso]
+sso_session = corp
+sso_account_id = 111122223333
+sso_role_name = Developer
+"""
+SSO_HOP = f"""
+[profiles.sso-admin]
+role_arn = "{ADMIN}"
+source_profile = "dev-sso"
+"""
+
+
+def test_sso_bases_and_chains(worlds: tuple[World, World], tmp_path: Path) -> None:
+    """Each world signs in to its own stand-in (not compared: a device code is random), whose
+    role credentials are its fake STS's (the same n-th call in both); then the same steps."""
+    from tests.support.sso_flows import BROWSER
+    from tests.support.sso_standin import identity_center
+
+    agent, direct = worlds
+    now = datetime.now(UTC).replace(microsecond=0)  # once: both stand-ins say the same time
+    with (
+        identity_center(agent.sts.url, make_roles=False, clock=lambda: now) as one,
+        identity_center(direct.sts.url, make_roles=False, clock=lambda: now) as two,
+    ):
+        for world, center in ((agent, one), (direct, two)):
+            center.add_account("111122223333", "Research", "r@example.com", ["Developer"])
+            center.device_interval = 1
+            world.aws_config.write_text(SSO_AWS)
+            world.rolehop_config.write_text(CONFIG + SSO_HOP)
+            world.env.update(
+                AWS_ENDPOINT_URL_SSO=center.url,
+                AWS_ENDPOINT_URL_SSO_OIDC=center.url,
+                BROWSER=f"{sys.executable} {BROWSER} %s",
+                SSO_BROWSER_LOG=str(tmp_path / f"{world.agent}.jsonl"),
+            )
+            signed = world.run("sso", "login", "--device-code")
+            assert signed.code == 0, signed
+        for world in worlds:
+            world.env["BROWSER"] = "false"  # no sign-in from here on
+
+        outcomes = _same_sso(
+            worlds,
+            (one.url, two.url),
+            [
+                step("credential-process", "sso-admin"),
+                step("credential-process", "sso-admin"),
+                step("env", "sso-admin", "--shell", "bash"),
+                step("credential-process", "dev-sso"),
+                step("env", "dev-sso", "--shell", "fish"),
+                step("list", "--json"),
+                step("sso", "logout"),
+                step("credential-process", "sso-admin"),
+                step("credential-process", "dev-sso"),
+            ],
+        )
+    assert [outcome.code for outcome in outcomes] == [0, 0, 0, 0, 0, 0, 0, 12, 12]
+    assert agent.served()["hit"] >= 2  # the chain's hits came from the agent
+    assert one.count("GetRoleCredentials") == two.count("GetRoleCredentials") == 1
+    assert "session 'corp' is not signed in: run rolehop sso login corp" in outcomes[-1].stderr
+
+
+def _same_sso(
+    worlds: tuple[World, World], centers: tuple[str, str], steps: list[Step]
+) -> list[Outcome]:
+    """:func:`_same`, with each world's stand-in address (``centers``) made the same."""
+    outcomes = []
+    for number, one in enumerate(steps, start=1):
+        results = [world.run(*one.args, env=one.env) for world in worlds]
+        with_agent, without = (
+            Outcome(r.code, *(text.replace(url, "<sso>") for text in (r.stdout, r.stderr)))
+            for r, url in zip(results, centers, strict=True)
+        )
+        assert with_agent == without, f"step {number} {one.args} differs with the agent"
+        outcomes.append(with_agent)
+    assert worlds[0].sts.calls == worlds[1].sts.calls
+    return outcomes

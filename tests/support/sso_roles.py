@@ -37,10 +37,12 @@ def reserved_role_arn(account_id: str, role: str) -> str:
 
 
 class MotoRoles:
-    """The AWSReservedSSO roles in the moto server: made on first use, then assumed."""
+    """The AWSReservedSSO roles in the moto server: made on first use (unless ``make`` is
+    false: an STS that needs no role to exist, such as tests/support/fake_sts.py), then
+    assumed."""
 
-    def __init__(self, url: str, region: str) -> None:
-        self.url, self.region = url, region
+    def __init__(self, url: str, region: str, *, make: bool = True) -> None:
+        self.url, self.region, self.make = url, region, make
         self._made: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
         self._sts: Any = None
@@ -58,7 +60,7 @@ class MotoRoles:
                 self._sts = self._client(
                     "sts", aws_access_key_id=SETUP_KEY, aws_secret_access_key=SETUP_KEY
                 )
-            if (account_id, role) not in self._made:
+            if self.make and (account_id, role) not in self._made:
                 self._make(account_id, role)
                 self._made.add((account_id, role))
         issued = self._sts.assume_role(

@@ -159,6 +159,7 @@ class IdentityCenter(OidcService):
         latency: float = 0.0,
         page_size: int = 2,
         user: str = "joe",
+        make_roles: bool = True,
     ) -> None:
         super().__init__(start_url, clock)
         self.region, self.latency, self.page_size, self.user = region, latency, page_size, user
@@ -166,7 +167,7 @@ class IdentityCenter(OidcService):
         self.calls: list[Call] = []
         self._failures: dict[str, deque[ServiceError]] = {}
         self._accounts: dict[str, _Account] = {}
-        self._moto = MotoRoles(moto_url, region)
+        self._moto = MotoRoles(moto_url, region, make=make_roles)
         self._url: str | None = None
 
     @property
@@ -405,9 +406,11 @@ def identity_center(
     latency: float = 0.0,
     page_size: int = 2,
     user: str = "joe",
+    make_roles: bool = True,
 ) -> Iterator[IdentityCenter]:
     """An :class:`IdentityCenter` serving on 127.0.0.1 while the block runs; its role
-    credentials come from the moto server at ``moto_url``."""
+    credentials come from the moto server at ``moto_url`` (``make_roles``: where the
+    AWSReservedSSO roles are made first; an STS that needs none says false)."""
     center = IdentityCenter(
         moto_url,
         region=region,
@@ -416,6 +419,7 @@ def identity_center(
         latency=latency,
         page_size=page_size,
         user=user,
+        make_roles=make_roles,
     )
     server = _Server(center)
     center._url = f"http://127.0.0.1:{server.server_port}"
