@@ -28,6 +28,7 @@ import pytest
 from rolehop.features.demo import Emulator
 from rolehop.stores.sign_ins import aws_cli_cache_name
 from tests.conftest import REPO, Sandbox
+from tests.support.federation import fake_federation
 from tests.support.leaks import Secrets, app_dirs, files_under, moto_issued
 from tests.support.sso_flows import BROWSER, browser_events, sso_user_arn, trusting
 from tests.support.sso_roles import reserved_role_arn
@@ -62,6 +63,11 @@ ROLEHOP = f"""\
     source_profile = "hop1"
     """
 DEVICE = "urn:ietf:params:oauth:grant-type:device_code"
+PRINT_KEYS = (
+    "import json, os; print(json.dumps({'AccessKeyId': os.environ['AWS_ACCESS_KEY_ID'], "
+    "'SecretAccessKey': os.environ['AWS_SECRET_ACCESS_KEY'], "
+    "'SessionToken': os.environ['AWS_SESSION_TOKEN']}))"
+)
 ONE_LINE = (
     "rolehop: error: profile 'dev-sso': IAM Identity Center session 'corp' {state}: run "
     "rolehop sso login corp\n"
@@ -408,3 +414,40 @@ def test_no_token_leaks(
     )
     assert sandbox.aws_config.resolve() in files
     assert secrets.in_files(files) == {}  # the browser's log, argv included, holds none
+
+
+def test_every_command_that_resolves_works_on_an_sso_base(
+    sso_env: dict[str, str], moto: Emulator, sandbox: Sandbox
+) -> None:
+    login(sso_env)
+    who = rolehop(sso_env, "whoami", "dev-sso", "--json")
+    assert who.returncode == 0, who.stderr
+    assert json.loads(who.stdout)["arn"] == sso_user_arn(RESEARCH, "Developer")
+    child = rolehop(sso_env, "exec", "dev-sso", "--", sys.executable, "-c", PRINT_KEYS)
+    assert child.returncode == 0, child.stderr
+    assert caller(moto, json.loads(child.stdout)) == sso_user_arn(RESEARCH, "Developer")
+    exported = rolehop(sso_env, "env", "hop2", "--shell", "bash")
+    assert exported.returncode == 0 and "export AWS_SESSION_TOKEN=" in exported.stdout
+    with fake_federation() as federation:
+        sandbox.write_rolehop(
+            f'[settings]\nfederation_url = "{federation.url}"\n' + textwrap.dedent(ROLEHOP)
+        )
+        signed = rolehop(sso_env, "login", "dev-sso", "--print")
+    assert signed.returncode == 0, signed.stderr
+    assert federation.token in signed.stdout
+    (request,) = federation.requests
+    assert request.session is not None
+    assert caller(
+        moto,
+        {
+            "AccessKeyId": request.session["sessionId"],
+            "SecretAccessKey": request.session["sessionKey"],
+            "SessionToken": request.session["sessionToken"],
+        },
+    ) == sso_user_arn(RESEARCH, "Developer")
+
+
+def test_explain_names_the_permission_set_s_role_as_the_caller(sso_env: dict[str, str]) -> None:
+    login(sso_env)
+    result = rolehop(sso_env, "explain", "hop1", "--json")
+    assert "AWSReservedSSO_Developer_" in result.stdout, result.stdout + result.stderr

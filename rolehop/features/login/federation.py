@@ -32,8 +32,9 @@ from typing import IO, TYPE_CHECKING
 from rolehop.common import redact
 from rolehop.common.creds import Credentials
 from rolehop.config.files import Config, local_stand_in, signin_partition
+from rolehop.engine import chain as chains
 from rolehop.engine.hops import LONG_TERM, BaseTarget, Chain
-from rolehop.engine.resolve import resolve, stored_names
+from rolehop.engine.resolve import is_base, resolve, stored_names
 from rolehop.errors import ConfigError, FederationError, NetworkError, UsageError
 from rolehop.version import __version__
 
@@ -321,6 +322,32 @@ def federation_url(
     return url
 
 
+def _role_of(ctx: Context, name: str, subject: str) -> tuple[str, str | None]:
+    """The role (its ARN, or one of its partition) whose credentials sign in, and the
+    region of the console: a role profile's, or a base profile's whose credentials are a
+    role's (a permission set's, a web identity's). An IAM user's keys and sessions made
+    from them cannot sign in to the console."""
+    if not is_base(ctx, name):
+        profile = ctx.config.profile(name)
+        return profile.role_arn, ctx.config.region_for(profile, ctx.environ)
+    target = chains.build_base(ctx.config, name, ctx.environ)
+    sso = target.base.sso
+    if target.role_arn:
+        return target.role_arn, target.region
+    if sso is not None:
+        region = sso.role.session.region
+        name_of = "aws-cn" if region.startswith("cn-") else "aws"
+        name_of = "aws-us-gov" if region.startswith("us-gov-") else name_of
+        # the permission set's role is AWSReservedSSO_...: only its partition matters here
+        return f"arn:{name_of}:iam::{sso.role.account_id}:role/{sso.role.role_name}", (
+            target.region or ctx.config.settings.default_region or region
+        )
+    raise UsageError(
+        f"{subject} is a base profile whose credentials are not a role's: the console signs "
+        "in with a role's credentials only (name a role profile that starts from it)"
+    )
+
+
 def login(
     ctx: Context,
     name: str,
@@ -335,12 +362,10 @@ def login(
     chain, MFA), traded for a console sign-in URL."""
     subject = f"profile {name!r}"
     config = ctx.config
-    profile = config.profile(name)
     # every mistake that needs no AWS call is found before the credentials are made
-    where = partition(profile.role_arn, subject)
-    target = destination_url(
-        where.console_host, config.region_for(profile, ctx.environ), destination
-    )
+    role_arn, region = _role_of(ctx, name, subject)
+    where = partition(role_arn, subject)
+    target = destination_url(where.console_host, region, destination)
     if duration is not None:
         check_duration(duration)
     url = federation_url(config, where, subject, ctx.warn)
