@@ -28,7 +28,7 @@ from tests.support.sso_flows import (
     run_browser,
     seeded_center,
 )
-from tests.support.sso_standin import DEVICE_GRANT, IdentityCenter, code_challenge
+from rolehop.features.demo.sso_standin import DEVICE_GRANT, IdentityCenter, code_challenge
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The Identity Center stand-in (:mod:`tests.support.sso_standin`) against real botocore
+"""The Identity Center stand-in (:mod:`rolehop.features.demo.sso_standin`) against real botocore
 clients over HTTP: the device and authorization-code flows, refresh, logout, the portal, the
 error shapes, botocore's own SSO profile through the environment's endpoints.
 
@@ -50,7 +50,7 @@ from tests.support.sso_flows import (
     sso_user_arn,
     trusting,
 )
-from tests.support.sso_standin import (
+from rolehop.features.demo.sso_standin import (
     ACCOUNT_ACCESS,
     DEVICE_GRANT,
     IdentityCenter,

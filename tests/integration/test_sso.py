@@ -31,8 +31,8 @@ from tests.conftest import REPO, Sandbox
 from tests.support.federation import fake_federation
 from tests.support.leaks import Secrets, app_dirs, files_under, moto_issued
 from tests.support.sso_flows import BROWSER, browser_events, sso_user_arn, trusting
-from tests.support.sso_roles import reserved_role_arn
-from tests.support.sso_standin import IdentityCenter, identity_center
+from rolehop.features.demo.sso_roles import reserved_role_arn
+from rolehop.features.demo.sso_standin import IdentityCenter, identity_center
 from tests.support.tools import aws_cli_dir, run_captured, spawn_rolehop
 
 pytestmark = pytest.mark.integration

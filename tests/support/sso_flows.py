@@ -1,4 +1,4 @@
-"""The client's side of the Identity Center stand-in (:mod:`tests.support.sso_standin`), for
+"""The client's side of the Identity Center stand-in (:mod:`rolehop.features.demo.sso_standin`), for
 tests: a fake clock, botocore clients pointed at the stand-in, the sign-in flows as the AWS
 CLI v2 runs them, the AWS CLI's loopback end of the authorization-code redirect, and the log
 of the ``$BROWSER`` that approves (tests/support/sso_browser.py).
@@ -26,7 +26,7 @@ import boto3
 import botocore
 import botocore.config
 
-from tests.support.sso_standin import (
+from rolehop.features.demo.sso_standin import (
     ACCOUNT_ACCESS,
     DEVICE_GRANT,
     IdentityCenter,

@@ -8,7 +8,7 @@ is that of botocore's service models (rest-json; an error names its exception in
 ``x-amzn-errortype``, with an ``error``/``error_description`` body from sso-oidc and a
 ``message`` from the portal).
 
-- sso-oidc (:mod:`tests.support.sso_oidc`): ``POST /client/register``,
+- sso-oidc (:mod:`rolehop.features.demo.sso_oidc`): ``POST /client/register``,
   ``/device_authorization`` and ``/token``, and two browser pages: ``GET /device?user_code=``
   approves a device code (the person in the browser), ``GET /authorize`` redirects to the
   client's loopback ``redirect_uri`` (any port, RFC 8252) with a one-time code.
@@ -19,8 +19,8 @@ is that of botocore's service models (rest-json; an error names its exception in
   user's name as the session name.
 
 Times come from the injected ``clock``; every request is recorded (:class:`Call`), secrets
-included. Standard library and boto3 only (with :mod:`tests.support.sso_oidc` and
-:mod:`tests.support.sso_roles`): ``rolehop demo`` will take the three over.
+included. Standard library and boto3 only (with :mod:`rolehop.features.demo.sso_oidc` and
+:mod:`rolehop.features.demo.sso_roles`): ``rolehop demo --sso`` runs it, and so do the tests.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.support.sso_oidc import (
+from rolehop.features.demo.sso_oidc import (
     ACCOUNT_ACCESS,
     DEVICE_GRANT,
     Login,
@@ -49,7 +49,7 @@ from tests.support.sso_oidc import (
     code_challenge,
     needed,
 )
-from tests.support.sso_roles import MotoRoles, reserved_role_arn, reserved_role_name
+from rolehop.features.demo.sso_roles import MotoRoles, reserved_role_arn, reserved_role_name
 
 __all__ = [
     "ACCOUNT_ACCESS",
@@ -141,7 +141,7 @@ class _Account:
 class IdentityCenter(OidcService):
     """The stand-in's state (thread-safe) and what it answers; ``url`` once serving.
 
-    Knobs: those of :class:`~tests.support.sso_oidc.OidcService` (``access_token_ttl``,
+    Knobs: those of :class:`~rolehop.features.demo.sso_oidc.OidcService` (``access_token_ttl``,
     ``device_expires_in``, ``device_interval``, ``slow_down_polls``,
     ``rotate_refresh_tokens``, ``client_secret_ttl``, ``auth_code_ttl``), ``latency`` (a
     sleep per request, seconds), ``page_size`` (the portal's pages; a smaller max_result

@@ -1,4 +1,4 @@
-"""The ``sso-oidc`` half of the Identity Center stand-in (:mod:`tests.support.sso_standin`):
+"""The ``sso-oidc`` half of the Identity Center stand-in (:mod:`rolehop.features.demo.sso_standin`):
 an OAuth authorization server, as state and operations, without the wire.
 
 :class:`OidcService` registers clients, starts device authorizations, answers the browser's
@@ -6,7 +6,7 @@ an OAuth authorization server, as state and operations, without the wire.
 authorization code with PKCE S256, refresh token). Each operation takes the request's
 parameters (by the model's member names) and returns the answer's JSON document, or raises
 :class:`ServiceError` naming the service's exception. The stand-in's
-:class:`~tests.support.sso_standin.IdentityCenter` adds the portal and the HTTP server.
+:class:`~rolehop.features.demo.sso_standin.IdentityCenter` adds the portal and the HTTP server.
 
 Standard library only, like the stand-in.
 """

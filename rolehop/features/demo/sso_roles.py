@@ -1,5 +1,5 @@
-"""The roles behind the Identity Center stand-in's portal (:mod:`tests.support.sso_standin`):
-Identity Center keeps one IAM role per permission set in each account it assigns, named
+"""The roles behind the Identity Center stand-in's portal (:mod:`.sso_standin`): Identity
+Center keeps one IAM role per permission set in each account it assigns, named
 ``AWSReservedSSO_<permission set>_<16 hex digits>`` under ``/aws-reserved/sso.amazonaws.com/``
 and trusting its SAML provider. :class:`MotoRoles` makes them in a moto server and hands out
 their credentials, as GetRoleCredentials does: STS then knows the caller as
@@ -18,8 +18,8 @@ from typing import Any
 
 import boto3
 
-# moto accepts any key. The one tests/support/local_endpoints.SETUP_KEY names: moto
-# recordings (StsRecording) leave the calls it signs out, as they do the emulator's set-up.
+# moto accepts any key. This one is the demo emulator's own set-up key: the tests' moto
+# recordings leave the calls it signs out, as they do the emulator's set-up.
 SETUP_KEY = "demo"
 
 
