@@ -54,3 +54,26 @@ def test_demo_runs_and_leaves_nothing_behind(
     assert list(tmp.iterdir()) == []  # its temporary configuration is gone
     assert (keyring_file.read_bytes(), keyring_file.stat().st_mtime_ns) == keyring_before
     assert not keyring_file.with_suffix(".tmp").exists()
+
+
+def test_demo_sso_signs_in_and_hops(sandbox: Sandbox, subprocess_env: dict[str, str]) -> None:
+    tmp = sandbox.root / "tmp"
+    tmp.mkdir()
+    home_before = _tree(sandbox.home)
+    keyring_file = Path(subprocess_env["ROLEHOP_TEST_KEYRING"])
+    env = {**subprocess_env, "TMPDIR": str(tmp), "COLUMNS": "200"}
+
+    result = run_captured(
+        [sys.executable, "-m", "rolehop", "demo", "--sso"], env, cwd=REPO, timeout=120
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "rolehop sso login corp --device-code" in out
+    assert "signed in: the token is in the keyring, refreshable: yes" in out
+    assert "assumed-role/AWSReservedSSO_DataScientist_" in out
+    assert f'{{"id": {{"S": "{ITEM_ID}"}}, ' in out
+    assert out.rstrip().endswith("✔ every step worked")
+    assert _tree(sandbox.home) == home_before
+    assert list(tmp.iterdir()) == []
+    assert not keyring_file.exists()  # in-memory keyrings only

@@ -54,7 +54,7 @@ def _mask(secret: str) -> str:
     return secret[:4] + "…" if len(secret) > 8 else "****"
 
 
-def _masked(text: str, *secrets: str | None) -> str:
+def masked(text: str, *secrets: str | None) -> str:
     for secret in secrets:
         if secret:
             text = text.replace(secret, _mask(secret))
@@ -186,7 +186,7 @@ def _write_files(directory: Path, key: dict[str, str]) -> dict[str, str]:
 
 
 @contextmanager
-def _without_user_aws_settings() -> Iterator[None]:
+def without_user_aws_settings() -> Iterator[None]:
     """boto3 reads the process environment: hide the user's AWS_* (a profile, keys,
     an endpoint...) and ~/.aws files from the demo, and give them back afterwards."""
     from unittest import mock
@@ -204,7 +204,7 @@ def run() -> Iterator[Step]:
     with (
         local_aws() as emulator,
         tempfile.TemporaryDirectory(prefix="rolehop-demo-") as tmp,
-        _without_user_aws_settings(),
+        without_user_aws_settings(),
     ):
         key = emulator.seed()
         yield Step(
@@ -240,7 +240,7 @@ def _twice(ctx: Context, emulator: Emulator) -> Generator[Step, None, Credential
     script = render_env(environment(first), "bash")
     yield Step(
         f"rolehop env {PROFILE}   (AssumeRole called: {first.sts_calls})",
-        _masked(script, credentials.secret_access_key, credentials.session_token),
+        masked(script, credentials.secret_access_key, credentials.session_token),
         "bash",
     )
     second = resolve(ctx, PROFILE)
@@ -256,7 +256,7 @@ def _twice(ctx: Context, emulator: Emulator) -> Generator[Step, None, Credential
     document = credential_process_json(second.credentials)
     yield Step(
         f"rolehop credential-process {PROFILE}",
-        _masked(document, credentials.secret_access_key, credentials.session_token),
+        masked(document, credentials.secret_access_key, credentials.session_token),
         "json",
     )
     return credentials
