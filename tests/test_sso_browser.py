@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from rolehop.features.demo.sso_standin import DEVICE_GRANT, IdentityCenter, code_challenge
 from tests.support.sso_flows import (
     BROWSER,
     NO_MOTO,
@@ -28,7 +29,6 @@ from tests.support.sso_flows import (
     run_browser,
     seeded_center,
 )
-from rolehop.features.demo.sso_standin import DEVICE_GRANT, IdentityCenter, code_challenge
 
 
 @pytest.fixture

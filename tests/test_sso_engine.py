@@ -8,6 +8,7 @@ each call is checked parameter by parameter; the clock is fixed.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from datetime import timedelta
@@ -19,7 +20,7 @@ from rolehop.engine import chain as chains
 from rolehop.engine.context import Context
 from rolehop.engine.resolve import resolve
 from rolehop.errors import SsoError, SsoLoginRequired
-from rolehop.stores.sign_ins import KeyringSignIns
+from rolehop.stores.sign_ins import KeyringSignIns, aws_cli_cache_name
 from tests.support.sso_stubs import (
     SSO_CONFIG,
     START_URL,
@@ -253,3 +254,34 @@ def test_a_forbidden_role_names_the_profile(sso: SsoWorld) -> None:
         r".* failed: ForbiddenException",
     ):
         resolve(sso.app(), "dev-sso")
+
+
+@pytest.mark.world(
+    kind=SsoWorld, aws_config=SSO_CONFIG, rolehop="[settings]\nsso_export_token = true\n"
+)
+def test_the_export_setting_writes_each_new_sign_in_for_the_aws_cli(sso: SsoWorld) -> None:
+    keep(sso.keyring, "corp", sign_in(timedelta(minutes=1)))
+    sso.sso.expect(
+        "sso-oidc",
+        "create_token",
+        {"accessToken": "access-token-2", "expiresIn": 3600},
+        {
+            "clientId": "client-1",
+            "clientSecret": "client-secret-1",
+            "grantType": "refresh_token",
+            "refreshToken": "refresh-token-1",
+        },
+    )
+    sso.sso.expect(
+        "sso",
+        "get_role_credentials",
+        role_credentials("dev", NOW + timedelta(hours=8)),
+        get_role_credentials("access-token-2"),
+    )
+    resolve(sso.app(), "dev-sso")
+    exported = sso.sandbox.home / ".aws" / "sso" / "cache" / aws_cli_cache_name("corp")
+    assert oct(exported.stat().st_mode & 0o777) == "0o600"
+    document = json.loads(exported.read_text())
+    assert document["accessToken"] == "access-token-2"
+    assert document["refreshToken"] == "refresh-token-1"
+    assert document["expiresAt"] == "2030-01-01T13:00:00Z"

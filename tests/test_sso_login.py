@@ -370,3 +370,49 @@ def test_pick_the_only_session_or_name_one(world: StubWorld) -> None:
         pick(ctx.config, None)
     with pytest.raises(UsageError, match="did you mean 'corp'"):
         pick(ctx.config, "crop")
+
+
+def test_no_browser_prints_the_url_and_waits_for_the_redirect(world: StubWorld) -> None:
+    ctx, sso = _setup(world)
+    sso.expect(
+        "sso-oidc",
+        "register_client",
+        REGISTERED,
+        {
+            "clientName": ANY,
+            "clientType": ANY,
+            "scopes": ANY,
+            "grantTypes": ANY,
+            "issuerUrl": ANY,
+            "redirectUris": ANY,
+        },
+    )
+    sso.expect(
+        "sso-oidc",
+        "create_token",
+        TOKENS,
+        {
+            "clientId": ANY,
+            "clientSecret": ANY,
+            "grantType": "authorization_code",
+            "code": "the-code",
+            "redirectUri": ANY,
+            "codeVerifier": ANY,
+        },
+    )
+    told: list[str] = []
+
+    def person_reads(message: str) -> None:  # the person opens what is printed
+        told.append(message)
+        url = message.rsplit("\n", 1)[-1]
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+        back = urllib.parse.urlencode({"code": "the-code", "state": query["state"]})
+        assert _get(f"{query['redirect_uri']}?{back}")[0] == 200
+
+    def no_browser(url: str) -> bool:
+        raise AssertionError("no browser may be started")
+
+    options = flows.Options(open_browser=False, tell=person_reads, browser=no_browser)
+    flows.login(ctx, pick(ctx.config, "corp"), options)
+    sso.done()
+    assert told[0].split("\n")[1].startswith("https://oidc.us-east-1.amazonaws.com/authorize?")

@@ -27,6 +27,14 @@ import botocore.session
 import pytest
 
 from rolehop.features.demo import Emulator, local_aws
+from rolehop.features.demo.sso_standin import (
+    ACCOUNT_ACCESS,
+    DEVICE_GRANT,
+    IdentityCenter,
+    code_challenge,
+    reserved_role_arn,
+    reserved_role_name,
+)
 from tests.conftest import Sandbox
 from tests.support.sso_flows import (
     CALLBACK,
@@ -49,14 +57,6 @@ from tests.support.sso_flows import (
     seeded_center,
     sso_user_arn,
     trusting,
-)
-from rolehop.features.demo.sso_standin import (
-    ACCOUNT_ACCESS,
-    DEVICE_GRANT,
-    IdentityCenter,
-    code_challenge,
-    reserved_role_arn,
-    reserved_role_name,
 )
 
 

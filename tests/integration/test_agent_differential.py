@@ -547,8 +547,8 @@ source_profile = "dev-sso"
 def test_sso_bases_and_chains(worlds: tuple[World, World], tmp_path: Path) -> None:
     """Each world signs in to its own stand-in (not compared: a device code is random), whose
     role credentials are its fake STS's (the same n-th call in both); then the same steps."""
-    from tests.support.sso_flows import BROWSER
     from rolehop.features.demo.sso_standin import identity_center
+    from tests.support.sso_flows import BROWSER
 
     agent, direct = worlds
     now = datetime.now(UTC).replace(microsecond=0)  # once: both stand-ins say the same time

@@ -26,13 +26,13 @@ import pexpect
 import pytest
 
 from rolehop.features.demo import Emulator
+from rolehop.features.demo.sso_roles import reserved_role_arn
+from rolehop.features.demo.sso_standin import IdentityCenter, identity_center
 from rolehop.stores.sign_ins import aws_cli_cache_name
 from tests.conftest import REPO, Sandbox
 from tests.support.federation import fake_federation
 from tests.support.leaks import Secrets, app_dirs, files_under, moto_issued
 from tests.support.sso_flows import BROWSER, browser_events, sso_user_arn, trusting
-from rolehop.features.demo.sso_roles import reserved_role_arn
-from rolehop.features.demo.sso_standin import IdentityCenter, identity_center
 from tests.support.tools import aws_cli_dir, run_captured, spawn_rolehop
 
 pytestmark = pytest.mark.integration
@@ -215,16 +215,24 @@ def test_the_aws_cli_through_credential_process(sso_env: dict[str, str], sandbox
         assert json.loads(result.stdout)["Arn"] == arn
 
 
+@pytest.mark.parametrize("agent", ["0", "1"], ids=["direct", "agent"])
 def test_sixteen_parallel_calls_make_one_refresh(
-    sso_env: dict[str, str], center: IdentityCenter
+    sso_env: dict[str, str], center: IdentityCenter, agent: str
 ) -> None:
     center.access_token_ttl = timedelta(seconds=200)  # within 5 minutes
     login(sso_env)
     center.access_token_ttl = timedelta(hours=1)
-    with ThreadPoolExecutor(16) as pool:
-        results = list(
-            pool.map(lambda _: rolehop(sso_env, "credential-process", "hop1"), range(16))
-        )
+    env = {**sso_env, "ROLEHOP_AGENT": agent}
+    if agent == "1":
+        assert rolehop(env, "agent", "start").returncode == 0
+    try:
+        with ThreadPoolExecutor(16) as pool:
+            results = list(
+                pool.map(lambda _: rolehop(env, "credential-process", "hop1"), range(16))
+            )
+    finally:
+        if agent == "1":
+            assert rolehop(env, "agent", "stop").returncode == 0
     assert [result.returncode for result in results] == [0] * 16, results[0].stderr
     assert center.count("CreateToken", grant_type="refresh_token") == 1
     assert len({result.stdout for result in results}) == 1  # one set of credentials
