@@ -15,6 +15,7 @@ from datetime import timedelta
 
 import pytest
 
+from rolehop.common.sign_in import Registration
 from rolehop.config.model import SsoSession
 from rolehop.engine import chain as chains
 from rolehop.engine.context import Context
@@ -285,3 +286,17 @@ def test_the_export_setting_writes_each_new_sign_in_for_the_aws_cli(sso: SsoWorl
     assert document["accessToken"] == "access-token-2"
     assert document["refreshToken"] == "refresh-token-1"
     assert document["expiresAt"] == "2030-01-01T13:00:00Z"
+
+
+def test_a_token_is_refreshed_only_with_the_client_it_was_issued_to(sso: SsoWorld) -> None:
+    keep(sso.keyring, "corp", sign_in(-timedelta(minutes=1)))
+    # a later sign-in registered another client, then failed: the old token's client is gone
+    KeyringSignIns(sso.keyring).put_registration(
+        "corp",
+        Registration("client-2", "client-secret-2", NOW + timedelta(days=90), (), ()),
+    )
+    kept = KeyringSignIns(sso.keyring).get("corp")
+    assert kept is not None and not kept.refreshable
+    with pytest.raises(SsoLoginRequired, match="has expired"):
+        resolve(sso.app(), "dev-sso")
+    sso.sso.done()  # no refresh with a client it was not issued to

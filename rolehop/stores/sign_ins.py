@@ -74,17 +74,20 @@ class KeyringSignIns:
             raise _failed("store", error) from None
 
     def get(self, session: str) -> SignIn | None:
-        """The session's tokens, with the client they were issued to (for a refresh)."""
+        """The session's tokens, with the client they were issued to (for a refresh): the
+        registration kept, if it is that client (a later sign-in may have registered
+        another one and failed)."""
         token = self._read(f"token:{session}")
         if token is None:
             return None
         client = self.registration(session)
-        if client is not None:
+        if client is not None and client.client_id == token.get("clientId"):
             token.update(
-                clientId=client.client_id,
                 clientSecret=client.client_secret,
                 registrationExpiresAt=client.to_dict()["expiresAt"],
             )
+        else:
+            token.pop("clientId", None)
         try:
             return SignIn.from_aws_cli(token)
         except (ValueError, KeyError, TypeError):
@@ -92,7 +95,7 @@ class KeyringSignIns:
 
     def put(self, session: str, sign_in: SignIn) -> None:
         document = sign_in.to_aws_cli()
-        for key in ("clientId", "clientSecret", "registrationExpiresAt"):
+        for key in ("clientSecret", "registrationExpiresAt"):
             document.pop(key, None)  # the registration is kept on its own
         self._write(f"token:{session}", document)
 
