@@ -26,9 +26,7 @@ from tests.support.sso_stubs import (
     SSO_CONFIG,
     START_URL,
     StubSso,
-    get_role_credentials,
     keep,
-    role_credentials,
     sign_in,
     write_aws_cli,
 )
@@ -70,12 +68,7 @@ def sso(world: SsoWorld) -> SsoWorld:
 
 def test_an_sso_base_by_itself_is_its_permission_set_s_credentials(sso: SsoWorld) -> None:
     keep(sso.keyring, "corp", sign_in())
-    sso.sso.expect(
-        "sso",
-        "get_role_credentials",
-        role_credentials("dev", NOW + timedelta(hours=8)),
-        get_role_credentials(),
-    )
+    sso.sso.expect_role_credentials("access-token-1", NOW + timedelta(hours=8))
     first = resolve(sso.app(), "dev-sso")
     assert first.credentials.access_key_id == "ASIADEV0000000000000"
     assert first.credentials.expiration == NOW + timedelta(hours=8)
@@ -88,12 +81,7 @@ def test_an_sso_base_by_itself_is_its_permission_set_s_credentials(sso: SsoWorld
 
 def test_a_chain_from_an_sso_base_is_role_chaining(sso: SsoWorld) -> None:
     keep(sso.keyring, "corp", sign_in())
-    sso.sso.expect(
-        "sso",
-        "get_role_credentials",
-        role_credentials("dev", NOW + timedelta(hours=8)),
-        get_role_credentials(),
-    )
+    sso.sso.expect_role_credentials("access-token-1", NOW + timedelta(hours=8))
     hop = issue("admin", COMPANY_ROLE, NOW + timedelta(hours=1))
     # credentials of a role (the permission set's) assume a role: capped at 1 hour
     sso.sts.expect_assume_role(params(COMPANY_ROLE, DurationSeconds=3600), hop.response)
@@ -108,23 +96,10 @@ def test_a_chain_from_an_sso_base_is_role_chaining(sso: SsoWorld) -> None:
 
 def test_a_token_within_5_minutes_of_expiry_is_refreshed_once(sso: SsoWorld) -> None:
     keep(sso.keyring, "corp", sign_in(timedelta(minutes=4)))
-    sso.sso.expect(
-        "sso-oidc",
-        "create_token",
-        {"accessToken": "access-token-2", "expiresIn": 3600, "refreshToken": "refresh-token-2"},
-        {
-            "clientId": "client-1",
-            "clientSecret": "client-secret-1",
-            "grantType": "refresh_token",
-            "refreshToken": "refresh-token-1",
-        },
+    sso.sso.expect_refresh(
+        {"accessToken": "access-token-2", "expiresIn": 3600, "refreshToken": "refresh-token-2"}
     )
-    sso.sso.expect(
-        "sso",
-        "get_role_credentials",
-        role_credentials("dev", NOW + timedelta(hours=8)),
-        get_role_credentials("access-token-2"),
-    )
+    sso.sso.expect_role_credentials("access-token-2", NOW + timedelta(hours=8))
     resolve(sso.app(), "dev-sso")
     sso.sso.done()
     kept = KeyringSignIns(sso.keyring).get("corp")
@@ -163,12 +138,7 @@ def test_a_legacy_profile_s_session_is_its_start_url(sso: SsoWorld) -> None:
 
 def test_the_aws_cli_s_sign_in_is_used(sso: SsoWorld) -> None:
     write_aws_cli(sso.sandbox.home, "corp", sign_in(token="from-aws-cli"))
-    sso.sso.expect(
-        "sso",
-        "get_role_credentials",
-        role_credentials("dev", NOW + timedelta(hours=8)),
-        get_role_credentials("from-aws-cli"),
-    )
+    sso.sso.expect_role_credentials("from-aws-cli", NOW + timedelta(hours=8))
     resolve(sso.app(), "dev-sso")
     sso.sso.done()
 
@@ -193,23 +163,8 @@ def test_a_sign_in_of_another_start_url_is_not_this_session_s(sso: SsoWorld) -> 
 def test_the_portal_refusing_a_token_refreshes_it_then_tries_again(sso: SsoWorld) -> None:
     keep(sso.keyring, "corp", sign_in())
     sso.sso.refuse("sso", "get_role_credentials", "UnauthorizedException", 401)
-    sso.sso.expect(
-        "sso-oidc",
-        "create_token",
-        {"accessToken": "access-token-2", "expiresIn": 3600},
-        {
-            "clientId": "client-1",
-            "clientSecret": "client-secret-1",
-            "grantType": "refresh_token",
-            "refreshToken": "refresh-token-1",
-        },
-    )
-    sso.sso.expect(
-        "sso",
-        "get_role_credentials",
-        role_credentials("dev", NOW + timedelta(hours=8)),
-        get_role_credentials("access-token-2"),
-    )
+    sso.sso.expect_refresh({"accessToken": "access-token-2", "expiresIn": 3600})
+    sso.sso.expect_role_credentials("access-token-2", NOW + timedelta(hours=8))
     resolve(sso.app(), "dev-sso")
     sso.sso.done()
     kept = KeyringSignIns(sso.keyring).get("corp")
@@ -224,12 +179,7 @@ def test_a_sign_in_is_started_when_one_is_needed_and_allowed(sso: SsoWorld) -> N
         keep(sso.keyring, session.name, sign_in(token="fresh-login"))
 
     ctx = sso.context(sign_ins=KeyringSignIns(sso.keyring), sso_clients=sso.sso, sso_login=login)
-    sso.sso.expect(
-        "sso",
-        "get_role_credentials",
-        role_credentials("dev", NOW + timedelta(hours=8)),
-        get_role_credentials("fresh-login"),
-    )
+    sso.sso.expect_role_credentials("fresh-login", NOW + timedelta(hours=8))
     resolve(ctx, "dev-sso")
     assert signed == ["corp"]
     sso.sso.done()
@@ -262,23 +212,8 @@ def test_a_forbidden_role_names_the_profile(sso: SsoWorld) -> None:
 )
 def test_the_export_setting_writes_each_new_sign_in_for_the_aws_cli(sso: SsoWorld) -> None:
     keep(sso.keyring, "corp", sign_in(timedelta(minutes=1)))
-    sso.sso.expect(
-        "sso-oidc",
-        "create_token",
-        {"accessToken": "access-token-2", "expiresIn": 3600},
-        {
-            "clientId": "client-1",
-            "clientSecret": "client-secret-1",
-            "grantType": "refresh_token",
-            "refreshToken": "refresh-token-1",
-        },
-    )
-    sso.sso.expect(
-        "sso",
-        "get_role_credentials",
-        role_credentials("dev", NOW + timedelta(hours=8)),
-        get_role_credentials("access-token-2"),
-    )
+    sso.sso.expect_refresh({"accessToken": "access-token-2", "expiresIn": 3600})
+    sso.sso.expect_role_credentials("access-token-2", NOW + timedelta(hours=8))
     resolve(sso.app(), "dev-sso")
     exported = sso.sandbox.home / ".aws" / "sso" / "cache" / aws_cli_cache_name("corp")
     assert oct(exported.stat().st_mode & 0o777) == "0o600"

@@ -128,19 +128,7 @@ def test_authorization_code_with_pkce(world: StubWorld) -> None:
 
 def test_the_verifier_matches_the_challenge(world: StubWorld) -> None:
     ctx, sso = _setup(world)
-    sso.expect(
-        "sso-oidc",
-        "register_client",
-        REGISTERED,
-        {
-            "clientName": "rolehop",
-            "clientType": "public",
-            "scopes": ANY,
-            "grantTypes": ANY,
-            "issuerUrl": ANY,
-            "redirectUris": ANY,
-        },
-    )
+    sso.expect_registration(REGISTERED)
     seen: dict[str, Any] = {}
 
     def record(params: dict[str, Any], **_: Any) -> None:
@@ -173,19 +161,7 @@ def test_the_verifier_matches_the_challenge(world: StubWorld) -> None:
 
 def test_a_wrong_state_is_refused(world: StubWorld) -> None:
     ctx, sso = _setup(world)
-    sso.expect(
-        "sso-oidc",
-        "register_client",
-        REGISTERED,
-        {
-            "clientName": "rolehop",
-            "clientType": "public",
-            "scopes": ANY,
-            "grantTypes": ANY,
-            "issuerUrl": ANY,
-            "redirectUris": ANY,
-        },
-    )
+    sso.expect_registration(REGISTERED)
     person = Person(state="forged")
     with pytest.raises(SsoError, match="the redirect's state is not the one sent: refused"):
         flows.login(ctx, pick(ctx.config, "corp"), flows.Options(browser=person))
@@ -374,19 +350,7 @@ def test_pick_the_only_session_or_name_one(world: StubWorld) -> None:
 
 def test_no_browser_prints_the_url_and_waits_for_the_redirect(world: StubWorld) -> None:
     ctx, sso = _setup(world)
-    sso.expect(
-        "sso-oidc",
-        "register_client",
-        REGISTERED,
-        {
-            "clientName": ANY,
-            "clientType": ANY,
-            "scopes": ANY,
-            "grantTypes": ANY,
-            "issuerUrl": ANY,
-            "redirectUris": ANY,
-        },
-    )
+    sso.expect_registration(REGISTERED)
     sso.expect(
         "sso-oidc",
         "create_token",

@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pexpect
 import pytest
@@ -30,6 +29,7 @@ from rolehop.features.demo.sso_roles import reserved_role_arn
 from rolehop.features.demo.sso_standin import IdentityCenter, identity_center
 from rolehop.stores.sign_ins import aws_cli_cache_name
 from tests.conftest import REPO, Sandbox
+from tests.support.emulator import caller_arn
 from tests.support.federation import fake_federation
 from tests.support.leaks import Secrets, app_dirs, files_under, moto_issued
 from tests.support.sso_flows import BROWSER, browser_events, sso_user_arn, trusting
@@ -112,17 +112,6 @@ def rolehop(env: dict[str, str], *args: str, **extra: str) -> subprocess.Complet
     return run_captured([sys.executable, "-m", "rolehop", *args], {**env, **extra}, cwd=REPO)
 
 
-def caller(moto: Emulator, document: dict[str, Any]) -> str:
-    sts = moto.client(
-        "sts",
-        aws_access_key_id=document["AccessKeyId"],
-        aws_secret_access_key=document["SecretAccessKey"],
-        aws_session_token=document["SessionToken"],
-    )
-    arn: str = sts.get_caller_identity()["Arn"]
-    return arn
-
-
 def login(env: dict[str, str], *extra: str) -> subprocess.CompletedProcess[str]:
     result = rolehop(env, "sso", "login", "corp", *extra)
     assert result.returncode == 0, result.stderr
@@ -150,7 +139,7 @@ def test_authorization_code_then_the_permission_set_s_credentials(
 
     issued = rolehop(sso_env, "credential-process", "dev-sso")
     assert issued.returncode == 0, issued.stderr
-    assert caller(moto, json.loads(issued.stdout)) == sso_user_arn(RESEARCH, "Developer")
+    assert caller_arn(moto, json.loads(issued.stdout)) == sso_user_arn(RESEARCH, "Developer")
 
     again = login(sso_env)  # a second sign-in reuses the registration
     assert again.returncode == 0 and center.count("RegisterClient") == 1
@@ -183,11 +172,11 @@ def test_a_chain_of_two_hops_from_a_permission_set(
     second = rolehop(sso_env, "credential-process", "hop2")
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
     assert (
-        caller(moto, json.loads(first.stdout))
+        caller_arn(moto, json.loads(first.stdout))
         == f"arn:aws:sts::{COMPANY}:assumed-role/Hop1/rolehop-tester"
     )
     assert (
-        caller(moto, json.loads(second.stdout))
+        caller_arn(moto, json.loads(second.stdout))
         == f"arn:aws:sts::{WAREHOUSE}:assumed-role/Hop2/rolehop-tester"
     )
     assert center.count("GetRoleCredentials") == 1  # the permission set's credentials, cached
@@ -317,7 +306,7 @@ def test_a_sign_in_of_the_aws_cli_is_used(
     os.chmod(cache / aws_cli_cache_name("corp"), 0o600)
     result = rolehop(sso_env, "credential-process", "dev-sso")
     assert result.returncode == 0, result.stderr
-    assert caller(moto, json.loads(result.stdout)) == sso_user_arn(RESEARCH, "Developer")
+    assert caller_arn(moto, json.loads(result.stdout)) == sso_user_arn(RESEARCH, "Developer")
     assert center.count("RegisterClient") == 1  # the AWS CLI's: rolehop asked no sign-in
 
 
@@ -363,7 +352,7 @@ def test_on_a_terminal_a_needed_sign_in_starts_the_device_code(
     assert center.count("StartDeviceAuthorization") == 1
     assert center.count("CreateToken", grant_type=DEVICE) >= 1
     document = json.loads(transcript.getvalue()[transcript.getvalue().index("{") :])
-    assert caller(moto, document) == f"arn:aws:sts::{COMPANY}:assumed-role/Hop1/rolehop-tester"
+    assert caller_arn(moto, document) == f"arn:aws:sts::{COMPANY}:assumed-role/Hop1/rolehop-tester"
 
 
 def test_sso_auto_login_false_says_how_instead(sso_env: dict[str, str], sandbox: Sandbox) -> None:
@@ -433,7 +422,7 @@ def test_every_command_that_resolves_works_on_an_sso_base(
     assert json.loads(who.stdout)["arn"] == sso_user_arn(RESEARCH, "Developer")
     child = rolehop(sso_env, "exec", "dev-sso", "--", sys.executable, "-c", PRINT_KEYS)
     assert child.returncode == 0, child.stderr
-    assert caller(moto, json.loads(child.stdout)) == sso_user_arn(RESEARCH, "Developer")
+    assert caller_arn(moto, json.loads(child.stdout)) == sso_user_arn(RESEARCH, "Developer")
     exported = rolehop(sso_env, "env", "hop2", "--shell", "bash")
     assert exported.returncode == 0 and "export AWS_SESSION_TOKEN=" in exported.stdout
     with fake_federation() as federation:
@@ -445,7 +434,7 @@ def test_every_command_that_resolves_works_on_an_sso_base(
     assert federation.token in signed.stdout
     (request,) = federation.requests
     assert request.session is not None
-    assert caller(
+    assert caller_arn(
         moto,
         {
             "AccessKeyId": request.session["sessionId"],

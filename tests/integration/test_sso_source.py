@@ -19,29 +19,11 @@ import pytest
 from rolehop.errors import SsoLoginRequired
 from tests.conftest import RunRolehop, Sandbox
 from tests.support.cli import StubbedState, rolehop_main
+from tests.support.sso_stubs import SSO_CONFIG, START_URL
 from tests.support.stubs import COMPANY_ROLE, StsHttpStub
 
 pytestmark = pytest.mark.usefixtures("restore_logging")
 
-START_URL = "https://corp.awsapps.com/start"
-SSO_CONFIG = f"""\
-    [profile dev-sso]
-    sso_session = corp
-    sso_account_id = 111111111111
-    sso_role_name = Developer
-    region = eu-west-1
-
-    [sso-session corp]
-    sso_start_url = {START_URL}
-    sso_region = us-east-1
-    sso_registration_scopes = sso:account:access
-
-    [profile old-sso]
-    sso_start_url = {START_URL}
-    sso_region = us-east-1
-    sso_account_id = 111111111111
-    sso_role_name = Developer
-    """
 ROLES = f"""\
     [profiles.x]
     role_arn = "{COMPANY_ROLE}"

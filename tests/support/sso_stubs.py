@@ -137,6 +137,30 @@ class StubSso:
         self.client(service)
         self.stubbers[service].add_client_error(operation, code, code, status)
 
+    def expect_refresh(self, answer: dict[str, Any]) -> None:
+        """A refresh-token grant of client-1 with refresh-token-1 (:func:`sign_in`'s)."""
+        expected = {
+            "clientId": "client-1",
+            "clientSecret": "client-secret-1",
+            "grantType": "refresh_token",
+            "refreshToken": "refresh-token-1",
+        }
+        self.expect("sso-oidc", "create_token", answer, expected)
+
+    def expect_role_credentials(self, token: str, expiration: datetime) -> None:
+        """GetRoleCredentials of the Developer permission set with ``token``."""
+        answer = role_credentials("dev", expiration)
+        self.expect("sso", "get_role_credentials", answer, get_role_credentials(token))
+
+    def expect_registration(self, answer: dict[str, Any], **expected: Any) -> None:
+        """RegisterClient of rolehop's public client (any of the rest, unless given)."""
+        from botocore.stub import ANY
+
+        wanted = {"clientName": "rolehop", "clientType": "public"}
+        for key in ("scopes", "grantTypes", "issuerUrl", "redirectUris"):
+            wanted[key] = expected.get(key, ANY)
+        self.expect("sso-oidc", "register_client", answer, wanted)
+
     def done(self) -> None:
         for stubber in self.stubbers.values():
             stubber.assert_no_pending_responses()
