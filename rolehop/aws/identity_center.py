@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from rolehop.aws.clients import bounded, unscoped_session
 from rolehop.common.creds import Credentials
 from rolehop.common.redact import register
 from rolehop.common.sign_in import Registration
@@ -58,21 +59,12 @@ class Botocore:
         self._retry = (max_attempts, connect_timeout, read_timeout)
 
     def __call__(self, service: str, region: str) -> Any:
-        import botocore.session
         from botocore import UNSIGNED
         from botocore.config import Config
 
-        if self._session is None:  # the caller's AWS_PROFILE is not these clients' business
-            self._session = botocore.session.Session(
-                session_vars={"profile": (None, None, None, None)}
-            )
-        attempts, connect_timeout, read_timeout = self._retry
-        config = Config(
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            retries={"mode": "standard", "total_max_attempts": attempts},
-            signature_version=UNSIGNED,
-        )
+        if self._session is None:
+            self._session = unscoped_session()
+        config = bounded(*self._retry).merge(Config(signature_version=UNSIGNED))
         try:
             return self._session.create_client(service, region_name=region, config=config)
         except Exception as error:  # e.g. ValueError for AWS_ENDPOINT_URL_SSO=notaurl

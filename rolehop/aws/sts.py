@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from rolehop.aws.clients import bounded, unscoped_session
 from rolehop.common.creds import Credentials
 from rolehop.config.validate import CHAINED_MAX_DURATION
 from rolehop.errors import (
@@ -64,21 +65,12 @@ class Boto3StsClientFactory:
 
     def __call__(self, credentials: Credentials, region: str | None) -> STSClient:
         import boto3.session
-        import botocore.session
         from botocore import UNSIGNED
         from botocore.config import Config
 
         if self._session is None:
-            # These clients carry explicit credentials: the caller's AWS_PROFILE (perhaps a
-            # rolehop-only name, or the very profile being resolved) is not theirs to use.
-            core = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
-            self._session = boto3.session.Session(botocore_session=core)
-        attempts, connect_timeout, read_timeout = self._retry
-        config = Config(
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            retries={"mode": "standard", "total_max_attempts": attempts},
-        )
+            self._session = boto3.session.Session(botocore_session=unscoped_session())
+        config = bounded(*self._retry)
         keys: dict[str, str | None] = {
             "aws_access_key_id": credentials.access_key_id,
             "aws_secret_access_key": credentials.secret_access_key,

@@ -73,6 +73,15 @@ class Emulator:
         session: Any = boto3.session.Session()  # typed overloads want literal names
         return session.client(service, endpoint_url=self.url, region_name=REGION, **credentials)
 
+    def signed(self, service: str, credentials: Credentials) -> Any:
+        """A client of ``service`` that signs with ``credentials`` (those rolehop handed out)."""
+        return self.client(
+            service,
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_access_key,
+            aws_session_token=credentials.session_token or "",
+        )
+
     def admin_of(self, account: str) -> dict[str, str]:
         # moto acts in the account of the role a caller has assumed
         sts = self.client("sts", aws_access_key_id="demo", aws_secret_access_key="demo")  # noqa: S106 - moto accepts any key
@@ -199,6 +208,18 @@ def without_user_aws_settings() -> Iterator[None]:
         yield
 
 
+def demo_context(environ: dict[str, str], emulator: Emulator, **parts: Any) -> Context:
+    """The engine's context of a story: STS at the emulator, an in-memory keyring, no
+    locks (one process: nothing to share); ``parts`` for more (the stories' own)."""
+    return context.build(
+        environ,
+        sts=Boto3StsClientFactory(endpoint_url=emulator.url),
+        cache=KeyringCache(MemoryKeyring(), warn=lambda message: None, clock=utcnow),
+        locks=NoLocks(),
+        **parts,
+    )
+
+
 def run() -> Iterator[Step]:
     """Play the story; raise :class:`DemoError` as soon as a step does not hold."""
     with (
@@ -220,12 +241,7 @@ def run() -> Iterator[Step]:
             Path(environ["ROLEHOP_CONFIG"]).read_text(),
             "toml",
         )
-        ctx = context.build(
-            environ,
-            sts=Boto3StsClientFactory(endpoint_url=emulator.url),
-            cache=KeyringCache(MemoryKeyring(), warn=lambda message: None, clock=utcnow),
-            locks=NoLocks(),  # one process, an in-memory keyring: nothing to share
-        )
+        ctx = demo_context(environ, emulator)
         credentials = yield from _twice(ctx, emulator)
         yield _hopped(emulator, credentials)
 
@@ -264,17 +280,12 @@ def _twice(ctx: Context, emulator: Emulator) -> Generator[Step, None, Credential
 
 def _hopped(emulator: Emulator, credentials: Credentials) -> Step:
     """The credentials at work: who STS says they are, and the research table's item."""
-    hopped = {
-        "aws_access_key_id": credentials.access_key_id,
-        "aws_secret_access_key": credentials.secret_access_key,
-        "aws_session_token": credentials.session_token or "",
-    }
-    caller = emulator.client("sts", **hopped).get_caller_identity()["Arn"]
+    caller = emulator.signed("sts", credentials).get_caller_identity()["Arn"]
     expected = f"arn:aws:sts::{RESEARCH}:assumed-role/{ROLE_NAME}/rolehop-joe"
     if caller != expected:
         raise DemoError(f"the hopped credentials act as {caller}, not {expected}")
     item = (
-        emulator.client("dynamodb", **hopped)
+        emulator.signed("dynamodb", credentials)
         .get_item(TableName=TABLE, Key={"id": {"S": ITEM_ID}})
         .get("Item")
     )

@@ -18,9 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rolehop.aws.identity_center import Botocore
-from rolehop.aws.sts import Boto3StsClientFactory
-from rolehop.engine import context
-from rolehop.engine.context import Context, utcnow
+from rolehop.engine.context import Context
 from rolehop.engine.resolve import resolve
 from rolehop.features.demo import (
     COMPANY,
@@ -32,6 +30,7 @@ from rolehop.features.demo import (
     DemoError,
     Emulator,
     Step,
+    demo_context,
     local_aws,
     masked,
     without_user_aws_settings,
@@ -41,8 +40,6 @@ from rolehop.features.sso import login as flows
 from rolehop.features.sso.manage import status
 from rolehop.features.sso.sessions import pick
 from rolehop.output import environment, render_env
-from rolehop.stores.cache import KeyringCache
-from rolehop.stores.locks import NoLocks
 from rolehop.stores.memory_keyring import MemoryKeyring
 from rolehop.stores.sign_ins import KeyringSignIns
 
@@ -97,13 +94,8 @@ def run() -> Iterator[Step]:
             Path(environ["ROLEHOP_CONFIG"]).read_text(),
             "toml",
         )
-        ctx = context.build(
-            environ,
-            sts=Boto3StsClientFactory(endpoint_url=emulator.url),
-            cache=KeyringCache(MemoryKeyring(), warn=lambda message: None, clock=utcnow),
-            locks=NoLocks(),
-            sign_ins=KeyringSignIns(MemoryKeyring()),
-            sso_clients=Botocore(),
+        ctx = demo_context(
+            environ, emulator, sign_ins=KeyringSignIns(MemoryKeyring()), sso_clients=Botocore()
         )
         yield _sign_in(ctx, center)
         yield from _credentials(ctx, emulator)
@@ -128,12 +120,7 @@ def _sign_in(ctx: Context, center: IdentityCenter) -> Step:
 def _credentials(ctx: Context, emulator: Emulator) -> Iterator[Step]:
     base = resolve(ctx, BASE)
     keys = base.credentials
-    caller = emulator.client(
-        "sts",
-        aws_access_key_id=keys.access_key_id,
-        aws_secret_access_key=keys.secret_access_key,
-        aws_session_token=keys.session_token or "",
-    ).get_caller_identity()["Arn"]
+    caller = emulator.signed("sts", keys).get_caller_identity()["Arn"]
     if "assumed-role/AWSReservedSSO_" not in caller:
         raise DemoError(f"the permission set's credentials act as {caller}")
     yield Step(f"rolehop env {BASE}: the permission set's credentials", f"caller: {caller}")
@@ -146,12 +133,7 @@ def _credentials(ctx: Context, emulator: Emulator) -> Iterator[Step]:
         "bash",
     )
     item = (
-        emulator.client(
-            "dynamodb",
-            aws_access_key_id=creds.access_key_id,
-            aws_secret_access_key=creds.secret_access_key,
-            aws_session_token=creds.session_token or "",
-        )
+        emulator.signed("dynamodb", creds)
         .get_item(TableName=TABLE, Key={"id": {"S": ITEM_ID}})
         .get("Item")
     )
