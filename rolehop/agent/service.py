@@ -218,7 +218,7 @@ class Service:
         self, environ: Mapping[str, str], override: str | None
     ) -> tuple[tuple[object, ...], configs.Config]:
         """The files parsed, once while they stay as they are (path and stat of each)."""
-        paths = (configs.rolehop_config_path(environ, override), *configs.aws_paths(environ))
+        paths = configs.config_files(environ, override)
         stamp = tuple((str(path), _stat(path)) for path in paths)
         with self.leases_lock:
             config = self.configs.get(stamp)

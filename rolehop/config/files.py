@@ -40,7 +40,10 @@ __all__ = [
     "Settings",
     "WebIdentity",
     "aws_paths",
+    "config_files",
     "default_config_path",
+    "generated_directory",
+    "generated_files",
     "load",
     "local_stand_in",
     "profile_names",
@@ -58,7 +61,9 @@ def load(environ: Mapping[str, str], override: str | None = None) -> Config:
     log.debug("config files: %s, %s, %s", path, aws_config_path, aws_credentials_path)
     # a file named on the command line must be there; the default one, or ROLEHOP_CONFIG's
     # (as AWS_CONFIG_FILE), may be missing: an empty configuration
-    rolehop = toml_file.load(path, required=bool(override))
+    rolehop = toml_file.with_generated(
+        toml_file.load(path, required=bool(override)), generated_files(path)
+    )
     aws = aws_files.load(aws_config_path, aws_credentials_path)
     sessions = rolehop.sessions.merged(aws.sessions)
     bases, broken = _bind_sso(rolehop.bases, sessions)
@@ -106,23 +111,47 @@ def _bind_sso(
     return bound, broken
 
 
+def generated_directory(config_path: Path) -> Path:
+    """Where ``rolehop generate`` writes its files: ``generated/`` beside rolehop's TOML."""
+    return config_path.parent / "generated"
+
+
+def generated_files(config_path: Path) -> list[Path]:
+    """The generated files that config.toml includes, in name order."""
+    try:
+        names = os.listdir(generated_directory(config_path))
+    except OSError:
+        return []
+    return [
+        generated_directory(config_path) / name for name in sorted(names) if name.endswith(".toml")
+    ]
+
+
+def config_files(environ: Mapping[str, str], override: str | None = None) -> list[Path]:
+    """Every path whose change changes the configuration: rolehop's TOML, the generated
+    directory and its files, the AWS files (the agent keeps a parse while they stay)."""
+    path = rolehop_config_path(environ, override)
+    return [path, generated_directory(path), *generated_files(path), *aws_paths(environ)]
+
+
 def profile_names(environ: Mapping[str, str], override: str | None = None) -> set[str]:
     """The names of every role profile, without validating them: for completion, which
     runs at each <Tab> (a thousand profiles parse in half the time of :func:`load`).
     Raises what reading the files raises (tomllib, configparser, OSError)."""
     path = rolehop_config_path(environ, override)
     names: set[str] = set()
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        document = {}
-    profiles = document.get("profiles")
-    if isinstance(profiles, dict):
-        names.update(
-            name
-            for name, table in profiles.items()
-            if isinstance(table, dict) and "role_arn" in table
-        )
+    for toml_path in (path, *generated_files(path)):
+        try:
+            document = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            document = {}
+        profiles = document.get("profiles")
+        if isinstance(profiles, dict):
+            names.update(
+                name
+                for name, table in profiles.items()
+                if isinstance(table, dict) and "role_arn" in table
+            )
     for aws_path in aws_paths(environ):
         parser = configparser.RawConfigParser(interpolation=None, strict=False)
         parser.read(aws_path, encoding="utf-8")

@@ -56,6 +56,39 @@ def load(path: Path, *, required: bool = False) -> RolehopFile:
     )
 
 
+def with_generated(hand_written: RolehopFile, paths: list[Path]) -> RolehopFile:
+    """``hand_written`` with the profiles of the generated files at ``paths`` (written by
+    ``rolehop generate``) that no hand-written profile has the name of, nor an earlier
+    file: a hand-written profile always wins, even a broken one."""
+    profiles, bases, broken = (
+        dict(hand_written.profiles),
+        dict(hand_written.bases),
+        dict(hand_written.broken),
+    )
+    for path in paths:
+        parsed = _parse(path, required=False)
+        if parsed is None:
+            continue
+        text, document = parsed
+        lines = find_lines(text)
+        unknown = sorted(set(document) - {"generated", "profiles"})
+        if unknown or not isinstance(document.get("profiles", {}), dict):
+            raise ConfigError(
+                "a generated file holds only [generated] and [profiles.NAME]: run rolehop "
+                "generate again to rewrite it",
+                path=path,
+                line=lines.get((unknown[0],)) if unknown else None,
+            )
+        more_profiles, more_bases, more_broken = _profiles(
+            document.get("profiles", {}), path, lines
+        )
+        taken = {*profiles, *bases, *broken}
+        profiles.update({n: p for n, p in more_profiles.items() if n not in taken})
+        bases.update({n: b for n, b in more_bases.items() if n not in taken})
+        broken.update({n: e for n, e in more_broken.items() if n not in taken})
+    return RolehopFile(hand_written.settings, profiles, bases, broken, hand_written.sessions)
+
+
 def _sessions(
     document: Mapping[str, Any], path: Path, lines: Mapping[tuple[str, ...], int]
 ) -> sso_sessions.Sessions:
