@@ -15,7 +15,7 @@ from rolehop.common.text import printable
 from rolehop.errors import UsageError
 
 if TYPE_CHECKING:
-    from rolehop.features.generate.run import Outcome
+    from rolehop.features.generate.write import Outcome
 
 
 @contextmanager
@@ -97,7 +97,7 @@ def generate(
       rolehop generate --organization --from mgmt --role OrganizationAccountAccessRole
     """
     from rolehop.config import validate
-    from rolehop.features.generate import naming, run, sources
+    from rolehop.features.generate import naming, sources, write
     from rolehop.features.sso.sessions import pick
 
     if bool(session) == organization:
@@ -127,8 +127,8 @@ def generate(
         found = sources.from_organization(ctx, source, roles, ou, "{ou}" in chosen)
     # the source's own options only: the header stays the same whatever else is asked
     command = shlex.join(["rolehop", "generate", *words])
-    request = run.Request(name, command, chosen, region, prune, dry_run)
-    outcome = run.generate(ctx, request, found, kind, origin)
+    request = write.Request(name, command, chosen, region, prune, dry_run)
+    outcome = write.generate(ctx, request, found, kind, origin)
     _report(outcome, dry_run)
     if aws_config and not dry_run:
         _aws_config(state, name, outcome.profiles)

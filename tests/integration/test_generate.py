@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -257,3 +258,33 @@ def test_two_accounts_with_one_name_are_an_error_naming_both(
     assert "two profiles would be named 'dup.organizationaccountaccessrole'" in result.stderr
     assert one["AccountId"] in result.stderr and two["AccountId"] in result.stderr
     assert not generated(sandbox, "org-mgmt").exists()
+
+
+def test_a_run_killed_midway_leaves_the_old_file(
+    env: dict[str, str], center: IdentityCenter, sandbox: Sandbox
+) -> None:
+    signed_in(env, center)
+    assert rolehop(env, "generate", "--sso", "corp").returncode == 0
+    path = generated(sandbox, "sso-corp")
+    old = path.read_bytes()
+    center.add_account(account(500), "Newcomer", "n@example.com", ["Admin"])
+    center.latency = 0.05  # 53 pages of accounts: seconds of listing before any write
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rolehop", "generate", "--sso", "corp"],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while center.count("ListAccounts") < 5:  # it is listing: killed in the middle
+            assert process.poll() is None
+            time.sleep(0.02)
+        process.kill()  # SIGKILL: no cleanup of any kind
+    finally:
+        process.wait(timeout=30)
+    assert process.returncode == -9
+    assert path.read_bytes() == old
+    center.latency = 0.0
+    done = rolehop(env, "generate", "--sso", "corp")
+    assert "1 added, 0 removed, 0 changed" in done.stderr, done.stderr  # the newcomer

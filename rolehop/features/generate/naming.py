@@ -14,7 +14,7 @@ from rolehop.errors import UsageError
 DEFAULT_TEMPLATE = "{account_name}.{role_name}"
 FIELDS = ("account_id", "account_name", "role_name", "ou")
 _UNWANTED = re.compile(r"[^a-z0-9._-]+")
-_REPEATS = re.compile(r"([._-])[._-]+")
+_RUNS = re.compile(r"[._-]{2,}")
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,13 @@ def name_of(template: str, target: Target) -> str:
         role_name=target.role_name,
         ou=target.ou,
     ).lower()
-    cleaned = _REPEATS.sub(r"\1", _UNWANTED.sub("-", filled)).strip("._-")
+    cleaned = _RUNS.sub(_one, _UNWANTED.sub("-", filled)).strip("._-")
     return cleaned or target.account_id
+
+
+def _one(run: re.Match[str]) -> str:
+    """A run of separators as one: the template's ``.`` if it holds one, else ``-``."""
+    return "." if "." in run.group() else ("-" if "-" in run.group() else "_")
 
 
 def names(template: str, targets: Iterable[Target]) -> dict[str, Target]:

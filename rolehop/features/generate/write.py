@@ -18,7 +18,7 @@ from pathlib import Path
 from rolehop.config.files import generated_directory
 from rolehop.engine.context import Context
 from rolehop.errors import ConfigError
-from rolehop.features.generate import document, naming
+from rolehop.features.generate import generated_file, naming
 from rolehop.features.generate.sources import Found
 from rolehop.stores.private import UnsafePath, make_directories
 
@@ -38,9 +38,9 @@ class Request:
 @dataclass(frozen=True)
 class Outcome:
     path: Path
-    diff: document.Diff
+    diff: generated_file.Diff
     written: bool
-    profiles: Mapping[str, document.Entry]
+    profiles: Mapping[str, generated_file.Entry]
     problems: list[str] = field(default_factory=list)
     hand_written: list[str] = field(default_factory=list)  # names config.toml has: skipped
 
@@ -83,7 +83,7 @@ def generate(ctx: Context, request: Request, found: Found, kind: str, origin: st
     }
     path = generated_directory(ctx.config.path) / f"{request.source}.toml"
     old_text = _read(path)
-    old = document.parse(old_text) if old_text is not None else {}
+    old = generated_file.parse(old_text) if old_text is not None else {}
     present = {_pair(entry) for entry in fresh.values()}
     gone = {
         name: entry
@@ -93,8 +93,8 @@ def generate(ctx: Context, request: Request, found: Found, kind: str, origin: st
     prune = request.prune and not found.problems  # an account not read is not gone
     kept = {} if prune else gone
     profiles = {**kept, **fresh}
-    diff = document.compare(old, profiles, sorted(kept))
-    text = document.render(request.source, request.command, profiles)
+    diff = generated_file.compare(old, profiles, sorted(kept))
+    text = generated_file.render(request.source, request.command, profiles)
     written = False
     if not request.dry_run and text != old_text:
         _write(path, text)
