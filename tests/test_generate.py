@@ -127,7 +127,7 @@ def test_generated_profiles_are_read_after_config_toml(world: StubWorld) -> None
         'sso_role_name = "Mine"\n'
     )
     outcome = generate(world, found(("111111111111", "One"), ("222222222222", "Two")))
-    assert outcome.hand_written == ["one.a"]
+    assert list(outcome.hand_written) == ["one.a"]
     config = world.context().config
     assert config.base_profiles["one.a"].sso is not None
     assert config.base_profiles["one.a"].sso.role_name == "Mine"  # hand-written wins

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -130,15 +132,15 @@ def generate(
     request = write.Request(name, command, chosen, region, prune, dry_run)
     outcome = write.generate(ctx, request, found, kind, origin)
     _report(outcome, dry_run)
-    if aws_config and not dry_run:
-        _aws_config(state, name, outcome.profiles)
+    if aws_config:
+        _aws_config(state, name, outcome.profiles, dry_run)
 
 
 def _report(outcome: Outcome, dry_run: bool) -> None:
     for problem in outcome.problems:
         click.echo(printable(f"rolehop: warning: skipped {problem}"), err=True)
-    for name in outcome.hand_written:
-        click.echo(printable(f"rolehop: {name!r} is hand-written: left to config.toml"), err=True)
+    for name, path in outcome.hand_written.items():
+        _hand_written(name, path)
     if dry_run:
         for line in outcome.diff.lines():
             click.echo(printable(line))
@@ -158,10 +160,29 @@ def _report(outcome: Outcome, dry_run: bool) -> None:
     )
 
 
-def _aws_config(state: AppState, source: str, profiles: object) -> None:
-    from rolehop.features.generate import aws_config_block
+def _hand_written(name: str, path: Path) -> None:
+    click.echo(printable(f"rolehop: {name!r} is hand-written in {path}: left as it is"), err=True)
 
-    raise NotImplementedError(aws_config_block)
+
+def _aws_config(state: AppState, source: str, names: Iterable[str], dry_run: bool) -> None:
+    """The ``[profile NAME]`` blocks of ``--aws-config``, each running
+    ``rolehop [--config PATH] credential-process NAME`` (the path when it is not the
+    default, so that AWS tools find the same profiles)."""
+    from rolehop.config.files import default_config_path
+    from rolehop.features.generate.aws_config_block import write_aws_config
+
+    ctx = state.context
+    prefix = ["rolehop"]
+    if ctx.config.path != default_config_path(ctx.environ):
+        prefix += ["--config", os.path.abspath(ctx.config.path)]
+    commands = {name: shlex.join([*prefix, "credential-process", name]) for name in names}
+    path = ctx.config.aws_config_path
+    written = write_aws_config(path, source, commands, dry_run=dry_run)
+    for name in written.left_out:
+        _hand_written(name, path)
+    verb = ("would update" if dry_run else "updated") if written.changed else "unchanged:"
+    kept = len(commands) - len(written.left_out)
+    click.echo(printable(f"rolehop: {verb} {path}: block {source!r}, {kept} profile(s)"), err=True)
 
 
 def register(group: click.Group) -> None:

@@ -18,7 +18,7 @@ from rolehop.features.demo import Emulator
 from rolehop.features.demo.sso_standin import IdentityCenter, identity_center
 from tests.conftest import REPO, Sandbox
 from tests.support.sso_flows import BROWSER
-from tests.support.tools import run_captured
+from tests.support.tools import aws_cli_dir, require_tool, run_captured
 
 pytestmark = pytest.mark.integration
 
@@ -132,7 +132,7 @@ def test_a_generated_profile_works_and_a_hand_written_one_wins(
     result = rolehop(env, "generate", "--sso", "corp")
 
     assert result.returncode == 0, result.stderr
-    assert "'team-007.admin' is hand-written: left to config.toml" in result.stderr
+    assert f"'team-007.admin' is hand-written in {config}: left as it is" in result.stderr
     assert config.read_bytes() == before
     assert '"team-007.admin"' not in generated(sandbox, "sso-corp").read_text()
     issued = rolehop(env, "credential-process", "team-042.admin")
@@ -162,6 +162,51 @@ def test_dry_run_says_what_would_change_and_writes_nothing(
     assert f"+ {account(0)}-admin" in result.stdout.splitlines()
     assert len(result.stdout.splitlines()) == 2 * ACCOUNTS
     assert not generated(sandbox, "sso-corp").exists()
+
+
+def test_aws_config_blocks_let_every_aws_tool_use_the_names(
+    env: dict[str, str], center: IdentityCenter, sandbox: Sandbox
+) -> None:
+    signed_in(env, center)
+    mine = "\n[profile team-001.readonly]\nregion = eu-west-1\n"
+    aws_config = sandbox.write_aws_config(SESSION + mine)
+    users = aws_config.read_text()
+
+    result = rolehop(env, "generate", "--sso", "corp", "--aws-config")
+
+    assert result.returncode == 0, result.stderr
+    total = 2 * ACCOUNTS
+    assert f"'team-001.readonly' is hand-written in {aws_config}: left as it is" in result.stderr
+    assert f"updated {aws_config}: block 'sso-corp', {total - 1} profile(s)" in result.stderr
+    text = aws_config.read_text()
+    assert text.startswith(users)  # nothing of the user's moved
+    command = f"rolehop --config {sandbox.rolehop_config} credential-process"
+    assert f"[profile team-042.admin]\ncredential_process = {command} team-042.admin\n" in text
+    assert text.count("[profile team-001.readonly]") == 1
+
+    # the AWS CLI, through the block's credential_process, gets the permission set's keys
+    tools = os.pathsep.join([aws_cli_dir(), os.path.dirname(require_tool("rolehop"))])
+    called = run_captured(
+        ["aws", "sts", "get-caller-identity", "--profile", "team-042.admin", "--output", "json"],
+        {**env, "PATH": os.pathsep.join([tools, env["PATH"]])},
+        cwd=REPO,
+        timeout=120,
+    )
+    assert called.returncode == 0, called.stderr
+    arn = json.loads(called.stdout)["Arn"]
+    assert arn.startswith(f"arn:aws:sts::{account(42)}:assumed-role/AWSReservedSSO_Admin_")
+
+    # a second run: the block's own profiles are not taken for hand-written ones
+    os.utime(aws_config, ns=(1_000_000_000, 1_000_000_000))
+    again = rolehop(env, "generate", "--sso", "corp", "--aws-config")
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.count("hand-written") == 1  # team-001.readonly, still
+    assert f"unchanged: {aws_config}: block 'sso-corp', {total - 1} profile(s)" in again.stderr
+    assert aws_config.read_text() == text
+    assert aws_config.stat().st_mtime_ns == 1_000_000_000
+    listed = json.loads(rolehop(env, "list", "--json").stdout)
+    names = [row["name"] for row in listed["bases"]]
+    assert names.count("team-042.admin") == 1
 
 
 ROLE = "OrganizationAccountAccessRole"

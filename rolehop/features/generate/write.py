@@ -18,7 +18,8 @@ from pathlib import Path
 from rolehop.config.files import generated_directory
 from rolehop.engine.context import Context
 from rolehop.errors import ConfigError
-from rolehop.features.generate import generated_file, naming
+from rolehop.features.generate import aws_config_block, generated_file, naming
+from rolehop.features.generate.aws_config_block import read_aws_config
 from rolehop.features.generate.sources import Found
 from rolehop.stores.private import UnsafePath, make_directories
 
@@ -42,7 +43,8 @@ class Outcome:
     written: bool
     profiles: Mapping[str, generated_file.Entry]
     problems: list[str] = field(default_factory=list)
-    hand_written: list[str] = field(default_factory=list)  # names config.toml has: skipped
+    # names config.toml or the AWS files define by hand (skipped) -> that file
+    hand_written: Mapping[str, Path] = field(default_factory=dict)
 
 
 def entry_of(target: naming.Target, request: Request, kind: str, origin: str) -> dict[str, str]:
@@ -75,7 +77,12 @@ def _pair(entry: Mapping[str, str]) -> tuple[str, str]:
 def generate(ctx: Context, request: Request, found: Found, kind: str, origin: str) -> Outcome:
     """Write (or, ``dry_run``, only compare) the source's file for what ``found`` lists."""
     named = naming.names(request.template, found.targets)
-    hand_written = sorted(name for name in named if _hand_written(ctx, name))
+    mirrored = _mirrored(ctx)
+    hand_written = {
+        name: path
+        for name in sorted(named)
+        if (path := _hand_written(ctx, name, mirrored)) is not None
+    }
     fresh = {
         name: entry_of(target, request, kind, origin)
         for name, target in named.items()
@@ -102,15 +109,30 @@ def generate(ctx: Context, request: Request, found: Found, kind: str, origin: st
     return Outcome(path, diff, written, profiles, list(found.problems), hand_written)
 
 
-def _hand_written(ctx: Context, name: str) -> bool:
-    """Whether config.toml (or the AWS files) define ``name`` by hand: those win."""
+def _hand_written(ctx: Context, name: str, mirrored: frozenset[int]) -> Path | None:
+    """The file that defines ``name`` by hand (config.toml or an AWS file), if one does:
+    those win. A profile in a block ``--aws-config`` wrote (lines ``mirrored`` of the AWS
+    config) is not hand-written."""
     config = ctx.config
     where = (
         config.profiles.get(name) or config.base_profiles.get(name) or config.aws_bases.get(name)
     )
     broken = config.broken.get(name)
-    path = where.path if where is not None else (broken.path if broken is not None else None)
-    return path is not None and path.parent != generated_directory(config.path)
+    found = where if where is not None else broken
+    path = found.path if found is not None else None
+    if path is None or path.parent == generated_directory(config.path):
+        return None
+    if path == config.aws_config_path and found is not None and found.line in mirrored:
+        return None
+    return path
+
+
+def _mirrored(ctx: Context) -> frozenset[int]:
+    """The lines of the AWS config inside rolehop's blocks (none where it cannot be read)."""
+    try:
+        return aws_config_block.managed_lines(read_aws_config(ctx.config.aws_config_path))
+    except ConfigError:
+        return frozenset()
 
 
 def _read(path: Path) -> str | None:

@@ -1,0 +1,1 @@
+"""``generate``: AWS profiles made from what rolehop knows, written where AWS tools read them."""
