@@ -37,7 +37,10 @@ class Environment:
         return merged
 
 
-def environment(resolution: Resolution) -> Environment:
+def environment(resolution: Resolution, target_spec: str | None = None) -> Environment:
+    """The variables that hand out ``resolution``; ``target_spec`` (an ad-hoc role or an
+    override: rolehop.engine.targets) goes to ROLEHOP_TARGET, for the shell's auto-refresh
+    to ask for the same target again."""
     credentials = resolution.credentials
     values = {
         "AWS_ACCESS_KEY_ID": credentials.access_key_id,
@@ -52,9 +55,11 @@ def environment(resolution: Resolution) -> Environment:
         values["AWS_REGION"] = resolution.region
         values["AWS_DEFAULT_REGION"] = resolution.region
     values["ROLEHOP_PROFILE"] = resolution.profile.name
+    if target_spec is not None:
+        values["ROLEHOP_TARGET"] = target_spec
     # long-term keys (--no-session) come without these: a previous `use` must not leave its
-    # session token beside them
-    stale = tuple(name for name in TEMPORARY if name not in values)
+    # session token beside them (nor a plain profile the last one's target)
+    stale = tuple(name for name in (*TEMPORARY, "ROLEHOP_TARGET") if name not in values)
     return Environment(values, UNSET + stale)
 
 

@@ -321,6 +321,10 @@ def test_environment_from_a_resolution(sandbox: Sandbox) -> None:
             "AWS_REGION": "eu-west-1",
             "AWS_DEFAULT_REGION": "eu-west-1",
             "ROLEHOP_PROFILE": "dev",
-        }
+        },
+        (*UNSET, "ROLEHOP_TARGET"),  # a plain profile: no target of an earlier `use` stays
     )
-    assert environment(resolution).unset == UNSET
+    spec = '{"profile": "dev", "region": "eu-west-1"}'
+    targeted = environment(resolution, spec)
+    assert targeted.exports["ROLEHOP_TARGET"] == spec
+    assert targeted.unset == UNSET

@@ -245,7 +245,7 @@ def broken_resolve(monkeypatch: pytest.MonkeyPatch) -> list[BaseException]:
     def broken(ctx: Context, name: str, **options: object) -> None:
         raise raised[0]
 
-    monkeypatch.setattr("rolehop.cli.credentials.resolve", broken)
+    monkeypatch.setattr("rolehop.engine.targets.resolve", broken)
     return raised
 
 

@@ -52,8 +52,10 @@ def test_managed_covers_every_variable_env_sets_or_unsets() -> None:
         region="eu-west-1",
         profile=SimpleNamespace(name="research-ro"),
     )
-    env = environment(cast(Resolution, resolution))
+    env = environment(cast(Resolution, resolution), '{"profile": "research-ro"}')
     assert set(env.exports) | set(UNSET) == set(MANAGED)
+    plain = environment(cast(Resolution, resolution))
+    assert set(plain.exports) | set(plain.unset) == set(MANAGED)
     assert len(MANAGED) == len(set(MANAGED))
 
 

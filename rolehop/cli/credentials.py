@@ -6,21 +6,26 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import click
 
+from rolehop.cli.complete import profile_names
 from rolehop.cli.options import (
+    duration_option,
+    make_target,
     mfa_token_option,
     no_session_option,
-    profile_argument,
     refresh_option,
+    region_option,
+    role_arn_option,
     server_option,
+    source_option,
+    target_options,
 )
 from rolehop.cli.state import AppState, pass_state
-from rolehop.engine.resolve import resolve
-from rolehop.errors import (
-    command_error,
-)
+from rolehop.engine.targets import resolve_target
+from rolehop.errors import command_error
 from rolehop.output import (
     Shell,
     credential_process_json,
@@ -32,7 +37,7 @@ from rolehop.shell import SHELLS
 
 
 @click.command()
-@profile_argument
+@target_options
 @click.option(
     "--shell",
     type=click.Choice(SHELLS),
@@ -44,7 +49,12 @@ from rolehop.shell import SHELLS
 @pass_state
 def env(
     state: AppState,
-    profile: str,
+    profile: str | None,
+    role_arn: str | None,
+    source: str | None,
+    region: str | None,
+    duration: int | None,
+    target_spec: str | None,
     shell: Shell | None,
     refresh: bool,
     no_session: bool,
@@ -55,26 +65,40 @@ def env(
     \b
       eval "$(rolehop env research-ro)"        # bash, zsh
       rolehop env research-ro | source         # fish
+      eval "$(rolehop env --role-arn arn:aws:iam::123456789012:role/Audit --source dev)"
 
     For a base profile of long-term keys, a session made from them (with its MFA, if it
     has one); --no-session: the keys themselves.
     """
+    target = make_target(profile, role_arn, source, region, duration, target_spec)
     chosen = shell or shell_from_environ(os.environ)  # before any STS call
-    resolution = resolve(state.context,
-        profile, refresh=refresh, mfa_token=mfa_token, session=not no_session
+    resolution = resolve_target(
+        state.context, target, refresh=refresh, mfa_token=mfa_token, session=not no_session
     )
-    click.echo(render_env(environment(resolution), chosen), nl=False)
+    click.echo(
+        render_env(environment(resolution, target.exported()), chosen),
+        nl=False,
+    )
     state.start_agent()
 
 
 @click.command("credential-process")
-@profile_argument
+@target_options
 @refresh_option
 @no_session_option
 @mfa_token_option
 @pass_state
 def credential_process(
-    state: AppState, profile: str, refresh: bool, no_session: bool, mfa_token: str | None
+    state: AppState,
+    profile: str | None,
+    role_arn: str | None,
+    source: str | None,
+    region: str | None,
+    duration: int | None,
+    target_spec: str | None,
+    refresh: bool,
+    no_session: bool,
+    mfa_token: str | None,
 ) -> None:
     """Print PROFILE's credentials as AWS credential_process JSON (Version 1).
 
@@ -83,8 +107,9 @@ def credential_process(
       [profile research]
       credential_process = rolehop credential-process research-ro
     """
-    resolution = resolve(state.context,
-        profile, refresh=refresh, mfa_token=mfa_token, session=not no_session
+    target = make_target(profile, role_arn, source, region, duration, target_spec)
+    resolution = resolve_target(
+        state.context, target, refresh=refresh, mfa_token=mfa_token, session=not no_session
     )
     click.echo(credential_process_json(resolution.credentials))
     sys.stdout.flush()  # the AWS CLI has what it needs before the agent is looked for
@@ -95,20 +120,28 @@ def credential_process(
     "exec",
     context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
 )
-@profile_argument
+@click.argument("profile", required=False, shell_complete=profile_names)
 @server_option
 @refresh_option
 @no_session_option
 @mfa_token_option
-@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@role_arn_option
+@source_option
+@region_option
+@duration_option
+@click.argument("command", nargs=-1, type=click.UNPROCESSED, metavar="COMMAND...")
 @pass_state
 def exec_(
     state: AppState,
-    profile: str,
+    profile: str | None,
     server: bool,
     refresh: bool,
     no_session: bool,
     mfa_token: str | None,
+    role_arn: str | None,
+    source: str | None,
+    region: str | None,
+    duration: int | None,
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND with PROFILE's credentials in its environment.
@@ -116,6 +149,7 @@ def exec_(
     \b
       rolehop exec research-ro -- aws s3 ls
       rolehop exec research-ro --server -- jupyter lab
+      rolehop exec --role-arn arn:aws:iam::123456789012:role/Audit --source dev -- aws s3 ls
 
     exec's options go anywhere before COMMAND: before or after PROFILE. COMMAND starts
     after --, or without -- at the first word that is not one of exec's options;
@@ -126,12 +160,21 @@ def exec_(
     AWS_CONTAINER_CREDENTIALS_FULL_URI and a token instead of keys, and rolehop serves
     fresh credentials for as long as it runs.
     """
-    if profile.startswith("-"):  # an option click did not know, taken for PROFILE
+    if profile is not None and profile.startswith("-"):  # an option click did not know
         raise click.NoSuchOption(profile)
-    # Parsing stops at PROFILE so that COMMAND keeps its own options: exec's own, given
-    # between PROFILE and COMMAND, are taken here.
-    given = ExecOptions(server, refresh, no_session, mfa_token)
-    given, command = exec_options(command, given, click.get_current_context())
+    given = ExecOptions(server, refresh, no_session, mfa_token, role_arn, source, region, duration)
+    if role_arn is not None and profile is not None:
+        # no PROFILE with --role-arn: the word taken for it is COMMAND's first
+        command, profile = (profile, *command), None
+    if not command:
+        context = click.get_current_context()
+        wanted = next(param for param in context.command.params if param.name == "command")
+        raise click.MissingParameter(ctx=context, param=wanted)
+    if profile is not None:
+        # Parsing stops at PROFILE so that COMMAND keeps its own options: exec's own,
+        # given between PROFILE and COMMAND, are taken here.
+        given, command = exec_options(command, given, click.get_current_context())
+    target = make_target(profile, given.role_arn, given.source, given.region, given.duration)
     session = not given.no_session
     if given.server:
         from rolehop.cli.serve import run_with_server
@@ -139,17 +182,17 @@ def exec_(
         sys.exit(
             run_with_server(
                 state,
-                profile,
+                target,
                 command,
                 refresh=given.refresh,
                 mfa_token=given.mfa_token,
                 session=session,
             )
         )
-    resolution = resolve(state.context,
-        profile, refresh=given.refresh, mfa_token=given.mfa_token, session=session
+    resolution = resolve_target(
+        state.context, target, refresh=given.refresh, mfa_token=given.mfa_token, session=session
     )
-    child_env = environment(resolution).apply(os.environ)
+    child_env = environment(resolution, target.exported()).apply(os.environ)
     sys.stdout.flush()
     sys.stderr.flush()
     try:
@@ -164,6 +207,20 @@ class ExecOptions:
     refresh: bool = False
     no_session: bool = False
     mfa_token: str | None = None
+    role_arn: str | None = None
+    source: str | None = None
+    region: str | None = None
+    duration: int | None = None
+
+
+_FLAGS = {"--server": "server", "--refresh": "refresh", "--no-session": "no_session"}
+_VALUED = {
+    "--mfa-token": "mfa_token",
+    "--role-arn": "role_arn",
+    "--source": "source",
+    "--region": "region",
+    "--duration": "duration",
+}
 
 
 def exec_options(
@@ -174,21 +231,20 @@ def exec_options(
     rest = list(words)
     while rest:
         word = rest.pop(0)
+        option, equals, attached = word.partition("=")
         if word == "--":
             break
-        if word == "--server":
-            given = replace(given, server=True)
-        elif word == "--refresh":
-            given = replace(given, refresh=True)
-        elif word == "--no-session":
-            given = replace(given, no_session=True)
-        elif word == "--mfa-token" or word.startswith("--mfa-token="):
-            if word == "--mfa-token" and (not rest or rest[0] == "--"):
+        if word in _FLAGS:
+            flag: dict[str, Any] = {_FLAGS[word]: True}
+            given = replace(given, **flag)
+        elif option in _VALUED:
+            if not equals and (not rest or rest[0] == "--"):
                 raise click.BadOptionUsage(
-                    "mfa_token", "Option '--mfa-token' requires an argument.", ctx
+                    _VALUED[option], f"Option {option!r} requires an argument.", ctx
                 )
-            code = rest.pop(0) if word == "--mfa-token" else word.partition("=")[2]
-            given = replace(given, mfa_token=code)
+            value = attached if equals else rest.pop(0)
+            valued: dict[str, Any] = {_VALUED[option]: _exec_value(option, value, ctx)}
+            given = replace(given, **valued)
         elif word in ctx.help_option_names:
             click.echo(ctx.get_help())
             ctx.exit(0)
@@ -201,6 +257,17 @@ def exec_options(
     if not rest or not rest[0]:
         raise click.UsageError("missing COMMAND after --", ctx)
     return given, tuple(rest)
+
+
+def _exec_value(option: str, value: str, ctx: click.Context) -> str | int:
+    if option != "--duration":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a valid integer.", ctx, param_hint="'--duration'"
+        ) from None
 
 
 def register(group: click.Group) -> None:

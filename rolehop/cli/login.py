@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import click
 
-from rolehop.cli.options import mfa_token_option, profile_argument, refresh_option
+from rolehop.cli.options import (
+    make_target,
+    mfa_token_option,
+    optional_profile_argument,
+    refresh_option,
+    region_option,
+    role_arn_option,
+    source_option,
+)
 from rolehop.cli.state import AppState, pass_state
 from rolehop.common.text import printable
 
 
 @click.command()
-@profile_argument
+@optional_profile_argument
+@role_arn_option
+@source_option
+@region_option
 @click.option(
     "--destination",
     metavar="URL",
@@ -36,7 +47,10 @@ from rolehop.common.text import printable
 @pass_state
 def login(
     state: AppState,
-    profile: str,
+    profile: str | None,
+    role_arn: str | None,
+    source: str | None,
+    region: str | None,
     destination: str | None,
     duration: int | None,
     print_url: bool,
@@ -49,13 +63,18 @@ def login(
       rolehop login research-ro
       rolehop login research-ro --destination /s3/home
       rolehop login research-ro --print       # the sign-in URL itself
+      rolehop login --role-arn arn:aws:iam::123456789012:role/Audit --source dev
+
+    --duration here is the console session's, not the credentials'.
     """
     # imported here: urllib.request, the loopback server and webbrowser stay off the hot path
+    from rolehop.engine.targets import bind
     from rolehop.features.login import browser, federation
 
+    context, name = bind(state.context, make_target(profile, role_arn, source, region))
     signed = federation.login(
-        state.context,
-        profile,
+        context,
+        name,
         destination=destination,
         duration=duration,
         refresh=refresh,
@@ -66,7 +85,7 @@ def login(
         return
     browser.open_in_browser(signed.url)
     click.echo(
-        f"rolehop: opened the AWS console as {profile!r}: {printable(signed.destination)}",
+        f"rolehop: opened the AWS console as {name!r}: {printable(signed.destination)}",
         err=True,
     )
 

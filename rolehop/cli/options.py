@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
 import click
 
 from rolehop.cli.complete import profile_names
 from rolehop.cli.state import AppState
+from rolehop.errors import UsageError
+
+if TYPE_CHECKING:
+    from rolehop.engine.targets import Target
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _json_output(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
@@ -45,3 +54,65 @@ server_option = click.option(
     help="Give COMMAND a local credentials endpoint that refreshes, not static keys.",
 )
 profile_argument = click.argument("profile", shell_complete=profile_names)
+
+
+# ---------------------------------------------------------------------------------------
+# what to hand out: PROFILE, or --role-arn ARN --source PROFILE; --region, --duration
+
+role_arn_option = click.option(
+    "--role-arn",
+    metavar="ARN",
+    help="A role to become that has no profile yet (with --source), cached and checked "
+    "like a profile.",
+)
+source_option = click.option(
+    "--source",
+    metavar="PROFILE",
+    shell_complete=profile_names,
+    help="--role-arn: the profile whose credentials assume the role.",
+)
+region_option = click.option(
+    "--region", metavar="REGION", help="The region for this call, over the profile's."
+)
+duration_option = click.option(
+    "--duration",
+    type=int,
+    metavar="SECONDS",
+    help="How long the role's credentials last, for this call (over duration_seconds; "
+    "cached apart).",
+)
+# the shell's auto-refresh asks for what ROLEHOP_TARGET says (rolehop.engine.targets)
+target_spec_option = click.option("--target", "target_spec", hidden=True, metavar="JSON")
+optional_profile_argument = click.argument("profile", required=False, shell_complete=profile_names)
+
+
+def target_options(command: F) -> F:
+    """PROFILE (optional: --role-arn instead), --role-arn, --source, --region, --duration."""
+    for option in (
+        target_spec_option,
+        duration_option,
+        region_option,
+        source_option,
+        role_arn_option,
+        optional_profile_argument,
+    ):
+        command = option(command)
+    return command
+
+
+def make_target(
+    profile: str | None,
+    role_arn: str | None = None,
+    source: str | None = None,
+    region: str | None = None,
+    duration: int | None = None,
+    target_spec: str | None = None,
+) -> Target:
+    """The target the command line names (a usage error for an impossible one)."""
+    from rolehop.engine.targets import Target
+
+    if target_spec is not None:
+        if any(value is not None for value in (profile, role_arn, source, region, duration)):
+            raise UsageError("--target goes alone: it is the whole target")
+        return Target.from_spec(target_spec)
+    return Target(profile, role_arn, source, region, duration)

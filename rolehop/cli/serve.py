@@ -11,11 +11,12 @@ import threading
 
 import click
 
-from rolehop.cli.options import mfa_token_option, profile_argument, refresh_option
+from rolehop.cli.options import make_target, mfa_token_option, refresh_option, target_options
 from rolehop.cli.state import AppState, pass_state
 from rolehop.common.hardening import harden, restore_core_limit
 from rolehop.common.text import printable
-from rolehop.engine.resolve import Resolution, resolve
+from rolehop.engine.resolve import Resolution
+from rolehop.engine.targets import Target, resolve_target
 from rolehop.errors import command_error
 from rolehop.features.endpoint.credentials_server import CredentialsServer, serving
 from rolehop.features.endpoint.envfile import EnvFile
@@ -24,12 +25,12 @@ from rolehop.shell import SHELLS
 
 
 def start_server(
-    state: AppState, resolution: Resolution, *, session: bool = True
+    state: AppState, target: Target, resolution: Resolution, *, session: bool = True
 ) -> CredentialsServer:
-    """The endpoint for ``resolution``'s profile: each request asks the core again."""
-    profile = resolution.profile.name
+    """The endpoint for ``target`` (resolved as ``resolution``): each request asks the
+    core again."""
     server = CredentialsServer(
-        lambda: resolve(state.context, profile, session=session).credentials,
+        lambda: resolve_target(state.context, target, session=session).credentials,
         resolution.profile.role_arn,
         clock=state.context.clock,
         report=state.warn_always,
@@ -58,7 +59,7 @@ def _wait_for_a_stop() -> None:
 
 
 @click.command()
-@profile_argument
+@target_options
 @click.option("--shell", type=click.Choice(SHELLS), help="Syntax of the exports.")
 @click.option(
     "--env-file",
@@ -73,7 +74,12 @@ def _wait_for_a_stop() -> None:
 @pass_state
 def serve(
     state: AppState,
-    profile: str,
+    profile: str | None,
+    role_arn: str | None,
+    source: str | None,
+    region: str | None,
+    duration: int | None,
+    target_spec: str | None,
     shell: Shell | None,
     env_file: str | None,
     refresh: bool,
@@ -92,12 +98,13 @@ def serve(
       . ~/.research.env
     """
     harden()  # before any credential is in memory
+    wanted = make_target(profile, role_arn, source, region, duration, target_spec)
     chosen = shell or shell_from_environ(os.environ)
     with contextlib.ExitStack() as running:
         # a path that cannot be used is refused before any STS call
         target = running.enter_context(EnvFile(env_file)) if env_file is not None else None
-        resolution = resolve(state.context, profile, refresh=refresh, mfa_token=mfa_token)
-        server = start_server(state, resolution)
+        resolution = resolve_target(state.context, wanted, refresh=refresh, mfa_token=mfa_token)
+        server = start_server(state, wanted, resolution)
         running.callback(_stop_server, server)
         exports = render_env(server_environment(server.child_environment(), resolution), chosen)
         if target is None:
@@ -108,7 +115,7 @@ def serve(
             target.write(exports)
             where = f"; exports in {printable(target.path)}"
         click.echo(
-            f"rolehop: serving {profile!r} at {server.url}{where}; Ctrl-C stops it", err=True
+            f"rolehop: serving {wanted.name!r} at {server.url}{where}; Ctrl-C stops it", err=True
         )
         _wait_for_a_stop()
     click.echo("rolehop: credentials server stopped", err=True)
@@ -116,21 +123,21 @@ def serve(
 
 def run_with_server(
     state: AppState,
-    profile: str,
+    target: Target,
     command: tuple[str, ...],
     *,
     refresh: bool = False,
     mfa_token: str | None = None,
     session: bool = True,
 ) -> int:
-    """Run ``command`` fed by a credentials server for ``profile``; its exit code (128+N
+    """Run ``command`` fed by a credentials server for ``target``; its exit code (128+N
     for signal N)."""
     # before any credential is in memory; the command gets the core limit we had
     core_limit = harden(keep_hard_limit=True)
-    resolution = resolve(state.context,
-        profile, refresh=refresh, mfa_token=mfa_token, session=session
+    resolution = resolve_target(
+        state.context, target, refresh=refresh, mfa_token=mfa_token, session=session
     )
-    server = start_server(state, resolution, session=session)
+    server = start_server(state, target, resolution, session=session)
     env = server_environment(server.child_environment(), resolution).apply(os.environ)
     try:
         child = subprocess.Popen(command, env=env, preexec_fn=restore_core_limit(core_limit))

@@ -13,8 +13,7 @@ from pathlib import Path
 import click
 from click.shell_completion import BashComplete, FishComplete, ShellComplete, ZshComplete
 
-from rolehop.cli.complete import profile_names
-from rolehop.cli.options import mfa_token_option, refresh_option
+from rolehop.cli.options import mfa_token_option, refresh_option, target_options
 from rolehop.errors import UsageError
 from rolehop.output import Shell
 from rolehop.shell import SHELLS
@@ -70,11 +69,11 @@ def init(shell: Shell) -> None:
 
 
 @click.command("use")
-@click.argument("profile", required=False, shell_complete=profile_names)
+@target_options
 @click.option("--off", is_flag=True, help="Forget the profile; restore the shell as it was.")
 @refresh_option
 @mfa_token_option
-def use(profile: str | None, off: bool, refresh: bool, mfa_token: str | None) -> None:
+def use(**_: object) -> None:
     """Switch this shell to PROFILE (`--off`: back to what it had before).
 
     A program cannot change its shell's variables, so `use` is a shell function that

@@ -207,6 +207,8 @@ class Config:
     endpoint_settings: tuple[str, ...] = ()
     # IAM Identity Center sessions by name: rolehop's [sso.NAME] over the AWS config's
     sso_sessions: Mapping[str, SsoSession] = field(default_factory=dict)
+    # --region over a base profile's own, for one call (rolehop.engine.targets)
+    base_regions: Mapping[str, str] = field(default_factory=dict)
 
     def profile(self, name: str) -> Profile:
         if name in self.profiles:

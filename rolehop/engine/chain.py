@@ -117,7 +117,8 @@ def build_base(
     base = _named_base(config, name, environ, stored_key_id=stored_key_id(name))
     settings, aws = config.base_profiles.get(name), base.aws
     region = (
-        (settings.region if settings else None)
+        config.base_regions.get(name)
+        or (settings.region if settings else None)
         or (aws.region if aws else None)
         or config.settings.default_region
     )

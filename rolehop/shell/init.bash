@@ -161,7 +161,11 @@ _rolehop_auto_refresh() {
     [ "${ROLEHOP_AUTO_REFRESH-}" = 1 ] && [ -n "${ROLEHOP_PROFILE-}" ] || return 0
     [ "${_ROLEHOP_REFRESH_TRIED-}" != "${ROLEHOP_EXPIRATION-}" ] || return 0
     _rolehop_inside_margin || return 0
-    _rolehop_apply keep "$ROLEHOP_PROFILE"
+    if [ -n "${ROLEHOP_TARGET-}" ]; then
+        _rolehop_apply keep --target "$ROLEHOP_TARGET"  # an ad-hoc role, or overrides
+    else
+        _rolehop_apply keep "$ROLEHOP_PROFILE"
+    fi
     if _rolehop_inside_margin; then
         _ROLEHOP_REFRESH_TRIED=$ROLEHOP_EXPIRATION
     fi

@@ -199,7 +199,11 @@ function _rolehop_auto_refresh
     test "$ROLEHOP_AUTO_REFRESH" = 1; and test -n "$ROLEHOP_PROFILE"; or return 0
     test "$_rolehop_refresh_tried" != "$ROLEHOP_EXPIRATION"; or return 0
     _rolehop_inside_margin; or return 0
-    _rolehop_apply keep $ROLEHOP_PROFILE
+    if test -n "$ROLEHOP_TARGET"
+        _rolehop_apply keep --target "$ROLEHOP_TARGET" # an ad-hoc role, or overrides
+    else
+        _rolehop_apply keep $ROLEHOP_PROFILE
+    end
     if _rolehop_inside_margin
         set -g _rolehop_refresh_tried $ROLEHOP_EXPIRATION
     end

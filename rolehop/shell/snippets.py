@@ -41,6 +41,7 @@ MANAGED: tuple[str, ...] = (
     "AWS_DEFAULT_REGION",
     "ROLEHOP_PROFILE",
     "ROLEHOP_EXPIRATION",
+    "ROLEHOP_TARGET",
 )
 
 # Auto-refresh runs when less than this remains, unless ROLEHOP_REFRESH_MARGIN (seconds)

@@ -226,7 +226,7 @@ def test_unexpected_exception_is_an_internal_error_without_traceback(
     def broken(ctx: Context, name: str, **options: object) -> None:
         raise KeyError("boom")
 
-    monkeypatch.setattr("rolehop.cli.credentials.resolve", broken)
+    monkeypatch.setattr("rolehop.engine.targets.resolve", broken)
 
     outcome = rolehop_main("env", "company")
 
@@ -273,7 +273,7 @@ def test_ctrl_c_during_a_command_exits_130(sts: StubSts, monkeypatch: pytest.Mon
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("rolehop.cli.credentials.resolve", interrupted)
+    monkeypatch.setattr("rolehop.engine.targets.resolve", interrupted)
 
     outcome = rolehop_main("credential-process", "company")
 

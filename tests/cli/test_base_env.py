@@ -94,7 +94,7 @@ def test_env_no_session_exports_the_keys_themselves(state: StubbedState) -> None
     # a session token left by a previous `use` must not stay beside long-term keys
     assert outcome.stdout.splitlines()[0] == (
         "unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SECURITY_TOKEN AWS_SESSION_TOKEN "
-        "AWS_CREDENTIAL_EXPIRATION ROLEHOP_EXPIRATION"
+        "AWS_CREDENTIAL_EXPIRATION ROLEHOP_EXPIRATION ROLEHOP_TARGET"
     )
     assert exports(outcome.stdout) == {
         "AWS_ACCESS_KEY_ID": JOE_KEY_ID,

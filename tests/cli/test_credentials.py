@@ -60,7 +60,8 @@ pytestmark = [
 ]
 
 EXPIRES_EPOCH = "1893502800"
-UNSET = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SECURITY_TOKEN")
+# what env unsets for a plain profile: ROLEHOP_TARGET too (an earlier ad-hoc target's)
+UNSET = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SECURITY_TOKEN", "ROLEHOP_TARGET")
 
 
 def process_document(credentials: Credentials) -> dict[str, Any]:
@@ -164,7 +165,7 @@ def _expected_env(shell: str, credentials: Credentials) -> str:
         lines = [f"Remove-Item -Path Env:{name} -ErrorAction SilentlyContinue" for name in UNSET]
         lines += [f"$Env:{name} = '{value}'" for name, value in exports]
     else:
-        lines = ["unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SECURITY_TOKEN"]
+        lines = ["unset " + " ".join(UNSET)]
         lines += [f"export {name}='{value}'" for name, value in exports]
     return "\n".join(lines) + "\n"
 
@@ -186,11 +187,12 @@ def test_env_literal_lines(sts: StubSts) -> None:
     powershell = rolehop_main("env", "company", "--shell", "powershell").stdout.splitlines()
 
     assert fish[0] == "set -eg AWS_PROFILE;"
-    assert fish[3] == "set -gx AWS_ACCESS_KEY_ID 'ASIACOMPANY000000000';"
+    assert fish[3] == "set -eg ROLEHOP_TARGET;"
+    assert fish[4] == "set -gx AWS_ACCESS_KEY_ID 'ASIACOMPANY000000000';"
     assert fish[-1] == "set -gx ROLEHOP_PROFILE 'company';"
     assert powershell[0] == "Remove-Item -Path Env:AWS_PROFILE -ErrorAction SilentlyContinue"
-    assert powershell[3] == "$Env:AWS_ACCESS_KEY_ID = 'ASIACOMPANY000000000'"
-    assert powershell[7] == "$Env:ROLEHOP_EXPIRATION = '1893502800'"
+    assert powershell[4] == "$Env:AWS_ACCESS_KEY_ID = 'ASIACOMPANY000000000'"
+    assert powershell[8] == "$Env:ROLEHOP_EXPIRATION = '1893502800'"
 
 
 @pytest.mark.parametrize(

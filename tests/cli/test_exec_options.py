@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pytest
 
 from rolehop.cli.state import AppState
-from rolehop.engine.resolve import resolve
+from rolehop.engine.targets import Target, resolve_target
 from tests.support.cli import CONFIG, StubbedState, expect_company, rolehop_main
 from tests.support.stubs import JOE_CREDENTIALS
 
@@ -42,16 +42,15 @@ def ran(monkeypatch: pytest.MonkeyPatch) -> list[Ran]:
 
     def run_with_server(
         state: AppState,
-        profile: str,
+        target: Target,
         command: tuple[str, ...],
         *,
         refresh: bool = False,
         mfa_token: str | None = None,
         session: bool = True,
     ) -> int:
-        resolution = resolve(
-            state.context,
-            profile, refresh=refresh, mfa_token=mfa_token, session=session
+        resolution = resolve_target(
+            state.context, target, refresh=refresh, mfa_token=mfa_token, session=session
         )
         runs.append(Ran(list(command), True, resolution.credentials.access_key_id))
         return 0

@@ -238,6 +238,35 @@ def test_hits_and_outputs(worlds: tuple[World, World]) -> None:
     assert worlds[0].sts.count("AssumeRole") == 2
 
 
+def test_ad_hoc_roles_and_overrides(worlds: tuple[World, World]) -> None:
+    """--role-arn/--source, --region, --duration and the shell's --target: the same chain
+    and cache as a profile (an ad-hoc ADMIN from dev is admin's very key)."""
+    adhoc = ("--role-arn", ADMIN, "--source", "dev")
+    target = '{"profile": "dev", "region": "ap-south-1"}'
+    outcomes = _same(
+        worlds,
+        [
+            step("env", *adhoc, "--shell", "bash"),
+            step("credential-process", *adhoc),
+            step("credential-process", "admin"),
+            step("credential-process", "dev", "--duration", "1800"),
+            step("credential-process", "dev", "--duration", "1800"),
+            step("env", "dev", "--region", "ap-south-1", "--shell", "fish"),
+            step("env", "--target", target, "--shell", "bash"),
+            step("exec", *adhoc, "--region", "us-east-2", "--", "printenv", "AWS_REGION"),
+            step("env", "--role-arn", ADMIN, "--shell", "bash"),
+            step("env", "dev", "--duration", "60"),
+            step("env", "--role-arn", ADMIN, "--source", "deb"),
+            step("env", "joe", "--duration", "1800"),
+            step("env", "--target", "{", "--shell", "bash"),
+        ],
+    )
+    assert [outcome.code for outcome in outcomes] == [0] * 8 + [2] * 5
+    assert outcomes[1].stdout == outcomes[2].stdout  # one cache entry
+    assert outcomes[7].stdout == "us-east-2\n"
+    assert worlds[0].sts.count("AssumeRole") == 3  # dev, admin, dev for 1800 s
+
+
 def test_relative_and_broken_config_paths(worlds: tuple[World, World]) -> None:
     broken = _write("work/t1.toml", "[profiles.x\n")
     bad_margin = _write("work/margin.toml", '[settings]\nrefresh_margin = "10m"\n')

@@ -289,3 +289,28 @@ def test_a_custom_federation_endpoint_without_the_setting_is_a_config_error(
     )
     assert result.stderr.count("\n") == 1
     assert issued_for(moto, ROLE_ARN) == []
+
+
+def test_an_ad_hoc_role_in_another_region(
+    sandbox: Sandbox,
+    moto: Emulator,
+    research: dict[str, str],
+    fake: FakeFederation,
+    run_rolehop: RunRolehop,
+) -> None:
+    """``--role-arn ARN --source PROFILE``: a role with no profile; ``--region``: the
+    console's region for this sign-in, over the profile's."""
+    auditor = "arn:aws:iam::123456789012:role/Auditor"
+    args = ("login", "--role-arn", auditor, "--source", "joe", "--region", "ap-south-1")
+    result = rolehop(run_rolehop, moto, *args, "--print")
+    assert result.returncode == 0, result.stderr
+    home = "https://console.aws.amazon.com/console/home?region=ap-south-1"
+    assert result.stdout == expected_url(fake, home) + "\n"
+    [session] = issued_for(moto, auditor)
+    sent = fake.requests[0].session
+    assert sent is not None and sent["sessionId"] == session["access_key_id"]
+
+    # a profile's own region, moved for one sign-in
+    moved = rolehop(run_rolehop, moto, "login", "research-ro", "--region", "us-east-2", "--print")
+    assert moved.returncode == 0, moved.stderr
+    assert "region%3Dus-east-2" in moved.stdout

@@ -25,6 +25,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from rolehop.engine.targets import Target
 from rolehop.features.demo import RESEARCH, ROLE_NAME, Emulator
 from rolehop.features.demo import ROLE_ARN as RESEARCH_ROLE
 from rolehop.output import Shell, quote_posix
@@ -728,6 +729,30 @@ def test_auto_refresh_keeps_what_the_user_changed_since_use(
 
     assert kit.recorders.rolehop_calls()[1:] == [f"rolehop env research-any --shell {shell}"] * 2
     assert region.read_text() == "us-west-2\n"
+    session.close()
+
+
+@pytest.mark.parametrize("shell", REAL_SHELLS)
+def test_auto_refresh_asks_for_the_same_ad_hoc_target(
+    shell: Shell, kit: Kit, sessions: list[Session]
+) -> None:
+    """`use --role-arn ARN --source PROFILE --region R`: the refresh asks for that target
+    again (ROLEHOP_TARGET), not for a profile of the ARN's name, nor without the region."""
+    session = Session(
+        shell, kit, {"ROLEHOP_AUTO_REFRESH": "1", "ROLEHOP_REFRESH_MARGIN": str(2 * 3600)}
+    )
+    sessions.append(session)
+    seen = kit.root / "seen.txt"
+    target = Target(role_arn=RESEARCH_ROLE, source="joe", region="eu-west-2")
+
+    session.run(f"rolehop use --role-arn {RESEARCH_ROLE} --source joe --region eu-west-2")
+    session.run(f"echo $ROLEHOP_PROFILE $AWS_REGION > {seen}")  # refreshed first
+
+    assert kit.recorders.rolehop_calls()[1:] == [
+        f"rolehop env --role-arn {RESEARCH_ROLE} --source joe --region eu-west-2 --shell {shell}",
+        f"rolehop env --target {target.spec()} --shell {shell}",
+    ]
+    assert seen.read_text() == f"{RESEARCH_ROLE} eu-west-2\n"
     session.close()
 
 
