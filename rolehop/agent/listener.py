@@ -261,9 +261,7 @@ class Agent:
                 with self.state:
                     self.in_flight -= size
 
-    def _answer(
-        self, connection: socket.socket, message: dict[str, Any], service: Service
-    ) -> None:
+    def _answer(self, connection: socket.socket, message: dict[str, Any], service: Service) -> None:
         with connection:
             try:
                 # the answer may take STS calls; sending it may not take long

@@ -56,9 +56,7 @@ class AgentLink:
     def keys(self, local: Callable[[], Keys], backend: str | None) -> Keys:
         return AgentKeys(self, local, backend)
 
-    def profiles(
-        self, config_path: str | None, backend: str | None
-    ) -> list[ProfileSummary] | None:
+    def profiles(self, config_path: str | None, backend: str | None) -> list[ProfileSummary] | None:
         try:
             answer = self.ask(
                 "profiles",

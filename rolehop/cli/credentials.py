@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from rolehop.cli import picker
 from rolehop.cli.complete import profile_names
 from rolehop.cli.options import (
     duration_option,
@@ -60,7 +61,8 @@ def env(
     no_session: bool,
     mfa_token: str | None,
 ) -> None:
-    """Print shell code that exports PROFILE's credentials.
+    """Print shell code that exports PROFILE's credentials (no PROFILE, on a terminal:
+    pick one, the last used first).
 
     \b
       eval "$(rolehop env research-ro)"        # bash, zsh
@@ -70,15 +72,17 @@ def env(
     For a base profile of long-term keys, a session made from them (with its MFA, if it
     has one); --no-session: the keys themselves.
     """
-    target = make_target(profile, role_arn, source, region, duration, target_spec)
     chosen = shell or shell_from_environ(os.environ)  # before any STS call
+    nothing = (profile, role_arn, source, target_spec)
+    if all(given is None for given in nothing) and picker.on_a_terminal():
+        profile = picker.pick_profile(os.environ, state.config_path)  # `rolehop use`
+    target = make_target(profile, role_arn, source, region, duration, target_spec)
     resolution = resolve_target(
         state.context, target, refresh=refresh, mfa_token=mfa_token, session=not no_session
     )
-    click.echo(
-        render_env(environment(resolution, target.exported()), chosen),
-        nl=False,
-    )
+    click.echo(render_env(environment(resolution, target.exported()), chosen), nl=False)
+    if target.profile is not None:
+        picker.remember(os.environ, target.profile)
     state.start_agent()
 
 

@@ -134,10 +134,26 @@ def config_files(environ: Mapping[str, str], override: str | None = None) -> lis
     return [path, generated_directory(path), *generated_files(path), *aws_paths(environ)]
 
 
-def profile_names(environ: Mapping[str, str], override: str | None = None) -> set[str]:
-    """The names of every role profile, without validating them: for completion, which
-    runs at each <Tab> (a thousand profiles parse in half the time of :func:`load`).
-    Raises what reading the files raises (tomllib, configparser, OSError)."""
+# what makes a section of the AWS files a profile one can ask credentials of
+_CREDENTIAL_KEYS = (
+    "role_arn",
+    "aws_access_key_id",
+    "credential_process",
+    "sso_session",
+    "sso_start_url",
+    "web_identity_token_file",
+    "credential_source",
+)
+
+
+def profile_names(
+    environ: Mapping[str, str], override: str | None = None, *, bases: bool = False
+) -> set[str]:
+    """The names of every role profile (``bases``: every profile, bases too), without
+    validating them: for completion and ``use``'s picker, which run while a person waits (a
+    thousand profiles parse in half the time of :func:`load`). Raises what reading the
+    files raises (tomllib, configparser, OSError)."""
+    wanted = _CREDENTIAL_KEYS if bases else ("role_arn",)
     path = rolehop_config_path(environ, override)
     names: set[str] = set()
     for toml_path in (path, *generated_files(path)):
@@ -150,15 +166,15 @@ def profile_names(environ: Mapping[str, str], override: str | None = None) -> se
             names.update(
                 name
                 for name, table in profiles.items()
-                if isinstance(table, dict) and "role_arn" in table
+                if isinstance(table, dict) and (bases or "role_arn" in table)
             )
-    for aws_path in aws_paths(environ):
+    # the credentials file by its place, not its name ($AWS_SHARED_CREDENTIALS_FILE)
+    for credentials, aws_path in enumerate(aws_paths(environ)):
         parser = configparser.RawConfigParser(interpolation=None, strict=False)
         parser.read(aws_path, encoding="utf-8")
-        credentials = aws_path.name == "credentials"
         for section in parser.sections():
             name = section if credentials else aws_files.config_profile_name(section)
-            if name is not None and parser.has_option(section, "role_arn"):
+            if name is not None and any(parser.has_option(section, key) for key in wanted):
                 names.add(name)
     return names
 

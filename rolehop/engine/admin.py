@@ -121,9 +121,7 @@ def usable_cache(ctx: Context, action: str) -> Cache:
         return ctx.cache
     settings = ctx.config.settings
     if not settings.cache:
-        raise CacheError(
-            f"no keyring cache to {action}: caching is off ([settings] cache = false)"
-        )
+        raise CacheError(f"no keyring cache to {action}: caching is off ([settings] cache = false)")
     try:
         backend = load_backend(settings.keyring_backend, ctx.environ)
     except CacheError as error:

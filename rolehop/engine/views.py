@@ -57,8 +57,7 @@ def profiles(ctx: Context) -> list[ProfileSummary]:
     index = ctx.cache.index() if anything else {}
     now = ctx.clock()
     rows = [
-        _row(ctx, name, stored, index, now)
-        for name in sorted({*config.profiles, *config.broken})
+        _row(ctx, name, stored, index, now) for name in sorted({*config.profiles, *config.broken})
     ]
     rows += _base_rows(ctx, stored, index, now)
     return sorted(rows, key=lambda row: row.name)
@@ -149,9 +148,7 @@ def graph(ctx: Context, name: str) -> list[GraphNode]:
     stored = stored_names(ctx) if chain.base.may_use_stored_keys else set()
     nodes = [GraphNode("base", chain.base.name, None, describe_base(chain, stored), None)]
     if chain.mfa is not None:
-        nodes.append(
-            GraphNode("mfa", chain.base.name, None, chain.mfa.serial, left(chain.mfa.key))
-        )
+        nodes.append(GraphNode("mfa", chain.base.name, None, chain.mfa.serial, left(chain.mfa.key)))
     for hop in chain.hops:
         nodes.append(GraphNode("role", hop.name, hop.role_arn, None, left(hop.key)))
     return nodes

@@ -135,4 +135,3 @@ def runtime_directory(environ: Mapping[str, str], uid: int | None = None) -> str
     """``<runtime base>/rolehop``: the agent's socket, its stamps and the locks."""
     base = runtime_base(environ, uid)
     return os.path.join(base, "rolehop") if base is not None else None
-
