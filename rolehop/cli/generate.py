@@ -169,7 +169,7 @@ def _aws_config(state: AppState, source: str, names: Iterable[str], dry_run: boo
     ``rolehop [--config PATH] credential-process NAME`` (the path when it is not the
     default, so that AWS tools find the same profiles)."""
     from rolehop.config.files import default_config_path
-    from rolehop.features.generate.aws_config_file import write_aws_config
+    from rolehop.features.generate.aws_config_block import write_aws_config
 
     ctx = state.context
     prefix = ["rolehop"]

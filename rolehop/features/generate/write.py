@@ -19,7 +19,7 @@ from rolehop.config.files import generated_directory
 from rolehop.engine.context import Context
 from rolehop.errors import ConfigError
 from rolehop.features.generate import aws_config_block, generated_file, naming
-from rolehop.features.generate.aws_config_file import read_aws_config
+from rolehop.features.generate.aws_config_block import read_aws_config
 from rolehop.features.generate.sources import Found
 from rolehop.stores.private import UnsafePath, make_directories
 
