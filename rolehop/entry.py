@@ -230,7 +230,48 @@ def alive(pid: int) -> bool:
         return True  # no /proc (macOS): kill said it is there
 
 
+def _complete_from_agent() -> bool:
+    """``rolehop CMD <Tab>``: the profile names from the agent, which keeps them while the
+    files stay as they are; False: click answers (no agent, anything else on the line)."""
+    from rolehop.shell import completion
+
+    asked = completion.request(os.environ)
+    if asked is None:
+        return False
+    from rolehop.agent.protocol import (
+        AgentUnavailable,
+        call,
+        disabled_by,
+        request,
+        request_environ,
+        socket_path,
+    )
+
+    path = socket_path(os.environ)
+    if disabled_by(os.environ) or path is None:
+        return False
+    environ = request_environ(os.environ, os.getcwd())
+    try:
+        answer = call(path, request("names", environ=environ))
+    except (AgentUnavailable, OSError):
+        return False
+    names = answer.get("names")
+    if not answer.get("ok") or not isinstance(names, list):
+        return False
+    protocol, _, incomplete = asked
+    values = completion.matching(map(str, names), incomplete, protocol)
+    sys.stdout.write(completion.answer(values, protocol))
+    sys.stdout.flush()
+    return True
+
+
 def main() -> None:
+    if "_ROLEHOP_COMPLETE" in os.environ:
+        try:
+            if _complete_from_agent():
+                sys.exit(0)
+        except BrokenPipeError:
+            sys.exit(1)
     fields = parse(sys.argv[1:])
     fallback = Fallback()
     try:

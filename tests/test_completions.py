@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.shell_completion import BashComplete, FishComplete, ZshComplete
 
@@ -131,3 +132,32 @@ def test_bash_completes_any_profile_name_as_one_word(
     read = [field.split("|", 1) for field in done.stdout.split("\0") if field]
     assert sorted(read) == sorted(["1", name] for name in names)
     assert not (sandbox.root / "canary").exists()
+
+
+def test_the_fast_path_knows_which_commands_complete_a_profile_first() -> None:
+    """rolehop.shell.completion answers ``rolehop CMD <Tab>`` for these commands without
+    click: exactly those whose first argument click completes with profile names."""
+    from rolehop.cli.complete import profile_names
+    from rolehop.shell.completion import PROFILE_COMMANDS
+
+    found = set()
+    for name, command in cli.commands.items():
+        arguments = [param for param in command.params if isinstance(param, click.Argument)]
+        if arguments and arguments[0]._custom_shell_complete is profile_names:
+            found.add(name)
+    assert found == PROFILE_COMMANDS
+
+
+@pytest.mark.parametrize("protocol", ["bash_complete", "zsh_complete", "fish_complete"])
+def test_the_fast_path_writes_click_s_bytes(protocol: str) -> None:
+    from click.shell_completion import CompletionItem
+
+    from rolehop.shell.completion import answer
+
+    values = ["a", "team\\\\\\ dev", "x:y"]
+    completer = {"bash_complete": BashComplete, "zsh_complete": ZshComplete}.get(
+        protocol, FishComplete
+    )(cli, {}, "rolehop", "_ROLEHOP_COMPLETE")
+    expected = "\n".join(completer.format_completion(CompletionItem(v)) for v in values) + "\n"
+    assert answer(values, protocol) == expected
+    assert answer([], protocol) == "\n"

@@ -80,6 +80,8 @@ class Service:
         self.configs: dict[tuple[object, ...], configs.Config] = {}
         self.rows: dict[tuple[object, ...], list[dict[str, Any]]] = {}
         self.lists = 0  # list's rows served
+        self.names: dict[tuple[object, ...], list[str]] = {}
+        self.completions = 0  # profile names served for completion
         # what botocore reads from this process's environment for its STS clients
         self.sts_scope = sts_scope(os.environ, os.getcwd())
         self.resolver = Resolver(self)
@@ -128,6 +130,8 @@ class Service:
         try:
             if op == "resolve":
                 answer = self.resolver.resolve(message, tell)
+            elif op == "names":  # no keyring: whichever the caller's, the files say
+                answer = self._answer(**self._names(message))
             elif message.get("backend") != self.keyring_backend:
                 return self._answer(ok=False, error="another keyring")
             elif op in self._CACHE_OPS:
@@ -214,6 +218,22 @@ class Service:
         self.lists += 1
         return {"rows": rows}
 
+    def _names(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        """The role profiles' names completion offers (rolehop.cli.complete), read once
+        while the files stay as they are: a person waits at each <Tab>."""
+        environ = message["environ"]
+        stamp, config = self.config_of(environ, None)
+        if not config.settings.agent:
+            raise Declined("the caller's config turns the agent off")
+        with self.leases_lock:
+            names = self.names.get(stamp)
+        if names is None:
+            names = sorted(configs.profile_names(environ))
+            with self.leases_lock:
+                self.names = {stamp: names}
+        self.completions += 1
+        return {"names": names}
+
     def config_of(
         self, environ: Mapping[str, str], override: str | None
     ) -> tuple[tuple[object, ...], configs.Config]:
@@ -250,6 +270,7 @@ class Service:
             "entries": len(self.cache.entries),
             "served": dict(self.served),
             "lists": self.lists,
+            "completions": self.completions,
             "keyring": self.cache.inner.description,
             "keyring_ok": self.cache.inner.last_error is None,
             "keyring_error": self.cache.inner.last_error,

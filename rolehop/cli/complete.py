@@ -4,28 +4,13 @@ from __future__ import annotations
 
 import configparser
 import os
-import re
 
 import click
 from click.shell_completion import CompletionItem
 
 from rolehop.config import files as configs
-from rolehop.config import validate
 from rolehop.errors import RolehopError
-
-# What bash would split, expand or glob in a word typed as it is
-_BASH_SPECIAL = re.compile(r"""([^\w@%+:,./=-])""")
-
-
-def _typed(name: str) -> str:
-    """``name`` as the shell puts it on the command line. click's bash script puts each
-    value into COMPREPLY as it is, which bash inserts as typed text: "team dev" would be two
-    words. Each special character is escaped with a backslash, itself escaped once more
-    for the script's ``read`` (without -r). zsh (compadd) and fish quote what they insert
-    themselves."""
-    if os.environ.get("_ROLEHOP_COMPLETE", "").startswith("bash"):
-        return _BASH_SPECIAL.sub(lambda match: "\\\\\\" + match.group(1), name)
-    return name
+from rolehop.shell import completion
 
 
 def profile_names(
@@ -35,12 +20,8 @@ def profile_names(
     root = ctx.find_root()
     override = root.params.get("config_path") if root.params else None
     try:
-        names = sorted(configs.profile_names(os.environ, override))
+        names = configs.profile_names(os.environ, override)
     except (RolehopError, ValueError, OSError, RecursionError, configparser.Error):
         return []  # a broken config completes nothing; the command itself will say why
-    return [
-        CompletionItem(_typed(name))
-        for name in names
-        # a name with control characters is no profile: nothing to type on a command line
-        if name.startswith(incomplete) and validate.PROFILE_NAME.fullmatch(name)
-    ]
+    protocol = os.environ.get("_ROLEHOP_COMPLETE", "")
+    return [CompletionItem(value) for value in completion.matching(names, incomplete, protocol)]

@@ -457,9 +457,7 @@ def test_a_failing_keyring_shows_in_status_and_is_not_sticky(
     assert _served(agent_env)["hit"] == 2  # before the lock, and after: not sticky
 
 
-def test_no_agent_is_started_without_a_usable_keyring(
-    run: Run, agent_env: dict[str, str]
-) -> None:
+def test_no_agent_is_started_without_a_usable_keyring(run: Run, agent_env: dict[str, str]) -> None:
     """It would exit at once, and the next call would start another: one Python process
     more on every call."""
     none = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
@@ -576,3 +574,30 @@ def test_waiting_for_another_process_takes_at_most_lock_timeout(
         took = time.monotonic() - started
     assert waited.returncode == 10, waited.stderr
     assert took < timeout * 1.5, took
+
+
+def test_profile_completion_through_the_agent_imports_no_click(
+    run: Run, agent_env: dict[str, str], sandbox: Sandbox
+) -> None:
+    """``rolehop env <Tab>`` with an agent running: its names, the click answer's bytes,
+    without click, the keyring or the SDK."""
+    assert run("agent", "start").returncode == 0
+    _started(agent_env)
+    target = sandbox.root / "modules.json"
+    completing = {
+        **agent_env,
+        "_ROLEHOP_COMPLETE": "bash_complete",
+        "COMP_WORDS": "rolehop env res",
+        "COMP_CWORD": "2",
+    }
+
+    result = run_captured([sys.executable, "-c", HIT_PROBE, str(target)], completing)
+    direct = run_captured([sys.executable, "-m", "rolehop"], {**completing, "ROLEHOP_AGENT": "0"})
+
+    assert result.returncode == 0, result.stderr
+    assert (result.stdout, result.stderr) == (direct.stdout, direct.stderr)
+    assert result.stdout == "plain,research-ro\n"
+    assert _started(agent_env)["completions"] == 1
+    modules = set(json.loads(target.read_text()))
+    heavy = {"keyring", "click", "boto3", "botocore", "rich", "rolehop.cli", "tomllib"}
+    assert not modules & heavy, modules & heavy

@@ -267,6 +267,48 @@ def test_ad_hoc_roles_and_overrides(worlds: tuple[World, World]) -> None:
     assert worlds[0].sts.count("AssumeRole") == 3  # dev, admin, dev for 1800 s
 
 
+def _completing(words: str, cword: str, protocol: str = "bash") -> dict[str, str]:
+    return {"_ROLEHOP_COMPLETE": f"{protocol}_complete", "COMP_WORDS": words, "COMP_CWORD": cword}
+
+
+ODD_NAMES = """
+[profiles."team dev"]
+role_arn = "arn:aws:iam::111122223333:role/odd"
+source_profile = "joe"
+
+[profiles."it's $(id)"]
+role_arn = "arn:aws:iam::111122223333:role/odd"
+source_profile = "joe"
+"""
+
+
+def test_profile_completion(worlds: tuple[World, World]) -> None:
+    """``rolehop CMD <Tab>``: the agent's names, click's bytes; anything else on the line
+    is click's alone."""
+    odd = _edit("[profiles.dev]", ODD_NAMES + "\n[profiles.dev]")
+    steps = [
+        step(env=_completing("rolehop env ", "2"), before=odd),
+        step(env=_completing("rolehop env d", "2")),
+        step(env=_completing("rolehop credential-process 'team", "2")),
+        step(env=_completing("rolehop exec it", "2")),
+        step(env=_completing("rolehop use ", "2", "zsh")),
+        step(env=_completing("rolehop login te", "te", "fish")),
+        step(env=_completing("rolehop env --sh", "2")),
+        step(env=_completing("rolehop --config rolehop.toml env ", "3")),
+        step(env=_completing("rolehop cache clear ", "3")),
+        step(env={**_completing("rolehop whoami ", "2"), "ROLEHOP_CONFIG": "rolehop.toml"}),
+        step(env=_completing("rolehop env ", "x")),
+        step(env=_completing("rolehop env ", "2"), before=_write("rolehop.toml", "[profiles\n")),
+    ]
+    outcomes = _same(worlds, steps)
+    assert outcomes[0].stdout.count("plain,") == 5
+    assert "plain,team\\\\\\ dev\n" in outcomes[0].stdout  # one word for bash's read
+    assert outcomes[1].stdout == "plain,dev\n"
+    assert outcomes[4].stdout.startswith("plain\nadmin\n_\n")
+    assert outcomes[11].stdout == "\n"  # a broken config completes nothing
+    assert client.status(worlds[0].env)["completions"] >= 6
+
+
 def test_relative_and_broken_config_paths(worlds: tuple[World, World]) -> None:
     broken = _write("work/t1.toml", "[profiles.x\n")
     bad_margin = _write("work/margin.toml", '[settings]\nrefresh_margin = "10m"\n')
