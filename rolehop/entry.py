@@ -265,7 +265,69 @@ def _complete_from_agent() -> bool:
     return True
 
 
+def _list_request(argv: list[str]) -> dict[str, object] | None:
+    """``[--config PATH] list [--json]`` to a pipe (the terminal's table is rich's, drawn
+    by the direct path): the fields of the agent's ``list``; None for anything else."""
+    words = list(argv)
+    config = None
+    if words[:1] == ["--config"] and len(words) > 1:
+        config, words = words[1], words[2:]
+    elif words[:1] and words[0].startswith("--config="):
+        config, words = words[0].partition("=")[2], words[1:]
+    if words not in (["list"], ["list", "--json"]):
+        return None
+    as_json = words[-1] == "--json"
+    if not as_json and os.isatty(sys.stdout.fileno()):
+        return None
+    return {"config": config, "json": as_json}
+
+
+def _list_from_agent(fields: dict[str, object]) -> bool:
+    """``list`` as the agent has it (the files parsed, the rows and their text made once
+    while nothing changes); False: the direct path lists."""
+    from rolehop.agent.protocol import (
+        AgentUnavailable,
+        call,
+        disabled_by,
+        request,
+        request_environ,
+        socket_path,
+    )
+    from rolehop.config.locations import absolute
+
+    path = socket_path(os.environ)
+    if disabled_by(os.environ) or path is None:
+        return False
+    cwd = os.getcwd()
+    config = fields["config"]
+    ask = request(
+        "list",
+        environ=request_environ(os.environ, cwd),
+        config=absolute(config, os.environ, cwd) if isinstance(config, str) else None,
+        json=fields["json"],
+    )
+    try:
+        answer = call(path, ask)
+    except (AgentUnavailable, OSError):
+        return False
+    stdout, stderr = answer.get("stdout"), answer.get("stderr")
+    if not answer.get("ok") or not isinstance(stdout, str) or not isinstance(stderr, str):
+        return False
+    sys.stdout.write(stdout)
+    sys.stdout.flush()
+    sys.stderr.write(stderr)
+    return True
+
+
 def main() -> None:
+    listing = _list_request(sys.argv[1:])
+    if listing is not None:
+        try:
+            if _list_from_agent(listing):
+                sys.exit(0)
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
     if "_ROLEHOP_COMPLETE" in os.environ:
         try:
             if _complete_from_agent():

@@ -12,6 +12,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -22,8 +23,9 @@ from rolehop.agent.remote import index_rows, summary_row
 from rolehop.agent.resolver import Resolver
 from rolehop.aws.sts import StsClientFactory
 from rolehop.config import files as configs
-from rolehop.engine import context, views
-from rolehop.engine.context import utcnow
+from rolehop.engine import context, list_text, views
+from rolehop.engine.context import keyring_backend, utcnow
+from rolehop.engine.rows import ProfileSummary
 from rolehop.errors import CacheError
 from rolehop.stores import changes
 from rolehop.stores.cache import decode_entry, encode_entry
@@ -33,6 +35,16 @@ if TYPE_CHECKING:
     pass
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Listed:
+    """``list``'s rows for one state of the files, keys, cache and clock; the texts made
+    of them (by --json or not), once asked for."""
+
+    summaries: list[ProfileSummary]
+    rows: list[dict[str, Any]]
+    texts: dict[bool, tuple[str, str]] = field(default_factory=dict)
 
 
 class Declined(Exception):
@@ -78,7 +90,7 @@ class Service:
         self.working = 0
         self.factories: dict[tuple[object, ...], StsClientFactory] = {}
         self.configs: dict[tuple[object, ...], configs.Config] = {}
-        self.rows: dict[tuple[object, ...], list[dict[str, Any]]] = {}
+        self.rows: dict[tuple[object, ...], _Listed] = {}
         self.lists = 0  # list's rows served
         self.names: dict[tuple[object, ...], list[str]] = {}
         self.completions = 0  # profile names served for completion
@@ -132,6 +144,8 @@ class Service:
                 answer = self.resolver.resolve(message, tell)
             elif op == "names":  # no keyring: whichever the caller's, the files say
                 answer = self._answer(**self._names(message))
+            elif op == "list":  # the caller's keyring, as its files say (the entry cannot)
+                answer = self._answer(**self._list(message))
             elif message.get("backend") != self.keyring_backend:
                 return self._answer(ok=False, error="another keyring")
             elif op in self._CACHE_OPS:
@@ -194,6 +208,33 @@ class Service:
     def _profiles(self, message: Mapping[str, Any]) -> dict[str, Any]:
         """``list``'s rows: the files parsed and the rows built once while the files, the
         stored keys and the cache index stay the same (a thousand profiles take 60 ms)."""
+        self.lists += 1
+        return {"rows": self._listed(message).rows}
+
+    def _list(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        """``list`` or ``list --json`` to a pipe, as the text the direct path prints
+        (rolehop.engine.list_text), made once per state of the rows: the entry's fast path.
+        No profile at all is the direct path's to say (it names the file as given)."""
+        environ, override = message["environ"], message.get("config")
+        _, config = self.config_of(environ, override if isinstance(override, str) else None)
+        if keyring_backend(environ, config.settings) != self.keyring_backend:
+            raise Declined("another keyring")
+        listed = self._listed(message)
+        if not listed.summaries:
+            raise Declined("no profiles")
+        as_json = bool(message.get("json"))
+        with self.leases_lock:
+            text = listed.texts.get(as_json)
+        if text is None:
+            summaries = listed.summaries
+            stdout = list_text.json_text(summaries) if as_json else list_text.plain_table(summaries)
+            text = (stdout, "" if as_json else list_text.warnings(summaries))
+            with self.leases_lock:
+                listed.texts[as_json] = text
+        self.lists += 1
+        return {"stdout": text[0], "stderr": text[1]}
+
+    def _listed(self, message: Mapping[str, Any]) -> _Listed:
         environ = message["environ"]
         override = message.get("config")
         stamp, config = self.config_of(environ, override if isinstance(override, str) else None)
@@ -210,13 +251,13 @@ class Service:
         minute = now.replace(second=0, microsecond=0)
         state = (stamp, frozenset(self.keystore.names()), frozenset(index.items()), caller, minute)
         with self.leases_lock:
-            rows = self.rows.get(state)
-        if rows is None:
-            rows = [summary_row(summary) for summary in views.profiles(ctx)]
+            listed = self.rows.get(state)
+        if listed is None:
+            summaries = views.profiles(ctx)
+            listed = _Listed(summaries, [summary_row(summary) for summary in summaries])
             with self.leases_lock:
-                self.rows = {state: rows}
-        self.lists += 1
-        return {"rows": rows}
+                self.rows = {state: listed}
+        return listed
 
     def _names(self, message: Mapping[str, Any]) -> dict[str, Any]:
         """The role profiles' names completion offers (rolehop.cli.complete), read once

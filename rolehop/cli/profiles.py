@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime
 
 import click
 
 from rolehop.cli import terminal
 from rolehop.cli.options import json_option
-from rolehop.cli.render import duration_text, json_document
+from rolehop.cli.render import duration_text
 from rolehop.cli.state import AppState, pass_state
-from rolehop.common.creds import format_expiration
-from rolehop.common.text import error_line, printable
-from rolehop.engine import views
+from rolehop.common.text import printable
+from rolehop.engine import list_text, views
 from rolehop.engine.rows import ProfileSummary
 
 
@@ -25,21 +23,7 @@ def list_(state: AppState, as_json: bool) -> None:
     (no role, 0 hops), which env, exec and credential-process hand out themselves."""
     summaries = views.profiles(state.context)
     if as_json:
-        rows = [
-            {
-                **asdict(s),
-                "chain": list(s.chain),
-                "hops": max(len(s.chain) - 1, 0),
-                "cached_until": format_expiration(s.cached_until) if s.cached_until else None,
-            }
-            for s in summaries
-        ]
-        # "profiles" keeps what it always held, the role profiles; base profiles apart
-        document = {
-            "profiles": [row for row in rows if row["kind"] == "role"],
-            "bases": [row for row in rows if row["kind"] == "base"],
-        }
-        click.echo(json_document(document))
+        click.echo(list_text.json_text(summaries), nl=False)
         return
     if not summaries:
         click.echo(f"no profiles: add [profiles.NAME] to {state.context.config.path}", err=True)
@@ -47,10 +31,8 @@ def list_(state: AppState, as_json: bool) -> None:
     if terminal.stdout_is_terminal():
         _rich_table(summaries, state.context.clock())
     else:
-        _plain_table(summaries)
-    # a broken source profile breaks every profile built on it with its own error: once
-    for error in dict.fromkeys(s.error for s in summaries if s.error):
-        click.echo(error_line(f"rolehop: warning: {error}"), err=True)
+        click.echo(list_text.plain_table(summaries), nl=False)
+    click.echo(list_text.warnings(summaries), nl=False, err=True)
 
 
 def _left(until: datetime | None, now: datetime) -> str:
@@ -87,28 +69,6 @@ def _rich_table(summaries: list[ProfileSummary], now: datetime) -> None:
             s.origin,
         )
     Console().print(table)
-
-
-def _plain_table(summaries: list[ProfileSummary]) -> None:
-    """For pipes and scripts: plain aligned columns, no colour."""
-    header = ("PROFILE", "ROLE", "SOURCE", "HOPS", "REGION", "FROM", "CREDENTIALS")
-    table = [header]
-    for s in summaries:
-        table.append(
-            (
-                s.name,
-                s.role_arn or "-",
-                s.chain[0] if s.chain else (s.source or "-"),
-                str(len(s.chain) - 1) if s.chain else "!",
-                s.region or "-",
-                s.origin,
-                s.credentials or "-",
-            )
-        )
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    for row in table:
-        line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-        click.echo(printable(line.rstrip()))
 
 
 def register(group: click.Group) -> None:

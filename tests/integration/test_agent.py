@@ -601,3 +601,26 @@ def test_profile_completion_through_the_agent_imports_no_click(
     modules = set(json.loads(target.read_text()))
     heavy = {"keyring", "click", "boto3", "botocore", "rich", "rolehop.cli", "tomllib"}
     assert not modules & heavy, modules & heavy
+
+
+def test_list_to_a_pipe_through_the_agent_imports_no_click(
+    run: Run, agent_env: dict[str, str], sandbox: Sandbox
+) -> None:
+    """``rolehop list`` to a pipe with an agent running: the direct path's text, from the
+    agent, without click, rich, the keyring or the SDK."""
+    assert run("agent", "start").returncode == 0
+    _started(agent_env)
+    target = sandbox.root / "modules.json"
+
+    result = run_captured([sys.executable, "-c", HIT_PROBE, str(target), "list"], agent_env)
+    direct = run_captured(
+        [sys.executable, "-m", "rolehop", "list"], {**agent_env, "ROLEHOP_AGENT": "0"}
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert (result.stdout, result.stderr) == (direct.stdout, direct.stderr)
+    assert "research-ro" in result.stdout
+    assert _started(agent_env)["lists"] == 1
+    modules = set(json.loads(target.read_text()))
+    heavy = {"keyring", "click", "boto3", "botocore", "rich", "rolehop.cli", "tomllib"}
+    assert not modules & heavy, modules & heavy

@@ -309,6 +309,38 @@ def test_profile_completion(worlds: tuple[World, World]) -> None:
     assert client.status(worlds[0].env)["completions"] >= 6
 
 
+def test_list_to_a_pipe(worlds: tuple[World, World]) -> None:
+    """``list`` and ``list --json`` to a pipe: the agent's text, the direct path's bytes,
+    warnings included; no profile at all, and another keyring, are the direct path's."""
+    broken = _edit("[profiles.dev]", '[profiles.bad]\nrole_arn = "arn:aws:iam::1:role/x"\n'
+                   'source_profile = "joe"\n\n[profiles.worse]\nrole_arn = "'
+                   f'{ROLE}"\nsource_profile = "bad"\n\n[profiles.dev]')  # fmt: skip
+    outcomes = _same(
+        worlds,
+        [
+            step("list"),
+            step("list", "--json"),
+            step("list", before=broken),
+            step("list", "--json"),
+            step("--config", "rolehop.toml", "list"),
+            step("--config=rolehop.toml", "list", "--json"),
+            step("list", env={"ROLEHOP_CONFIG": "rolehop.toml"}),
+            step("list", before=_write("empty.toml", ""), env={"ROLEHOP_CONFIG": "empty.toml"}),
+            step(
+                "list",
+                before=_edit(
+                    "[settings]", '[settings]\nkeyring_backend = "keyring.backends.null.Keyring"'
+                ),
+            ),
+        ],
+    )
+    assert [outcome.code for outcome in outcomes] == [0] * 9
+    assert outcomes[0].stdout.startswith("PROFILE  ")
+    assert "rolehop: warning: " in outcomes[2].stderr
+    assert outcomes[7].stdout.splitlines()[1].startswith("joe ")  # the base only
+    assert client.status(worlds[0].env)["lists"] >= 6
+
+
 def test_relative_and_broken_config_paths(worlds: tuple[World, World]) -> None:
     broken = _write("work/t1.toml", "[profiles.x\n")
     bad_margin = _write("work/margin.toml", '[settings]\nrefresh_margin = "10m"\n')
