@@ -306,7 +306,8 @@ def test_profile_completion(worlds: tuple[World, World]) -> None:
     assert outcomes[1].stdout == "plain,dev\n"
     assert outcomes[4].stdout.startswith("plain\nadmin\n_\n")
     assert outcomes[11].stdout == "\n"  # a broken config completes nothing
-    assert client.status(worlds[0].env)["completions"] >= 6
+    status = client.status(worlds[0].env)
+    assert status is not None and status["completions"] >= 6
 
 
 def test_list_to_a_pipe(worlds: tuple[World, World]) -> None:
@@ -338,7 +339,8 @@ def test_list_to_a_pipe(worlds: tuple[World, World]) -> None:
     assert outcomes[0].stdout.startswith("PROFILE  ")
     assert "rolehop: warning: " in outcomes[2].stderr
     assert outcomes[7].stdout.splitlines()[1].startswith("joe ")  # the base only
-    assert client.status(worlds[0].env)["lists"] >= 6
+    status = client.status(worlds[0].env)
+    assert status is not None and status["lists"] >= 6
 
 
 def test_relative_and_broken_config_paths(worlds: tuple[World, World]) -> None:
