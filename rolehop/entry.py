@@ -232,31 +232,16 @@ def alive(pid: int) -> bool:
 
 def _complete_from_agent() -> bool:
     """``rolehop CMD <Tab>``: the profile names from the agent, which keeps them while the
-    files stay as they are; False: click answers (no agent, anything else on the line)."""
+    files stay as they are; False: click answers (no agent, anything else on the line), in
+    silence: a warning would land in the middle of the command line."""
     from rolehop.shell import completion
 
     asked = completion.request(os.environ)
     if asked is None:
         return False
-    from rolehop.agent.protocol import (
-        AgentUnavailable,
-        call,
-        disabled_by,
-        request,
-        request_environ,
-        socket_path,
-    )
-
-    path = socket_path(os.environ)
-    if disabled_by(os.environ) or path is None:
-        return False
-    environ = request_environ(os.environ, os.getcwd())
-    try:
-        answer = call(path, request("names", environ=environ))
-    except (AgentUnavailable, OSError):
-        return False
-    names = answer.get("names")
-    if not answer.get("ok") or not isinstance(names, list):
+    answer = _call_agent("names", Fallback())
+    names = answer.get("names") if answer is not None else None
+    if answer is None or not answer.get("ok") or not isinstance(names, list):
         return False
     protocol, _, incomplete = asked
     values = completion.matching(map(str, names), incomplete, protocol)
@@ -277,38 +262,16 @@ def _list_request(argv: list[str]) -> dict[str, object] | None:
     if words not in (["list"], ["list", "--json"]):
         return None
     as_json = words[-1] == "--json"
-    if not as_json and os.isatty(sys.stdout.fileno()):
-        return None
+    if sys.stdout is None or (not as_json and os.isatty(sys.stdout.fileno())):
+        return None  # no stdout at all: the direct path says so
     return {"config": config, "json": as_json}
 
 
-def _list_from_agent(fields: dict[str, object]) -> bool:
+def _list_from_agent(fields: dict[str, object], fallback: Fallback) -> bool:
     """``list`` as the agent has it (the files parsed, the rows and their text made once
-    while nothing changes); False: the direct path lists."""
-    from rolehop.agent.protocol import (
-        AgentUnavailable,
-        call,
-        disabled_by,
-        request,
-        request_environ,
-        socket_path,
-    )
-    from rolehop.config.locations import absolute
-
-    path = socket_path(os.environ)
-    if disabled_by(os.environ) or path is None:
-        return False
-    cwd = os.getcwd()
-    config = fields["config"]
-    ask = request(
-        "list",
-        environ=request_environ(os.environ, cwd),
-        config=absolute(config, os.environ, cwd) if isinstance(config, str) else None,
-        json=fields["json"],
-    )
-    try:
-        answer = call(path, ask)
-    except (AgentUnavailable, OSError):
+    while nothing changes); False: the direct path lists (``fallback`` says why)."""
+    answer = _call_agent("list", fallback, config=fields["config"], json=fields["json"])
+    if answer is None:
         return False
     stdout, stderr = answer.get("stdout"), answer.get("stderr")
     if not answer.get("ok") or not isinstance(stdout, str) or not isinstance(stderr, str):
@@ -319,25 +282,54 @@ def _list_from_agent(fields: dict[str, object]) -> bool:
     return True
 
 
-def main() -> None:
+def _call_agent(op: str, fallback: Fallback, **fields: object) -> dict[str, object] | None:
+    """The agent's answer to ``op`` with the caller's environment (``config``, if given,
+    made absolute), or None (no agent, none of ours: ``fallback`` says)."""
+    from rolehop.agent.protocol import (
+        AgentUnavailable,
+        NotOurs,
+        call,
+        disabled_by,
+        request,
+        request_environ,
+        socket_path,
+    )
+    from rolehop.config.locations import absolute
+
+    if disabled_by(os.environ):
+        return None
+    try:
+        path = socket_path(os.environ)
+        if path is None:
+            return None
+        cwd = os.getcwd()
+        config = fields.get("config")
+        if isinstance(config, str):
+            fields["config"] = absolute(config, os.environ, cwd)
+        return call(path, request(op, environ=request_environ(os.environ, cwd), **fields))
+    except NotOurs as error:
+        fallback.reason = fallback.warning = f"not using the agent: {error}"
+    except (AgentUnavailable, OSError) as error:
+        fallback.reason = str(error)
+    return None
+
+
+def _served(fallback: Fallback) -> bool:
+    """Whether the agent answered (the output is written): a pipe's ``list``, a profile's
+    completion, a cache hit; False: the direct path answers."""
     listing = _list_request(sys.argv[1:])
     if listing is not None:
-        try:
-            if _list_from_agent(listing):
-                sys.exit(0)
-        except BrokenPipeError:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            sys.exit(1)
+        return _list_from_agent(listing, fallback)
     if "_ROLEHOP_COMPLETE" in os.environ:
-        try:
-            if _complete_from_agent():
-                sys.exit(0)
-        except BrokenPipeError:
-            sys.exit(1)
+        return _complete_from_agent()
     fields = parse(sys.argv[1:])
+    return fields is not None and _from_agent(fields, fallback)
+
+
+def main() -> None:
     fallback = Fallback()
     try:
-        served = fields is not None and _from_agent(fields, fallback)
+        served = _served(fallback)
     except KeyboardInterrupt:  # as the direct path ends a Ctrl-C
         sys.stderr.write("rolehop: interrupted\n")
         sys.exit(130)

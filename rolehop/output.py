@@ -73,6 +73,8 @@ NOT_WITH_A_SERVER = (
     "AWS_CREDENTIAL_EXPIRATION",
     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
     "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    # an earlier `use`'s target: the shell's auto-refresh would switch back to it
+    "ROLEHOP_TARGET",
 )
 
 

@@ -22,11 +22,13 @@ from rolehop.errors import ConfigError
 from rolehop.features.generate.aws_config_block import (
     BEGIN,
     END,
-    Written,
     defined_outside,
-    read_aws_config,
     render_block,
     replace_block,
+)
+from rolehop.features.generate.aws_config_file import (
+    Written,
+    read_aws_config,
     write_aws_config,
 )
 

@@ -161,3 +161,13 @@ def test_the_fast_path_writes_click_s_bytes(protocol: str) -> None:
     expected = "\n".join(completer.format_completion(CompletionItem(v)) for v in values) + "\n"
     assert answer(values, protocol) == expected
     assert answer([], protocol) == "\n"
+
+
+def test_source_completes_bases_too(sandbox: Sandbox, subprocess_env: dict[str, str]) -> None:
+    """--source names where a chain starts: base profiles as well as roles."""
+    sandbox.write_aws_credentials("[joe]\naws_access_key_id = AKIAJOE\naws_secret_access_key = s\n")
+    sandbox.write_rolehop('[profiles.dev]\nrole_arn = "arn:aws:iam::111122223333:role/d"\n'
+                          'source_profile = "joe"\n')  # fmt: skip
+    env = {**subprocess_env, "ROLEHOP_AGENT": "0"}
+    assert _complete("rolehop env --role-arn x --source ", env)[0] == ["dev", "joe"]
+    assert _complete("rolehop env ", env)[0] == ["dev"]

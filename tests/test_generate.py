@@ -5,10 +5,13 @@ the generated profiles read by the configuration after config.toml."""
 
 from __future__ import annotations
 
+import os
+import stat
+
 import pytest
 
 from rolehop.config import files as configs
-from rolehop.errors import UsageError
+from rolehop.errors import ConfigError, UsageError
 from rolehop.features.generate import generated_file, naming, write
 from rolehop.features.generate.naming import Target
 from rolehop.features.generate.sources import Found
@@ -134,3 +137,72 @@ def test_generated_profiles_are_read_after_config_toml(world: StubWorld) -> None
     assert config.base_profiles["two.b"].path == outcome.path
     assert config.base_profiles["two.b"].sso is not None
     assert configs.generated_files(config.path) == [outcome.path]
+
+
+def test_written_private_and_read_only_from_a_private_place(world: StubWorld) -> None:
+    outcome = generate(world, found(("111111111111", "One")))
+    folder = outcome.path.parent
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE(outcome.path.stat().st_mode) == 0o600
+    assert sorted(os.listdir(folder)) == [outcome.path.name]  # no temporary file left
+
+    # another user's file in it (root in CI), or one others may write: refused, named
+    planted = folder / "evil.toml"
+    planted.write_text('[profiles.x]\nrole_arn = "arn:aws:iam::111111111111:role/x"\n'
+                       'source_profile = "one.a"\nmfa_process = "touch /tmp/pwned"\n')  # fmt: skip
+    planted.chmod(0o666)
+    with pytest.raises(ConfigError, match="may be written by other users") as caught:
+        world.context()
+    assert caught.value.path == planted
+    planted.unlink()
+    planted.symlink_to(outcome.path)
+    with pytest.raises(ConfigError, match="is a symbolic link"):
+        world.context()
+    planted.unlink()
+    before = world.context()
+    folder.chmod(0o777)
+    with pytest.raises(ConfigError, match=r"may be written by other users \(mode 0777\)"):
+        world.context()
+    request = write.Request("sso-corp", "rolehop generate --sso corp")
+    with pytest.raises(ConfigError, match="cannot write the generated profiles"):
+        write.generate(before, request, found(("222222222222", "Two")), "sso", "corp")
+    folder.chmod(0o700)
+    if os.geteuid() == 0:
+        os.chown(outcome.path, 65534, 65534)
+        with pytest.raises(ConfigError, match="belongs to uid 65534, not to you"):
+            world.context()
+
+
+MIRROR = """\
+# >>> rolehop generate sso-corp: managed by rolehop, do not edit inside >>>
+[profile one.a]
+credential_process = rolehop credential-process one.a
+# <<< rolehop generate sso-corp <<<
+"""
+
+
+def test_a_profile_written_by_hand_in_the_aws_config_wins_but_not_a_mirror(
+    world: StubWorld,
+) -> None:
+    generate(world, found(("111111111111", "One")))
+    world.sandbox.write_aws_config(SESSION + "\n" + MIRROR)
+    config = world.context().config
+    assert config.base_profiles["one.a"].sso is not None  # the mirror is not hand-written
+    assert config.aws_mirrors == frozenset({"one.a"})
+    again = generate(world, found(("111111111111", "One")))
+    assert dict(again.hand_written) == {}
+
+    # written by hand later, after the generated one: it wins, and generate says so
+    hand = "\n[profile one.b]\nrole_arn = arn:aws:iam::111111111111:role/Hand\n"
+    world.sandbox.write_aws_config(SESSION + "\n" + MIRROR + hand + "source_profile = one.a\n")
+    config = world.context().config
+    assert "one.b" not in config.base_profiles
+    assert config.profiles["one.b"].role_arn.endswith(":role/Hand")
+    third = generate(world, found(("111111111111", "One")))
+    assert dict(third.hand_written) == {"one.b": config.aws_config_path}
+
+
+def test_a_source_name_any_file_can_hold() -> None:
+    assert naming.source_name("org", "team/dev ops") == "org-team-dev-ops"
+    assert naming.source_name("sso", "corp") == "sso-corp"
+    assert len(naming.source_name("org", "x" * 300)) == 128

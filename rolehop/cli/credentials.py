@@ -25,7 +25,7 @@ from rolehop.cli.options import (
     target_options,
 )
 from rolehop.cli.state import AppState, pass_state
-from rolehop.engine.targets import resolve_target
+from rolehop.engine.targets import Target, resolve_target
 from rolehop.errors import command_error
 from rolehop.output import (
     Shell,
@@ -164,21 +164,8 @@ def exec_(
     AWS_CONTAINER_CREDENTIALS_FULL_URI and a token instead of keys, and rolehop serves
     fresh credentials for as long as it runs.
     """
-    if profile is not None and profile.startswith("-"):  # an option click did not know
-        raise click.NoSuchOption(profile)
     given = ExecOptions(server, refresh, no_session, mfa_token, role_arn, source, region, duration)
-    if role_arn is not None and profile is not None:
-        # no PROFILE with --role-arn: the word taken for it is COMMAND's first
-        command, profile = (profile, *command), None
-    if not command:
-        context = click.get_current_context()
-        wanted = next(param for param in context.command.params if param.name == "command")
-        raise click.MissingParameter(ctx=context, param=wanted)
-    if profile is not None:
-        # Parsing stops at PROFILE so that COMMAND keeps its own options: exec's own,
-        # given between PROFILE and COMMAND, are taken here.
-        given, command = exec_options(command, given, click.get_current_context())
-    target = make_target(profile, given.role_arn, given.source, given.region, given.duration)
+    given, target, command = _exec_target(profile, command, given, click.get_current_context())
     session = not given.no_session
     if given.server:
         from rolehop.cli.serve import run_with_server
@@ -203,6 +190,28 @@ def exec_(
         os.execvpe(command[0], list(command), child_env)  # noqa: S606 - no shell, on purpose
     except OSError as failure:
         raise command_error(command[0], failure) from None
+
+
+def _exec_target(
+    profile: str | None, command: tuple[str, ...], given: ExecOptions, ctx: click.Context
+) -> tuple[ExecOptions, Target, tuple[str, ...]]:
+    """exec's options, target and COMMAND from what click parsed: with --role-arn there is
+    no PROFILE, and the word taken for it is COMMAND's first."""
+    if profile is not None and profile.startswith("-"):  # an option click did not know
+        raise click.NoSuchOption(profile)
+    if given.role_arn is not None and profile is not None:
+        if command[:1] == ("--",):  # PROFILE -- COMMAND: a profile as well as --role-arn
+            make_target(profile, given.role_arn, given.source)  # says: not both
+        command, profile = (profile, *command), None
+    if not command:
+        wanted = next(param for param in ctx.command.params if param.name == "command")
+        raise click.MissingParameter(ctx=ctx, param=wanted)
+    if profile is not None:
+        # Parsing stops at PROFILE so that COMMAND keeps its own options: exec's own,
+        # given between PROFILE and COMMAND, are taken here.
+        given, command = exec_options(command, given, ctx)
+    target = make_target(profile, given.role_arn, given.source, given.region, given.duration)
+    return given, target, command
 
 
 @dataclass(frozen=True)

@@ -117,13 +117,13 @@ def generate(
     chosen = naming.check_template(template or naming.DEFAULT_TEMPLATE)
     if session:
         sso_session = pick(ctx.config, session)
-        name, kind, origin = f"sso-{sso_session.name}", "sso", sso_session.name
+        name, kind, origin = naming.source_name("sso", sso_session.name), "sso", sso_session.name
         words = ["--sso", sso_session.name]
         with _progress("listing accounts and roles") as progress:
             found = sources.from_sso(ctx, sso_session, progress)
     else:
         assert source is not None
-        name, kind, origin = f"org-{source}", "organization", source
+        name, kind, origin = naming.source_name("org", source), "organization", source
         words = ["--organization", "--from", source, *(w for r in roles for w in ("--role", r))]
         words += ["--ou", ou] if ou else []
         found = sources.from_organization(ctx, source, roles, ou, "{ou}" in chosen)
@@ -169,7 +169,7 @@ def _aws_config(state: AppState, source: str, names: Iterable[str], dry_run: boo
     ``rolehop [--config PATH] credential-process NAME`` (the path when it is not the
     default, so that AWS tools find the same profiles)."""
     from rolehop.config.files import default_config_path
-    from rolehop.features.generate.aws_config_block import write_aws_config
+    from rolehop.features.generate.aws_config_file import write_aws_config
 
     ctx = state.context
     prefix = ["rolehop"]

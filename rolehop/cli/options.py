@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from rolehop.cli.complete import profile_names
+from rolehop.cli.complete import profile_names, source_names
 from rolehop.cli.state import AppState
 from rolehop.errors import UsageError
 
@@ -68,7 +68,7 @@ role_arn_option = click.option(
 source_option = click.option(
     "--source",
     metavar="PROFILE",
-    shell_complete=profile_names,
+    shell_complete=source_names,
     help="--role-arn: the profile whose credentials assume the role.",
 )
 region_option = click.option(

@@ -32,14 +32,25 @@ class AwsProfiles:
     broken: dict[str, ConfigError] = field(default_factory=dict)
     endpoint_settings: tuple[str, ...] = ()
     sessions: sso_sessions.Sessions = field(default_factory=sso_sessions.Sessions)
+    # profiles of the AWS config inside a block ``generate --aws-config`` wrote: mirrors
+    # of rolehop's own (credential_process = rolehop ...), nobody's hand-written ones
+    mirrors: frozenset[str] = frozenset()
 
 
 def load(config_path: Path, credentials_path: Path) -> AwsProfiles:
     """Profiles of both AWS files, merged as botocore does (the credentials file wins)."""
     config = _read_ini(config_path)
     credentials = _read_ini(credentials_path)
+    mirrored = _in_blocks(config)
     found = AwsProfiles(
-        endpoint_settings=_endpoint_settings(config.parser), sessions=_sso_sessions(config)
+        endpoint_settings=_endpoint_settings(config.parser),
+        sessions=_sso_sessions(config),
+        mirrors=frozenset(
+            name
+            for section in config.parser.sections()
+            if (name := config_profile_name(section)) is not None
+            and config.lines.get((section, HEADER)) in mirrored
+        ),
     )
     for name, section in _merge(config, credentials).items():
         _add(found, name, section)
@@ -67,6 +78,26 @@ def _sso_sessions(config: _Ini) -> sso_sessions.Sessions:
         except ConfigError as error:
             sessions.broken[name] = error
     return sessions
+
+
+# the markers of the blocks ``rolehop generate --aws-config`` writes
+# (rolehop.features.generate.aws_config_block writes them)
+BLOCK_BEGIN = re.compile(r"# >>> rolehop generate \S+: managed by rolehop, do not edit inside >>>")
+BLOCK_END = re.compile(r"# <<< rolehop generate \S+ <<<")
+
+
+def _in_blocks(config: _Ini) -> frozenset[int]:
+    """The numbers (from 1) of the AWS config's lines inside rolehop's blocks."""
+    inside: set[int] = set()
+    begun: int | None = None
+    for number, line in enumerate(config.text.splitlines(), start=1):
+        body = line.strip()
+        if begun is None and BLOCK_BEGIN.fullmatch(body):
+            begun = number
+        elif begun is not None and BLOCK_END.fullmatch(body):
+            inside.update(range(begun, number + 1))
+            begun = None
+    return frozenset(inside)
 
 
 def config_profile_name(section: str) -> str | None:
@@ -104,6 +135,7 @@ class _Ini:
     path: Path
     parser: configparser.RawConfigParser
     lines: dict[tuple[str, str], int]
+    text: str = ""
 
     def section_lines(self, section: str) -> dict[str, int]:
         return {
@@ -129,7 +161,7 @@ def _read_ini(path: Path) -> _Ini:
             number = error.errors[0][0]
         first_line = str(error).splitlines()[0]
         raise ConfigError(f"invalid file: {first_line}", path=path, line=number) from None
-    return _Ini(path, parser, _ini_lines(parser, text))
+    return _Ini(path, parser, _ini_lines(parser, text), text)
 
 
 def _ini_lines(parser: configparser.RawConfigParser, text: str) -> dict[tuple[str, str], int]:

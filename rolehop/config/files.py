@@ -12,7 +12,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
-from rolehop.config import aws_files, locations, sso_sessions, toml_file
+from rolehop.config import aws_files, locations, owned, sso_sessions, toml_file
 from rolehop.config.model import (
     DEFAULT_REFRESH_MARGIN,
     AwsBase,
@@ -65,6 +65,7 @@ def load(environ: Mapping[str, str], override: str | None = None) -> Config:
         toml_file.load(path, required=bool(override)), generated_files(path)
     )
     aws = aws_files.load(aws_config_path, aws_credentials_path)
+    rolehop = _hand_written_win(rolehop, aws, generated_directory(path))
     sessions = rolehop.sessions.merged(aws.sessions)
     bases, broken = _bind_sso(rolehop.bases, sessions)
     # a name in both places: rolehop's TOML wins, even where its profile is broken
@@ -87,6 +88,25 @@ def load(environ: Mapping[str, str], override: str | None = None) -> Config:
         },
         endpoint_settings=aws.endpoint_settings,
         sso_sessions=sessions.found,
+        aws_mirrors=aws.mirrors,
+    )
+
+
+def _hand_written_win(
+    rolehop: toml_file.RolehopFile, aws: aws_files.AwsProfiles, generated: Path
+) -> toml_file.RolehopFile:
+    """Without the generated profiles that a profile written by hand in the AWS files has
+    the name of (one in ``generate --aws-config``'s block mirrors rolehop's: not by hand)."""
+    taken = {*aws.roles, *aws.bases, *aws.broken} - aws.mirrors
+
+    def kept(name: str, where: Path | None) -> bool:
+        return name not in taken or where is None or where.parent != generated
+
+    return dataclasses.replace(
+        rolehop,
+        profiles={n: p for n, p in rolehop.profiles.items() if kept(n, p.path)},
+        bases={n: b for n, b in rolehop.bases.items() if kept(n, b.path)},
+        broken={n: e for n, e in rolehop.broken.items() if kept(n, e.path)},
     )
 
 
@@ -117,9 +137,13 @@ def generated_directory(config_path: Path) -> Path:
 
 
 def generated_files(config_path: Path) -> list[Path]:
-    """The generated files that config.toml includes, in name order."""
+    """The generated files that config.toml includes, in name order; raises
+    :class:`ConfigError` for a directory that is not this user's alone (rolehop.config.owned;
+    each file is checked when it is read)."""
+    directory = generated_directory(config_path)
+    owned.check(directory, directory=True)
     try:
-        names = os.listdir(generated_directory(config_path))
+        names = os.listdir(directory)
     except OSError:
         return []
     return [

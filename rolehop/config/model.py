@@ -207,6 +207,8 @@ class Config:
     endpoint_settings: tuple[str, ...] = ()
     # IAM Identity Center sessions by name: rolehop's [sso.NAME] over the AWS config's
     sso_sessions: Mapping[str, SsoSession] = field(default_factory=dict)
+    # profiles of the AWS config that mirror rolehop's (generate --aws-config's block)
+    aws_mirrors: frozenset[str] = frozenset()
     # --region over a base profile's own, for one call (rolehop.engine.targets)
     base_regions: Mapping[str, str] = field(default_factory=dict)
 

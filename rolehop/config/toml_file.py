@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rolehop.config import owned, sso_sessions
 from rolehop.config import settings as settings_table
-from rolehop.config import sso_sessions
 from rolehop.config.model import BaseProfile, Profile, Settings
 from rolehop.config.profiles import base_profile, role_profile
 from rolehop.errors import ConfigError
@@ -66,6 +66,7 @@ def with_generated(hand_written: RolehopFile, paths: list[Path]) -> RolehopFile:
         dict(hand_written.broken),
     )
     for path in paths:
+        owned.check(path, directory=False)
         parsed = _parse(path, required=False)
         if parsed is None:
             continue

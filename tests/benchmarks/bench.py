@@ -651,7 +651,7 @@ def cache_hit_at_scale(bench: Bench, case: Case) -> None:
 
 # generate --sso: GENERATE_ACCOUNTS x GENERATE_ROLES, each call GENERATE_LATENCY late
 GENERATE_ACCOUNTS, GENERATE_ROLES, GENERATE_LATENCY = 1000, 3, 0.020
-GENERATE_RUNS = 3  # each run lists a thousand accounts: a few are enough
+GENERATE_RUNS = 3  # each run lists a thousand accounts: a few are enough (--quick: one)
 GENERATE_LIMIT_MS = 30_000
 # $BROWSER for the device code: opening the stand-in's page approves it
 APPROVE = "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=30).read()"
@@ -688,7 +688,8 @@ def generate_sso(bench: Bench, case: Case) -> None:
         if f"{total} profile(s)" not in run.stderr:
             raise CheckFailed(f"not {total} profiles: {last_line(run.stderr)}")
 
-    bench.sample(case, lambda: bench.once(argv, env), check=made_all, runs=GENERATE_RUNS)
+    runs = 1 if bench.runs <= QUICK_RUNS else GENERATE_RUNS
+    bench.sample(case, lambda: bench.once(argv, env), check=made_all, runs=runs)
     case.note = (
         f"{GENERATE_ACCOUNTS} accounts x {GENERATE_ROLES}, {GENERATE_LATENCY * 1000:g} ms/call"
     )

@@ -166,6 +166,10 @@ def test_the_shell_asks_for_the_same_target_again(sts: StubSts) -> None:
         (("env", "--target", '{"profile": 1}'), "--target: '{\"profile\": 1}' is not what"),
         (("env", "--target", "[]"), "--target: '[]' is not what ROLEHOP_TARGET holds"),
         (("exec", "--role-arn", AUDIT, "--", "true"), "--role-arn needs --source PROFILE"),
+        (
+            ("exec", "--role-arn", AUDIT, "--source", "joe", "company", "--", "true"),
+            "--role-arn: give either PROFILE ('company') or --role-arn, not both",
+        ),
         (("credential-process", "company", "--duration", "x"), "'x' is not a valid integer"),
     ],
 )

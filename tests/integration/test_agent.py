@@ -624,3 +624,39 @@ def test_list_to_a_pipe_through_the_agent_imports_no_click(
     modules = set(json.loads(target.read_text()))
     heavy = {"keyring", "click", "boto3", "botocore", "rich", "rolehop.cli", "tomllib"}
     assert not modules & heavy, modules & heavy
+
+
+def test_the_fast_paths_in_a_runtime_directory_not_ours(
+    agent_env: dict[str, str], sandbox: Sandbox
+) -> None:
+    """``list`` to a pipe and completion where the agent's directory may be written by
+    others: no traceback, the direct path's answer (``list`` warns as ``env`` does)."""
+    shared = sandbox.root / "shared-run"
+    shared.mkdir()
+    shared.chmod(0o777)
+    env = {**agent_env, "XDG_RUNTIME_DIR": str(shared)}
+    listed = run_captured([sys.executable, "-m", "rolehop", "list"], env)
+    assert listed.returncode == 0, listed.stderr
+    assert "research-ro" in listed.stdout
+    assert "Traceback" not in listed.stderr
+    assert "not using the agent" in listed.stderr
+    completing = {
+        **env,
+        "_ROLEHOP_COMPLETE": "bash_complete",
+        "COMP_WORDS": "rolehop env ",
+        "COMP_CWORD": "2",
+    }
+    completed = run_captured([sys.executable, "-m", "rolehop"], completing)
+    assert (completed.returncode, completed.stdout, completed.stderr) == (
+        0,
+        "plain,research-ro\n",
+        "",
+    )
+
+
+def test_the_fast_paths_in_a_directory_gone(agent_env: dict[str, str], sandbox: Sandbox) -> None:
+    gone = sandbox.root / "gone"
+    gone.mkdir()
+    script = f"cd {gone} && rmdir {gone} && {sys.executable} -m rolehop list"
+    result = run_captured(["sh", "-c", script], agent_env)
+    assert "Traceback" not in result.stderr, result.stderr

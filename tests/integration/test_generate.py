@@ -12,13 +12,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pexpect
 import pytest
 
 from rolehop.features.demo import Emulator
 from rolehop.features.demo.sso_standin import IdentityCenter, identity_center
 from tests.conftest import REPO, Sandbox
 from tests.support.sso_flows import BROWSER
-from tests.support.tools import aws_cli_dir, require_tool, run_captured
+from tests.support.tools import aws_cli_dir, require_tool, run_captured, spawn_rolehop
 
 pytestmark = pytest.mark.integration
 
@@ -333,3 +334,20 @@ def test_a_run_killed_midway_leaves_the_old_file(
     center.latency = 0.0
     done = rolehop(env, "generate", "--sso", "corp")
     assert "1 added, 0 removed, 0 changed" in done.stderr, done.stderr  # the newcomer
+
+
+def test_a_progress_bar_on_a_terminal_and_one_line_at_the_end(
+    env: dict[str, str], center: IdentityCenter, sandbox: Sandbox
+) -> None:
+    """On a terminal, rich's bar on stderr while the accounts are listed (none on a pipe:
+    the other tests see only the summary line)."""
+    signed_in(env, center)
+    child, transcript = spawn_rolehop({**env, "TERM": "xterm", "COLUMNS": "100"},
+                                      "generate", "--sso", "corp", cwd=REPO)  # fmt: skip
+    child.expect(pexpect.EOF, timeout=120)
+    child.close()
+    shown = transcript.getvalue()
+    assert child.exitstatus == 0, shown
+    assert "listing accounts and roles" in shown  # the bar's description
+    assert "\x1b[" in shown  # drawn, then cleared (transient)
+    assert f"wrote {generated(sandbox, 'sso-corp')}: {2 * ACCOUNTS} profile(s)" in shown

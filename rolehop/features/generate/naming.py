@@ -83,3 +83,13 @@ def names(template: str, targets: Iterable[Target]) -> dict[str, Target]:
             )
         found[name] = target
     return found
+
+
+_NOT_IN_FILE_NAMES = re.compile(r"[^A-Za-z0-9_.@+=,-]+")
+
+
+def source_name(kind: str, origin: str) -> str:
+    """The name of a source's file (``generated/<it>.toml``) and of its AWS config block:
+    ``sso-SESSION`` or ``org-PROFILE``, every run of characters a file or block name cannot
+    hold ("/", spaces...) made one "-", at most 128 characters."""
+    return _NOT_IN_FILE_NAMES.sub("-", f"{kind}-{origin}")[:128]

@@ -18,10 +18,9 @@ from pathlib import Path
 from rolehop.config.files import generated_directory
 from rolehop.engine.context import Context
 from rolehop.errors import ConfigError
-from rolehop.features.generate import aws_config_block, generated_file, naming
-from rolehop.features.generate.aws_config_block import read_aws_config
+from rolehop.features.generate import generated_file, naming
 from rolehop.features.generate.sources import Found
-from rolehop.stores.private import UnsafePath, make_directories
+from rolehop.stores.private import UnsafePath, open_directory, open_file
 
 
 @dataclass(frozen=True)
@@ -77,11 +76,8 @@ def _pair(entry: Mapping[str, str]) -> tuple[str, str]:
 def generate(ctx: Context, request: Request, found: Found, kind: str, origin: str) -> Outcome:
     """Write (or, ``dry_run``, only compare) the source's file for what ``found`` lists."""
     named = naming.names(request.template, found.targets)
-    mirrored = _mirrored(ctx)
     hand_written = {
-        name: path
-        for name in sorted(named)
-        if (path := _hand_written(ctx, name, mirrored)) is not None
+        name: path for name in sorted(named) if (path := _hand_written(ctx, name)) is not None
     }
     fresh = {
         name: entry_of(target, request, kind, origin)
@@ -109,10 +105,10 @@ def generate(ctx: Context, request: Request, found: Found, kind: str, origin: st
     return Outcome(path, diff, written, profiles, list(found.problems), hand_written)
 
 
-def _hand_written(ctx: Context, name: str, mirrored: frozenset[int]) -> Path | None:
+def _hand_written(ctx: Context, name: str) -> Path | None:
     """The file that defines ``name`` by hand (config.toml or an AWS file), if one does:
-    those win. A profile in a block ``--aws-config`` wrote (lines ``mirrored`` of the AWS
-    config) is not hand-written."""
+    those win. A profile of the block ``--aws-config`` wrote mirrors a generated one: it
+    is not hand-written."""
     config = ctx.config
     where = (
         config.profiles.get(name) or config.base_profiles.get(name) or config.aws_bases.get(name)
@@ -122,17 +118,9 @@ def _hand_written(ctx: Context, name: str, mirrored: frozenset[int]) -> Path | N
     path = found.path if found is not None else None
     if path is None or path.parent == generated_directory(config.path):
         return None
-    if path == config.aws_config_path and found is not None and found.line in mirrored:
+    if path == config.aws_config_path and name in config.aws_mirrors:
         return None
     return path
-
-
-def _mirrored(ctx: Context) -> frozenset[int]:
-    """The lines of the AWS config inside rolehop's blocks (none where it cannot be read)."""
-    try:
-        return aws_config_block.managed_lines(read_aws_config(ctx.config.aws_config_path))
-    except ConfigError:
-        return frozenset()
 
 
 def _read(path: Path) -> str | None:
@@ -145,23 +133,25 @@ def _read(path: Path) -> str | None:
 
 
 def _write(path: Path, text: str) -> None:
-    """``text`` at ``path`` whole or not at all; the directory made 0700 if missing."""
+    """``text`` at ``path`` whole or not at all (0600, a temporary file beside it renamed
+    over it), in a directory of this user's alone (made 0700 if missing; one of another
+    user's, others may write, or a symlink is refused: rolehop reads every file there)."""
     try:
-        make_directories(str(path.parent))
+        directory = open_directory(str(path.parent))
     except UnsafePath as error:
         raise ConfigError(f"cannot write the generated profiles: {error}", path=path) from None
-    temporary = path.parent / f".{path.name}.{os.urandom(6).hex()}.tmp"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    temporary = f".{path.name}.{os.urandom(6).hex()}.tmp"
     try:
-        fd = os.open(temporary, flags, 0o644)
+        fd = open_file(directory, temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         with os.fdopen(fd, "w", encoding="utf-8") as file:
             file.write(text)
             file.flush()
             os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except OSError as error:
+        os.replace(temporary, path.name, src_dir_fd=directory, dst_dir_fd=directory)
+    except (OSError, UnsafePath) as error:
         with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise ConfigError(
-            f"cannot write the generated profiles: {error.strerror}", path=path
-        ) from None
+            os.unlink(temporary, dir_fd=directory)
+        reason = error.strerror if isinstance(error, OSError) else str(error)
+        raise ConfigError(f"cannot write the generated profiles: {reason}", path=path) from None
+    finally:
+        os.close(directory)
