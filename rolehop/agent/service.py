@@ -246,10 +246,12 @@ class Service:
         index = self.cache.index()
         now = self.clock()
         # the rows depend on the files, the stored keys, the cache, the caller's variables
-        # (cache keys hold its user name, endpoints...) and the time ("cached until")
+        # (cache keys hold its user name, endpoints...) and the time through one thing only:
+        # which entries are still good ("cached until" shows those), so the set of those
+        # stands for the time, and the rows stay while it does
         caller = frozenset((k, v) for k, v in environ.items() if isinstance(v, str))
-        minute = now.replace(second=0, microsecond=0)
-        state = (stamp, frozenset(self.keystore.names()), frozenset(index.items()), caller, minute)
+        live = frozenset(key for key, entry in index.items() if views.good_at(entry, now))
+        state = (stamp, frozenset(self.keystore.names()), frozenset(index.items()), caller, live)
         with self.leases_lock:
             listed = self.rows.get(state)
         if listed is None:

@@ -13,6 +13,7 @@ import click
 from rolehop.cli import picker
 from rolehop.cli.complete import profile_names
 from rolehop.cli.options import (
+    TargetArgs,
     duration_option,
     make_target,
     mfa_token_option,
@@ -50,12 +51,7 @@ from rolehop.shell import SHELLS
 @pass_state
 def env(
     state: AppState,
-    profile: str | None,
-    role_arn: str | None,
-    source: str | None,
-    region: str | None,
-    duration: int | None,
-    target_spec: str | None,
+    target: TargetArgs,
     shell: Shell | None,
     refresh: bool,
     no_session: bool,
@@ -73,16 +69,16 @@ def env(
     has one); --no-session: the keys themselves.
     """
     chosen = shell or shell_from_environ(os.environ)  # before any STS call
-    nothing = (profile, role_arn, source, target_spec)
-    if all(given is None for given in nothing) and picker.on_a_terminal():
-        profile = picker.pick_profile(os.environ, state.config_path)  # `rolehop use`
-    target = make_target(profile, role_arn, source, region, duration, target_spec)
+    picked = None
+    if target.nothing and picker.on_a_terminal():
+        picked = picker.pick_profile(os.environ, state.config_path)  # `rolehop use`
+    wanted = target.target(picked)
     resolution = resolve_target(
-        state.context, target, refresh=refresh, mfa_token=mfa_token, session=not no_session
+        state.context, wanted, refresh=refresh, mfa_token=mfa_token, session=not no_session
     )
-    click.echo(render_env(environment(resolution, target.exported()), chosen), nl=False)
-    if target.profile is not None:
-        picker.remember(os.environ, target.profile)
+    click.echo(render_env(environment(resolution, wanted.exported()), chosen), nl=False)
+    if wanted.profile is not None:
+        picker.remember(os.environ, wanted.profile)
     state.start_agent()
 
 
@@ -94,12 +90,7 @@ def env(
 @pass_state
 def credential_process(
     state: AppState,
-    profile: str | None,
-    role_arn: str | None,
-    source: str | None,
-    region: str | None,
-    duration: int | None,
-    target_spec: str | None,
+    target: TargetArgs,
     refresh: bool,
     no_session: bool,
     mfa_token: str | None,
@@ -111,9 +102,8 @@ def credential_process(
       [profile research]
       credential_process = rolehop credential-process research-ro
     """
-    target = make_target(profile, role_arn, source, region, duration, target_spec)
     resolution = resolve_target(
-        state.context, target, refresh=refresh, mfa_token=mfa_token, session=not no_session
+        state.context, target.target(), refresh=refresh, mfa_token=mfa_token, session=not no_session
     )
     click.echo(credential_process_json(resolution.credentials))
     sys.stdout.flush()  # the AWS CLI has what it needs before the agent is looked for

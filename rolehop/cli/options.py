@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -86,8 +88,43 @@ target_spec_option = click.option("--target", "target_spec", hidden=True, metava
 optional_profile_argument = click.argument("profile", required=False, shell_complete=profile_names)
 
 
-def target_options(command: F) -> F:
-    """PROFILE (optional: --role-arn instead), --role-arn, --source, --region, --duration."""
+@dataclass(frozen=True)
+class TargetArgs:
+    """What the command line says about the target, as given: :meth:`target` checks it."""
+
+    profile: str | None = None
+    role_arn: str | None = None
+    source: str | None = None
+    region: str | None = None
+    duration: int | None = None
+    target_spec: str | None = None
+
+    @property
+    def nothing(self) -> bool:
+        """No profile and no role named (``use`` on a terminal then picks one)."""
+        return all(v is None for v in (self.profile, self.role_arn, self.source, self.target_spec))
+
+    def target(self, profile: str | None = None) -> Target:
+        """The target (``profile``: the one picked, when none was given)."""
+        return make_target(
+            profile if profile is not None else self.profile,
+            self.role_arn,
+            self.source,
+            self.region,
+            self.duration,
+            self.target_spec,
+        )
+
+
+def target_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """PROFILE (optional: --role-arn instead), --role-arn, --source, --region, --duration;
+    the command gets them as one ``target: TargetArgs``."""
+
+    @functools.wraps(command)
+    def with_target(*args: Any, **kwargs: Any) -> Any:
+        given = {name: kwargs.pop(name) for name in TARGET_FIELDS}
+        return command(*args, target=TargetArgs(**given), **kwargs)
+
     for option in (
         target_spec_option,
         duration_option,
@@ -96,8 +133,11 @@ def target_options(command: F) -> F:
         role_arn_option,
         optional_profile_argument,
     ):
-        command = option(command)
-    return command
+        with_target = option(with_target)
+    return with_target
+
+
+TARGET_FIELDS = ("profile", "role_arn", "source", "region", "duration", "target_spec")
 
 
 def make_target(

@@ -11,7 +11,7 @@ import threading
 
 import click
 
-from rolehop.cli.options import make_target, mfa_token_option, refresh_option, target_options
+from rolehop.cli.options import TargetArgs, mfa_token_option, refresh_option, target_options
 from rolehop.cli.state import AppState, pass_state
 from rolehop.common.hardening import harden, restore_core_limit
 from rolehop.common.text import printable
@@ -74,12 +74,7 @@ def _wait_for_a_stop() -> None:
 @pass_state
 def serve(
     state: AppState,
-    profile: str | None,
-    role_arn: str | None,
-    source: str | None,
-    region: str | None,
-    duration: int | None,
-    target_spec: str | None,
+    target: TargetArgs,
     shell: Shell | None,
     env_file: str | None,
     refresh: bool,
@@ -98,22 +93,22 @@ def serve(
       . ~/.research.env
     """
     harden()  # before any credential is in memory
-    wanted = make_target(profile, role_arn, source, region, duration, target_spec)
+    wanted = target.target()
     chosen = shell or shell_from_environ(os.environ)
     with contextlib.ExitStack() as running:
         # a path that cannot be used is refused before any STS call
-        target = running.enter_context(EnvFile(env_file)) if env_file is not None else None
+        out = running.enter_context(EnvFile(env_file)) if env_file is not None else None
         resolution = resolve_target(state.context, wanted, refresh=refresh, mfa_token=mfa_token)
         server = start_server(state, wanted, resolution)
         running.callback(_stop_server, server)
         exports = render_env(server_environment(server.child_environment(), resolution), chosen)
-        if target is None:
+        if out is None:
             click.echo(exports)
             sys.stdout.flush()
             where = ""
         else:
-            target.write(exports)
-            where = f"; exports in {printable(target.path)}"
+            out.write(exports)
+            where = f"; exports in {printable(out.path)}"
         click.echo(
             f"rolehop: serving {wanted.name!r} at {server.url}{where}; Ctrl-C stops it", err=True
         )

@@ -39,9 +39,14 @@ def describe_base(chain: Chain | BaseTarget, stored: set[str]) -> str:
     return where + (" + MFA" if chain.mfa else "")
 
 
+def good_at(entry: IndexEntry, now: datetime) -> bool:
+    """Whether ``list`` shows ``entry`` as cached: the one way its rows depend on the time."""
+    return entry.expiration is not None and entry.expiration > now
+
+
 def _cached_until(index: Mapping[str, IndexEntry], key: str, now: datetime) -> datetime | None:
     entry = index.get(key)
-    return entry.expiration if entry and entry.expiration and entry.expiration > now else None
+    return entry.expiration if entry is not None and good_at(entry, now) else None
 
 
 def profiles(ctx: Context) -> list[ProfileSummary]:

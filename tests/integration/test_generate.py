@@ -79,6 +79,20 @@ def signed_in(env: dict[str, str], center: IdentityCenter) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def caller_of(moto: Emulator, issued: subprocess.CompletedProcess[str]) -> str:
+    """Whom the credential_process document ``issued`` printed signs as (moto says)."""
+    assert issued.returncode == 0, issued.stderr
+    document = json.loads(issued.stdout)
+    return str(
+        moto.client(
+            "sts",
+            aws_access_key_id=document["AccessKeyId"],
+            aws_secret_access_key=document["SecretAccessKey"],
+            aws_session_token=document["SessionToken"],
+        ).get_caller_identity()["Arn"]
+    )
+
+
 def generated(sandbox: Sandbox, source: str) -> Path:
     return sandbox.root / "generated" / f"{source}.toml"
 
@@ -136,15 +150,7 @@ def test_a_generated_profile_works_and_a_hand_written_one_wins(
     assert f"'team-007.admin' is hand-written in {config}: left as it is" in result.stderr
     assert config.read_bytes() == before
     assert '"team-007.admin"' not in generated(sandbox, "sso-corp").read_text()
-    issued = rolehop(env, "credential-process", "team-042.admin")
-    assert issued.returncode == 0, issued.stderr
-    document = json.loads(issued.stdout)
-    caller = moto.client(
-        "sts",
-        aws_access_key_id=document["AccessKeyId"],
-        aws_secret_access_key=document["SecretAccessKey"],
-        aws_session_token=document["SessionToken"],
-    ).get_caller_identity()["Arn"]
+    caller = caller_of(moto, rolehop(env, "credential-process", "team-042.admin"))
     assert f"arn:aws:sts::{account(42)}:assumed-role/AWSReservedSSO_Admin_" in caller
     # the hand-written one is the ReadOnly permission set, whatever the generated file says
     shown = json.loads(rolehop(env, "list", "--json").stdout)
@@ -253,14 +259,7 @@ def test_every_active_account_of_the_organization(
     assert 'source_profile = "mgmt"' in text
 
     issued = rolehop(env, "credential-process", "app-07.organizationaccountaccessrole")
-    assert issued.returncode == 0, issued.stderr
-    document = json.loads(issued.stdout)
-    caller = moto.client(
-        "sts",
-        aws_access_key_id=document["AccessKeyId"],
-        aws_secret_access_key=document["SecretAccessKey"],
-        aws_session_token=document["SessionToken"],
-    ).get_caller_identity()["Arn"]
+    caller = caller_of(moto, issued)
     assert caller.startswith(f"arn:aws:sts::{organization['account 7']}:assumed-role/{ROLE}/")
 
     # an account closed: kept and said without --prune, removed with it
