@@ -6,11 +6,12 @@ directory of this uid that nobody else may write. Files are then opened relative
 descriptor, so a rename of the path afterwards changes nothing. Directories rolehop
 creates are made 0700 whatever the umask.
 
-Imported on the cache-hit path: the standard library's ``os`` only.
+Imported on the cache-hit path: the standard library's ``os`` (and ``contextlib``) only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import sys
@@ -109,6 +110,30 @@ def open_file(directory_fd: int, name: str, flags: int, uid: int | None = None) 
         os.close(fd)
         raise UnsafePath(f"{name} is not a file of this user")
     return fd
+
+
+def replace_file(directory_fd: int, name: str, data: bytes, *, sync: bool = True) -> None:
+    """``data`` as the file ``name`` of a directory opened by :func:`open_directory`, whole
+    or not at all: a temporary file beside it (0600, never through a symlink), written
+    (and, ``sync``, flushed to the disk), renamed over it. Raises OSError or
+    :class:`UnsafePath`; the temporary file is gone either way."""
+    temporary = f".{name}.{os.urandom(6).hex()}.tmp"
+    fd = open_file(directory_fd, temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    try:
+        try:
+            os.fchmod(fd, 0o600)  # exactly, whatever the umask
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            if sync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, name, src_dir_fd=directory_fd, dst_dir_fd=directory_fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary, dir_fd=directory_fd)
+        raise
 
 
 def runtime_base(environ: Mapping[str, str], uid: int | None = None) -> str | None:

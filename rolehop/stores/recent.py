@@ -17,7 +17,7 @@ import os
 from collections.abc import Mapping
 
 from rolehop.config.locations import cache_directory
-from rolehop.stores.private import UnsafePath, open_directory, open_file
+from rolehop.stores.private import UnsafePath, open_directory, open_file, replace_file
 
 FILE = "recent-profiles"
 LIMIT = 200  # names kept: more than anyone switches between
@@ -47,7 +47,8 @@ def record(environ: Mapping[str, str], name: str) -> None:
             if names[:1] == [name]:
                 return  # already first: nothing to write
             kept = [name, *(other for other in names if other != name)][:LIMIT]
-            _replace(directory, "".join(f"{one}\n" for one in kept).encode("utf-8"))
+            data = "".join(f"{one}\n" for one in kept).encode("utf-8")
+            replace_file(directory, FILE, data, sync=False)  # a convenience: no disk flush
         finally:
             os.close(directory)
 
@@ -63,17 +64,3 @@ def _names(directory: int) -> list[str]:
         os.close(fd)
     text = data.decode("utf-8", "replace")
     return [line for line in text.splitlines() if line][:LIMIT]
-
-
-def _replace(directory: int, data: bytes) -> None:
-    """The file's new content, whole or not at all (a temporary file renamed over it)."""
-    temporary = f".{FILE}.{os.getpid()}.{os.urandom(4).hex()}"
-    fd = open_file(directory, temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
-    try:
-        os.write(fd, data)
-    except BaseException:
-        os.close(fd)
-        os.unlink(temporary, dir_fd=directory)
-        raise
-    os.close(fd)
-    os.replace(temporary, FILE, src_dir_fd=directory, dst_dir_fd=directory)

@@ -10,7 +10,6 @@ the user exports the sign-in (0600, atomically, in a directory of the user's own
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from rolehop.common.sign_in import Registration, SignIn
 from rolehop.errors import CacheError
-from rolehop.stores.private import UnsafePath, check_directory, open_directory
+from rolehop.stores.private import UnsafePath, check_directory, open_directory, replace_file
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
@@ -179,20 +178,11 @@ def write_aws_cli(environ: Mapping[str, str], session: str, sign_in: SignIn) -> 
         fd = open_directory(directory)
     except UnsafePath as error:
         raise CacheError(f"cannot export the sign-in: {error}") from None
-    temporary = f".{name}.{os.urandom(6).hex()}.tmp"
     try:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-        out = os.open(temporary, flags, 0o600, dir_fd=fd)
-        with os.fdopen(out, "w", encoding="utf-8") as file:
-            os.fchmod(file.fileno(), 0o600)
-            json.dump(sign_in.to_aws_cli(), file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, name, src_dir_fd=fd, dst_dir_fd=fd)
-    except OSError as error:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary, dir_fd=fd)
-        raise CacheError(f"cannot export the sign-in to {directory}: {error.strerror}") from None
+        replace_file(fd, name, json.dumps(sign_in.to_aws_cli()).encode("utf-8"))
+    except (OSError, UnsafePath) as error:
+        reason = error.strerror if isinstance(error, OSError) else str(error)
+        raise CacheError(f"cannot export the sign-in to {directory}: {reason}") from None
     finally:
         os.close(fd)
     return os.path.join(directory, name)

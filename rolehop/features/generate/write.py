@@ -9,7 +9,6 @@ written whole or not at all (a temporary file beside it, synced, then renamed ov
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from rolehop.engine.context import Context
 from rolehop.errors import ConfigError
 from rolehop.features.generate import generated_file, naming
 from rolehop.features.generate.sources import Found
-from rolehop.stores.private import UnsafePath, open_directory, open_file
+from rolehop.stores.private import UnsafePath, open_directory, replace_file
 
 
 @dataclass(frozen=True)
@@ -140,17 +139,9 @@ def _write(path: Path, text: str) -> None:
         directory = open_directory(str(path.parent))
     except UnsafePath as error:
         raise ConfigError(f"cannot write the generated profiles: {error}", path=path) from None
-    temporary = f".{path.name}.{os.urandom(6).hex()}.tmp"
     try:
-        fd = open_file(directory, temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path.name, src_dir_fd=directory, dst_dir_fd=directory)
+        replace_file(directory, path.name, text.encode("utf-8"))
     except (OSError, UnsafePath) as error:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary, dir_fd=directory)
         reason = error.strerror if isinstance(error, OSError) else str(error)
         raise ConfigError(f"cannot write the generated profiles: {reason}", path=path) from None
     finally:
