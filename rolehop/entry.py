@@ -88,21 +88,10 @@ def _from_agent(fields: dict[str, str | None], fallback: Fallback) -> bool:
     if code:  # the agent's STS calls failed: the direct path's error line and exit code
         sys.exit(code if isinstance(code, int) else 1)
     if fields["command"] == "env" and fields["profile"]:
-        _remember(fields["profile"])
-    return True
-
-
-def _remember(profile: str) -> None:
-    """A switch at a terminal (``use``): first in the next picker, as the direct path has
-    it (rolehop.cli.picker.remember)."""
-    try:
-        interactive = sys.stdin.isatty() and sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return
-    if interactive:
         from rolehop.stores import recent
 
-        recent.record(os.environ, profile)
+        recent.remember(os.environ, fields["profile"])  # as the direct path does
+    return True
 
 
 def _ask(fields: dict[str, str | None], fallback: Fallback) -> dict[str, object] | None:

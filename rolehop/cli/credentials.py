@@ -26,6 +26,7 @@ from rolehop.cli.options import (
     target_options,
 )
 from rolehop.cli.state import AppState, pass_state
+from rolehop.common.interactive import person_at_terminal
 from rolehop.engine.targets import Target, resolve_target
 from rolehop.errors import command_error
 from rolehop.output import (
@@ -36,6 +37,7 @@ from rolehop.output import (
     shell_from_environ,
 )
 from rolehop.shell import SHELLS
+from rolehop.stores import recent
 
 
 @click.command()
@@ -70,7 +72,7 @@ def env(
     """
     chosen = shell or shell_from_environ(os.environ)  # before any STS call
     picked = None
-    if target.nothing and picker.on_a_terminal():
+    if target.nothing and person_at_terminal():
         picked = picker.pick_profile(os.environ, state.config_path)  # `rolehop use`
     wanted = target.target(picked)
     resolution = resolve_target(
@@ -78,7 +80,7 @@ def env(
     )
     click.echo(render_env(environment(resolution, wanted.exported()), chosen), nl=False)
     if wanted.profile is not None:
-        picker.remember(os.environ, wanted.profile)
+        recent.remember(os.environ, wanted.profile)
     state.start_agent()
 
 

@@ -8,7 +8,6 @@ terminal itself (/dev/tty), as it always does, and only the choice comes back.
 from __future__ import annotations
 
 import configparser
-import sys
 from collections.abc import Iterable, Mapping
 
 from rolehop.config import files as configs
@@ -25,14 +24,6 @@ class NothingPicked(RolehopError):
     """The picker was left without a choice."""
 
     exit_code = 2
-
-
-def on_a_terminal() -> bool:
-    """A person at a terminal: stdin and stderr both (stdout is the shell's ``$(...)``)."""
-    try:
-        return sys.stdin.isatty() and sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 def ordered(names: Iterable[str], used: list[str]) -> list[str]:
@@ -63,9 +54,3 @@ def pick_profile(environ: Mapping[str, str], override: str | None) -> str:
         raise NothingPicked("no profile picked")
     assert isinstance(chosen, str)
     return chosen
-
-
-def remember(environ: Mapping[str, str], name: str) -> None:
-    """``name`` was switched to at a terminal: first in the next picker."""
-    if on_a_terminal():
-        recent.record(environ, name)

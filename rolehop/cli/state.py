@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import click
 
+from rolehop.common.interactive import person_at_terminal
 from rolehop.common.redact import redact
 from rolehop.common.text import printable
 from rolehop.config.model import SsoSession
@@ -57,7 +57,7 @@ class AppState:
             warn=self.warn,
             busy=spinner,
             agent=AgentLink(os.environ),
-            sso_login=self._sso_login if _interactive() else None,
+            sso_login=self._sso_login if person_at_terminal() else None,
         )
 
     def _sso_login(self, session: SsoSession) -> None:
@@ -99,14 +99,6 @@ class AppState:
         except CacheError:
             return False
         return True
-
-
-def _interactive() -> bool:
-    """A person at a terminal: stdin and stderr both (the AWS CLI captures stderr)."""
-    try:
-        return sys.stdin.isatty() and sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 pass_state = click.make_pass_decorator(AppState)

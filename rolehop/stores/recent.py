@@ -7,7 +7,7 @@ convenience: a directory or file that cannot be used is passed over in silence, 
 command never fails for it.
 
 Imported on the cache-hit path (the entry records a switch the agent served): the standard
-library's ``os`` only.
+library's ``os`` and ``sys`` only.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import contextlib
 import os
 from collections.abc import Mapping
 
+from rolehop.common.interactive import person_at_terminal
 from rolehop.config.locations import cache_directory
 from rolehop.stores.private import UnsafePath, open_directory, open_file, replace_file
 
@@ -51,6 +52,13 @@ def record(environ: Mapping[str, str], name: str) -> None:
             replace_file(directory, FILE, data, sync=False)  # a convenience: no disk flush
         finally:
             os.close(directory)
+
+
+def remember(environ: Mapping[str, str], name: str) -> None:
+    """``name`` was switched to (``env``): recorded when a person did it at a terminal,
+    never for a script or the AWS CLI's ``credential_process``."""
+    if person_at_terminal():
+        record(environ, name)
 
 
 def _names(directory: int) -> list[str]:
