@@ -80,10 +80,12 @@ def _sso_sessions(config: _Ini) -> sso_sessions.Sessions:
     return sessions
 
 
-# the markers of the blocks ``rolehop generate --aws-config`` writes
-# (rolehop.features.generate.aws_config_block writes them)
-BLOCK_BEGIN = re.compile(r"# >>> rolehop generate \S+: managed by rolehop, do not edit inside >>>")
-BLOCK_END = re.compile(r"# <<< rolehop generate \S+ <<<")
+# the markers of the blocks ``rolehop generate --aws-config`` writes, one pattern for the
+# reader here and the writer (rolehop.features.generate.aws_config_block)
+BLOCK_BEGIN = re.compile(
+    r"# >>> rolehop generate (?P<source>\S+): managed by rolehop, do not edit inside >>>"
+)
+BLOCK_END = re.compile(r"# <<< rolehop generate (?P<source>\S+) <<<")
 
 
 def _in_blocks(config: _Ini) -> frozenset[int]:

@@ -20,14 +20,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from rolehop.config.aws_files import BLOCK_BEGIN, BLOCK_END
 from rolehop.errors import ConfigError
 
 BEGIN = "# >>> rolehop generate {source}: managed by rolehop, do not edit inside >>>"
 END = "# <<< rolehop generate {source} <<<"
-_BEGIN = re.compile(
-    r"# >>> rolehop generate (?P<source>\S+): managed by rolehop, do not edit inside >>>"
-)
-_END = re.compile(r"# <<< rolehop generate (?P<source>\S+) <<<")
 # an edited marker must not pass for user text (its block would be appended a second time)
 _MARKER_LIKE = re.compile(r"#\s*(?:>>>|<<<)\s*rolehop\s+generate\b")
 SOURCE = re.compile(r"[\w.@+=,/-]{1,128}", re.ASCII)
@@ -112,9 +109,9 @@ def _marker(line: str, number: int, path: Path | None) -> tuple[str, str] | None
     body = _body(line).strip()
     if not _MARKER_LIKE.match(body):
         return None
-    if found := _BEGIN.fullmatch(body):
+    if found := BLOCK_BEGIN.fullmatch(body):
         return "begin", found["source"]
-    if found := _END.fullmatch(body):
+    if found := BLOCK_END.fullmatch(body):
         return "end", found["source"]
     raise _broken(f"{body!r} looks like a rolehop marker but is not one", number, path)
 
