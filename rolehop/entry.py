@@ -29,16 +29,11 @@ class Fallback:
 
 def parse(argv: list[str]) -> dict[str, str | None] | None:
     """``[--config PATH] [--debug] (credential-process | env) PROFILE [--shell SHELL]``."""
-    fields: dict[str, str | None] = {"config": None, "shell": None}
-    words = list(argv)
-    while words and (words[0] in ("--config", "--debug") or words[0].startswith("--config=")):
-        word = words.pop(0)
-        if word == "--config":
-            if not words:
-                return None
-            fields["config"] = words.pop(0)
-        elif word.startswith("--config="):
-            fields["config"] = word.partition("=")[2]
+    leading = _global_options(argv)
+    if leading is None:
+        return None
+    config, _, words = leading
+    fields: dict[str, str | None] = {"config": config, "shell": None}
     if len(words) < 2 or words[0] not in ("credential-process", "env"):
         return None
     fields["command"], profile, rest = words[0], words[1], words[2:]
@@ -54,6 +49,23 @@ def parse(argv: list[str]) -> dict[str, str | None] | None:
     if rest or (fields["shell"] is not None and fields["shell"] not in SHELLS):
         return None
     return fields
+
+
+def _global_options(argv: list[str]) -> tuple[str | None, bool, list[str]] | None:
+    """``--config PATH`` and ``--debug`` before the command: (the config, whether
+    --debug, the words from the command on); None for a --config without its path."""
+    config, debug, words = None, False, list(argv)
+    while words and (words[0] in ("--config", "--debug") or words[0].startswith("--config=")):
+        word = words.pop(0)
+        if word == "--config":
+            if not words:
+                return None
+            config = words.pop(0)
+        elif word.startswith("--config="):
+            config = word.partition("=")[2]
+        else:
+            debug = True
+    return config, debug, words
 
 
 def _from_agent(fields: dict[str, str | None], fallback: Fallback) -> bool:
@@ -242,12 +254,10 @@ def _complete_from_agent() -> bool:
 def _list_request(argv: list[str]) -> dict[str, object] | None:
     """``[--config PATH] list [--json]`` to a pipe (the terminal's table is rich's, drawn
     by the direct path): the fields of the agent's ``list``; None for anything else."""
-    words = list(argv)
-    config = None
-    if words[:1] == ["--config"] and len(words) > 1:
-        config, words = words[1], words[2:]
-    elif words[:1] and words[0].startswith("--config="):
-        config, words = words[0].partition("=")[2], words[1:]
+    leading = _global_options(argv)
+    if leading is None or leading[1]:  # --debug: the direct path's logs
+        return None
+    config, _, words = leading
     if words not in (["list"], ["list", "--json"]):
         return None
     as_json = words[-1] == "--json"
