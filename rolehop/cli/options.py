@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,8 +16,6 @@ from rolehop.errors import UsageError
 
 if TYPE_CHECKING:
     from rolehop.engine.targets import Target
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _json_output(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
@@ -137,7 +136,7 @@ def target_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return with_target
 
 
-TARGET_FIELDS = ("profile", "role_arn", "source", "region", "duration", "target_spec")
+TARGET_FIELDS = tuple(field.name for field in dataclasses.fields(TargetArgs))
 
 
 def make_target(

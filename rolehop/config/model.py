@@ -212,6 +212,11 @@ class Config:
     # --region over a base profile's own, for one call (rolehop.engine.targets)
     base_regions: Mapping[str, str] = field(default_factory=dict)
 
+    def names(self) -> set[str]:
+        """Every profile's name: roles, bases of either file, broken ones (not the keys
+        stored in the keyring, which only the keyring knows)."""
+        return {*self.profiles, *self.base_profiles, *self.aws_bases, *self.broken}
+
     def profile(self, name: str) -> Profile:
         if name in self.profiles:
             return self.profiles[name]

@@ -68,7 +68,7 @@ def _not_found(
     config: Config, profile: Profile, source: str, stored_keys: Collection[str]
 ) -> ConfigError:
     """A source_profile found nowhere: the names it may be a typo of, or how to add it."""
-    known = {*config.profiles, *config.base_profiles, *config.aws_bases, *config.broken}
+    known = config.names()
     close = close_names(source, (known | set(stored_keys)) - {profile.name})
     add = f"rolehop keys add {shlex.quote(source)}"
     fix = (

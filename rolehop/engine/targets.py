@@ -134,7 +134,7 @@ def resolve_target(
 def _check_source(ctx: Context, source: str) -> None:
     """``--source`` names a profile that exists (else the error would point at a file)."""
     config = ctx.config
-    known = {*config.profiles, *config.base_profiles, *config.aws_bases, *config.broken}
+    known = config.names()
     if source in known:
         return
     stored = stored_names(ctx)
